@@ -1,0 +1,84 @@
+// Public tokenizer API: text <-> token ids for the vocabularies stored in GGUF metadata
+// (tokenizer.ggml.model "llama" = SentencePiece, "gpt2" = byte-level BPE, "bert" = WordPiece).
+// A Tokenizer is immutable after from_gguf() and safe to use from several threads at once.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace hearth {
+
+namespace gguf {
+class File;
+}
+
+enum class TokenizerKind { Spm, Bpe, WordPiece };
+
+// Per-token attribute, as GGUF's tokenizer.ggml.token_type stores it.
+enum class TokenType : int32_t {
+    Undefined = 0,
+    Normal = 1,
+    Unknown = 2,
+    Control = 3,
+    UserDefined = 4,
+    Unused = 5,
+    Byte = 6,
+};
+
+class Tokenizer {
+public:
+    // Builds the tokenizer from a GGUF file's tokenizer.ggml.* keys. Throws
+    // Error(InvalidFile) for missing/inconsistent keys and Error(Unsupported) for an unknown
+    // tokenizer.ggml.model; the message names the key.
+    static std::unique_ptr<Tokenizer> from_gguf(const gguf::File& file);
+    virtual ~Tokenizer();
+
+    // add_special: add BOS/EOS (CLS/SEP for WordPiece) as the metadata says.
+    // parse_special: recognise control / user-defined token texts in the input (longest match
+    // first); when false those texts are tokenized as ordinary text.
+    // Invalid UTF-8 in `text` never throws: each invalid byte is treated as U+FFFD (the
+    // replacement character), so decode(encode(x)) == x exactly for valid UTF-8 input only.
+    std::vector<int32_t> encode(std::string_view text, bool add_special, bool parse_special) const;
+
+    // Bytes of one token: byte-fallback <0xXX> tokens give that byte, SPM "▁" gives a space,
+    // byte-level BPE tokens are mapped back to raw bytes. Control tokens give "" unless
+    // render_special. Out-of-range ids give "" (never throw).
+    std::string token_to_piece(int32_t id, bool render_special = false) const;
+    // Concatenated pieces; for SPM with add_space_prefix the one leading space added by encode()
+    // is removed when the first token is preceded only by BOS (or nothing).
+    std::string decode(const std::vector<int32_t>& ids, bool render_special = false) const;
+
+    int32_t n_vocab() const;
+    int32_t bos() const;  // -1 when none
+    int32_t eos() const;  // -1 when none
+    int32_t eot() const;  // -1 when none
+    int32_t unk() const;  // -1 when none
+    int32_t sep() const;  // -1 when none
+    int32_t pad() const;  // -1 when none
+    int32_t cls() const;  // -1 when none (WordPiece: equals bos)
+    bool add_bos() const;
+    bool add_eos() const;
+    TokenizerKind kind() const;
+    const std::string& pre() const;  // tokenizer.ggml.pre ("" when absent)
+
+    // End of generation: eos, eot, and other tokens that end a turn (<|im_end|>, <end_of_turn>,
+    // <|eot_id|>, <|endoftext|>, ...).
+    bool is_eog(int32_t id) const;
+    bool is_control(int32_t id) const;  // Control token type (false for out-of-range ids)
+    TokenType token_type(int32_t id) const;
+    float token_score(int32_t id) const;
+    std::optional<int32_t> find_token(std::string_view text) const;  // exact vocabulary text
+    const std::string& token_text(int32_t id) const;  // raw vocabulary text; "" when out of range
+
+    struct Impl;
+
+private:
+    explicit Tokenizer(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hearth
