@@ -47,12 +47,13 @@ public:
 
     const SamplerParams& params() const { return params_; }
 
-private:
     struct Candidate {
         int32_t id;
         float logit;
         float p;
     };
+
+private:
     void apply_penalties(std::vector<Candidate>& cands) const;
     void apply_logit_bias(std::vector<Candidate>& cands) const;
 
