@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""Side-by-side speed of hearth and llama.cpp (the llama-cpp-python PyPI package, built from source
+on this machine) on the same GGUF files, in one run: pp<N> (prompt tokens/s, one batch) and
+tg<N> (generated tokens/s, one token per step), mean ± sd over repetitions, and the ratio.
+
+    python3 bench/compare_llamacpp.py -m A.gguf [-m B.gguf ...] [-p 512] [-n 128] [-t 2] [-r 3]
+
+Prints a markdown table and, last, one JSON line (machine-readable) with every figure.
+Runs hearth and llama.cpp alternately per file so drift on a shared machine hits both alike.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def hearth_bench(binary, model, n_prompt, n_gen, threads, reps):
+    """Runs `hearth bench -o json` and returns {"pp": (mean, sd), "tg": (mean, sd)}."""
+    cmd = [binary, "bench", "-m", model, "-p", str(n_prompt), "-n", str(n_gen), "-t", str(threads),
+           "-r", str(reps), "-o", "json"]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    rows = json.loads(out)
+    result = {}
+    for row in rows:
+        key = "pp" if row.get("n_prompt", 0) > 0 and row.get("n_gen", 0) == 0 else "tg"
+        result[key] = (row["avg_ts"], row.get("stddev_ts", 0.0))
+    return result
+
+
+def llamacpp_bench(model, n_prompt, n_gen, threads, reps):
+    """Times llama.cpp through llama-cpp-python's Llama.eval: a prompt batch, then single tokens."""
+    import llama_cpp  # imported here so `--help` works without it
+
+    llm = llama_cpp.Llama(model_path=model, n_ctx=max(n_prompt, n_gen) + 16, n_batch=n_prompt,
+                          n_ubatch=n_prompt, n_threads=threads, n_threads_batch=threads, verbose=False,
+                          logits_all=False)
+    n_vocab = llm.n_vocab()
+    prompt = [(i * 7919 + 13) % n_vocab for i in range(n_prompt)]
+    pp, tg = [], []
+    for rep in range(reps + 1):  # the first repetition warms up and is discarded
+        llm.reset()
+        t0 = time.perf_counter()
+        llm.eval(prompt)
+        t1 = time.perf_counter()
+        llm.reset()
+        t2 = time.perf_counter()
+        token = prompt[0]
+        for _ in range(n_gen):
+            llm.eval([token])
+        t3 = time.perf_counter()
+        if rep > 0:
+            pp.append(n_prompt / (t1 - t0))
+            tg.append(n_gen / (t3 - t2))
+    del llm
+    sd = lambda xs: statistics.stdev(xs) if len(xs) > 1 else 0.0
+    return {"pp": (statistics.mean(pp), sd(pp)), "tg": (statistics.mean(tg), sd(tg))}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("-m", "--model", action="append", required=True)
+    ap.add_argument("-p", "--n-prompt", type=int, default=512)
+    ap.add_argument("-n", "--n-gen", type=int, default=128)
+    ap.add_argument("-t", "--threads", type=int, default=2)
+    ap.add_argument("-r", "--reps", type=int, default=3)
+    ap.add_argument("--hearth", default=os.path.join(ROOT, "build", "bin", "hearth"))
+    args = ap.parse_args()
+
+    results = []
+    for model in args.model:
+        ours = hearth_bench(args.hearth, model, args.n_prompt, args.n_gen, args.threads, args.reps)
+        peer = llamacpp_bench(model, args.n_prompt, args.n_gen, args.threads, args.reps)
+        for key, n in (("pp", args.n_prompt), ("tg", args.n_gen)):
+            results.append({
+                "model": os.path.basename(model), "test": f"{key}{n}", "threads": args.threads,
+                "hearth_ts": ours[key][0], "hearth_sd": ours[key][1],
+                "llamacpp_ts": peer[key][0], "llamacpp_sd": peer[key][1],
+                "ratio": ours[key][0] / peer[key][0] if peer[key][0] > 0 else None,
+            })
+
+    print("| model | test | hearth t/s | llama.cpp t/s | ratio |")
+    print("|---|---|---|---|---|")
+    for r in results:
+        print(f"| {r['model']} | {r['test']} | {r['hearth_ts']:.2f} ± {r['hearth_sd']:.2f} | "
+              f"{r['llamacpp_ts']:.2f} ± {r['llamacpp_sd']:.2f} | {r['ratio']:.2f}x |")
+    print(json.dumps({"compare_llamacpp": results}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
