@@ -1,0 +1,43 @@
+// The CPU backend: host memory buffers and a thread pool; computes every op of core/ops.h with
+// rows split across threads. Quantized mul_mat goes through the kernel interface
+// (backend/cpu/matmul.h) when present, else through the scalar dequantize-and-dot reference.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "backend/backend.h"
+#include "backend/cpu/thread_pool.h"
+
+namespace hearth::cpu {
+
+class CpuBackend final : public Backend {
+public:
+    // n_threads <= 0: hardware concurrency.
+    explicit CpuBackend(int n_threads = 0, const char* name = "CPU");
+    ~CpuBackend() override;
+
+    const char* name() const override { return name_; }
+    bool is_host() const override { return true; }
+    std::unique_ptr<BackendBuffer> alloc_buffer(size_t bytes) override;
+    bool supports_op(const Tensor& node) const override;
+    void compute(std::span<Tensor* const> nodes) override;
+    void set_tensor(Tensor& t, const void* src, size_t offset, size_t bytes) override;
+    void get_tensor(const Tensor& t, void* dst, size_t offset, size_t bytes) override;
+
+    int n_threads() const { return pool_.n_threads(); }
+    // Bytes of per-compute scratch currently held (quantized activations, attention tiles).
+    size_t work_buffer_bytes() const { return work_.size(); }
+
+private:
+    const char* name_;
+    ThreadPool pool_;
+    std::vector<unsigned char> work_;  // scratch shared by all threads of one compute()
+};
+
+// Single-threaded scalar reference of one node (double accumulation where it matters): the truth
+// the op tests compare every backend against. node's data and its sources' data must be set.
+void compute_reference(Tensor& node);
+
+}  // namespace hearth::cpu
