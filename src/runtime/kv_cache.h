@@ -1,0 +1,93 @@
+// Paged KV cache: one pool of n_cells cells shared by every sequence, handed out in pages of
+// kPageCells cells. Each layer's K and V live in one virtual reservation [n_cells, row bytes]
+// that the OS backs with memory only when a page is first written, so a long default context costs
+// memory only as it fills; a page whose cells are all free again is returned to the OS.
+// A cell holds one token: its position and the set of sequences that see it (kv_copy shares cells).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "quant/dtype.h"
+
+namespace hearth {
+
+struct HParams;
+
+struct KvCacheStats {
+    uint64_t bytes_allocated = 0;  // bytes of pages in use (backed by memory)
+    uint64_t bytes_used = 0;       // bytes of cells holding a token
+    uint64_t bytes_capacity = 0;   // bytes when every cell is in use
+    int64_t cells_used = 0;
+    int64_t pages_used = 0;
+};
+
+class KvCache {
+public:
+    static constexpr int64_t kPageCells = 256;
+    static constexpr int kMaxSeq = 64;
+
+    // n_cells: pool size (tokens, all sequences together). K rows are n_head_kv*head_dim_k elements
+    // of type_k per cell and layer, V rows n_head_kv*head_dim_v of type_v.
+    KvCache(const HParams& hp, int64_t n_cells, int n_seq_max, DType type_k, DType type_v);
+    ~KvCache();
+    KvCache(const KvCache&) = delete;
+    KvCache& operator=(const KvCache&) = delete;
+
+    // Finds a cell for each token (pos[i], seq[i]) and marks it used; returns the cell indices.
+    // A sequence fills its own partly used page first, then takes the lowest free page. Throws
+    // Error(OutOfMemory) naming n_ctx when the pool is full; then nothing was placed.
+    std::vector<int32_t> place(const int32_t* pos, const int32_t* seq, size_t n);
+    // Undo a place() (the compute that should have filled the cells failed).
+    void unplace(const std::vector<int32_t>& cells);
+
+    void remove(int32_t seq, int32_t p0, int32_t p1);  // p1 < 0: to the end; seq < 0: all sequences
+    void copy(int32_t src_seq, int32_t dst_seq);        // dst := src, sharing cells
+    void clear();
+    int32_t pos_max(int32_t seq) const;  // -1 when empty
+
+    // Cells attention must scan: [0, n_kv()) covers every used cell (whole pages).
+    int64_t n_kv() const;
+    // Per cell in [0, n_kv): its position (-1 when free) and a representative sequence id for the
+    // mask helper; use visible() for exact multi-sequence membership.
+    bool visible(int64_t cell, int32_t seq) const { return (cells_[size_t(cell)].seqs >> seq) & 1u; }
+    int32_t cell_pos(int64_t cell) const { return cells_[size_t(cell)].pos; }
+
+    uint8_t* k_data(int64_t il) const { return layers_[size_t(il)].k; }
+    uint8_t* v_data(int64_t il) const { return layers_[size_t(il)].v; }
+    size_t k_row_bytes() const { return k_row_; }
+    size_t v_row_bytes() const { return v_row_; }
+    DType type_k() const { return type_k_; }
+    DType type_v() const { return type_v_; }
+    int64_t n_cells() const { return n_cells_; }
+    int n_seq_max() const { return n_seq_max_; }
+    KvCacheStats stats() const;
+
+private:
+    struct Cell {
+        int32_t pos = -1;
+        uint64_t seqs = 0;  // bit s: sequence s sees this cell
+    };
+    struct Layer {
+        uint8_t* k = nullptr;
+        uint8_t* v = nullptr;
+    };
+    void free_cell(int64_t c);
+    void release_page(int64_t page);
+
+    int64_t n_cells_;
+    int n_seq_max_;
+    DType type_k_, type_v_;
+    size_t k_row_, v_row_;
+    int64_t n_layer_;
+    std::vector<Layer> layers_;
+    void* region_ = nullptr;  // one reservation for all layers' K and V
+    size_t region_bytes_ = 0;
+    std::vector<Cell> cells_;
+    std::vector<int32_t> page_used_;   // used cells per page
+    std::vector<int32_t> open_page_;   // per sequence: page it is filling (-1 none)
+    int64_t cells_used_ = 0;
+};
+
+}  // namespace hearth
