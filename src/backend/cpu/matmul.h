@@ -1,0 +1,43 @@
+// Quantized matrix multiplication on the CPU: activation quantization + weight-row × activation-row
+// dot products for every supported weight block format, with scalar / AVX2 / AVX-512-VNNI paths
+// chosen at run time. The caller splits weight rows across threads; everything below is here.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "backend/cpu/cpu_features.h"
+#include "quant/dtype.h"
+
+namespace hearth::cpu {
+
+// Isa, active_isa() (best ISA this CPU runs, lowered by env HEARTH_CPU_ISA=scalar|avx2|avx512) and
+// isa_name() are declared and implemented in backend/cpu/cpu_features.h (compute-core area).
+
+// True when matmul_quantized handles weights of this type (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K..Q6_K,
+// IQ4_NL, IQ4_XS).
+bool matmul_supported(DType wtype);
+
+// Bytes needed to hold n_rows activation rows of length k quantized for weight type wtype.
+// k must be a multiple of the weight type's block size. The layout is internal to this module:
+//   32-element weight types: per row [int8 q[k]][float d[k/32]][float s[k/32]] (s = d*sum(q)),
+//   256-element (K / IQ4_XS) types: per row [int8 q[k]][float d[k/256]][int16 bsum[k/16]],
+//   each row padded to a multiple of 64 bytes.
+size_t quantized_activation_bytes(DType wtype, int64_t k, int64_t n_rows);
+
+// Quantize rows [row_begin,row_end) of activations (row r at src + r*src_stride floats) into dst
+// (row r at dst + r*quantized_activation_bytes(wtype,k,1)).
+void quantize_activations(DType wtype, const float* src, int64_t src_stride, int64_t k, int64_t row_begin,
+                          int64_t row_end, void* dst);
+
+// out[j*out_stride + i] = dot(weight row i, activation row j) for i in [w_row_begin, w_row_end), j in [0, n):
+//   w: weight rows, row i at (const char*)w + i*w_row_bytes, each k elements of type wtype;
+//   a_q: n activation rows from quantize_activations (same wtype and k).
+void matmul_quantized(DType wtype, const void* w, size_t w_row_bytes, const void* a_q, int64_t k, int64_t n,
+                      int64_t w_row_begin, int64_t w_row_end, float* out, int64_t out_stride);
+
+// Same as matmul_quantized but forced onto one ISA (must be <= the CPU's best; for tests/benchmarks).
+void matmul_quantized_isa(Isa isa, DType wtype, const void* w, size_t w_row_bytes, const void* a_q, int64_t k,
+                          int64_t n, int64_t w_row_begin, int64_t w_row_end, float* out, int64_t out_stride);
+
+}  // namespace hearth::cpu
