@@ -1,0 +1,78 @@
+// Shared transformer graph blocks (embedding, norms, attention with KV cache, gated FFN, output
+// head) on top of the compute core's op builders. An architecture file (archs/<arch>.cpp) wires
+// these blocks in order; every intermediate is named "<name>-<il>" through cb() so a graph dump
+// (--dump-graph) shows where numbers go. Includes core/context.h: never include runtime/context.h here.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/context.h"
+#include "core/graph.h"
+#include "core/ops.h"
+#include "core/tensor.h"
+#include "model/arch.h"
+#include "model/hparams.h"
+#include "model/weights.h"
+
+namespace hearth {
+
+class KvCache;
+
+// Where the ubatch's new K/V rows go: tokens [token0, token0+n) of the ubatch land in the
+// consecutive cache cells [cell0, cell0+n).
+struct KvRun {
+    int64_t token0, cell0, n;
+};
+
+// Everything one graph build needs. The runtime fills the inputs' data after planning.
+struct GraphInputs {
+    int64_t n_tokens = 0;   // tokens of this ubatch
+    int64_t n_kv = 0;       // cache cells attention scans (all used pages)
+    int64_t n_outputs = 0;  // tokens whose logits are wanted
+    std::vector<KvRun> kv_runs;
+};
+
+class GraphBuilder {
+public:
+    GraphBuilder(Context& ctx, Graph& graph, const HParams& hp, const ModelWeights& w, const ArchSpec& spec,
+                 const KvCache& kv, const GraphInputs& in);
+
+    // ---- inputs (leaves flagged kFlagInput; their data is written by the runtime) ----
+    Tensor* inp_tokens;    // I32 [n_tokens]
+    Tensor* inp_pos;       // I32 [n_tokens]
+    Tensor* inp_mask;      // F32 [n_kv, n_tokens]: 0 visible, -inf hidden (causal, per sequence)
+    Tensor* inp_mask_swa;  // F32 [n_kv, n_tokens]: the same limited to the sliding window (nullptr if no SWA)
+    Tensor* inp_out_ids;   // I32 [n_outputs]: ubatch rows whose logits are wanted
+
+    // ---- blocks ----
+    // Names t "<name>-<il>" (il < 0: "<name>") and returns it.
+    Tensor* cb(Tensor* t, const char* name, int il);
+    Tensor* weight(const TensorRef& r);                   // leaf over the mapped bytes
+    Tensor* embed();                                      // [n_embd, n_tokens], scaled by hp.embd_scale
+    Tensor* norm(Tensor* x, const TensorRef& w, const char* name, int il);  // rms_norm(x) * w
+    // Self-attention of layer il on the normed input x [n_embd, n_tokens]: projections (+bias), QK-norm,
+    // rope, KV cache write, flash attention over the cache, output projection -> [n_embd, n_tokens].
+    Tensor* attention(Tensor* x, int il);
+    Tensor* ffn(Tensor* x, int il);                       // gated FFN (SwiGLU / GeGLU) -> [n_embd, n_tokens]
+    Tensor* add(Tensor* a, Tensor* b, const char* name, int il);
+    // Rows wanted for output (last layer) -> [n_embd, n_outputs].
+    Tensor* select_outputs(Tensor* x);
+    // Output norm, LM head, optional soft-capping: sets result = logits [n_vocab, n_outputs].
+    void output(Tensor* x);
+
+    Context& ctx;
+    Graph& graph;
+    const HParams& hp;
+    const ModelWeights& w;
+    const ArchSpec& spec;
+    const KvCache& kv;
+    const GraphInputs& in;
+    Tensor* result = nullptr;       // logits [n_vocab, n_outputs]
+    Tensor* result_norm = nullptr;  // final hidden state after the output norm [n_embd, n_outputs]
+};
+
+// Builds the whole forward graph of one ubatch with the architecture's wiring and expands it.
+Tensor* build_graph(GraphBuilder& g);
+
+}  // namespace hearth
