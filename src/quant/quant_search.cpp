@@ -1,0 +1,265 @@
+// Weighted least-squares scale searches used by the reference quantizers (see quant_search.h).
+#include "quant/quant_search.h"
+
+#include "quant/quant_blocks.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace hearth::quant {
+namespace {
+
+constexpr float kTiny = 1e-30f;
+
+// Least-squares a for fixed levels (x ≈ a L): returns the weighted error, writes *a.
+double refit_symmetric(const float* x, const float* w, int n, const int8_t* L, float* a) {
+    double sxx = 0, sxl = 0, sll = 0;
+    for (int i = 0; i < n; ++i) {
+        sxx += double(w[i]) * x[i] * x[i];
+        sxl += double(w[i]) * x[i] * L[i];
+        sll += double(w[i]) * L[i] * L[i];
+    }
+    if (sll <= 0) {
+        *a = 0;
+        return sxx;
+    }
+    *a = static_cast<float>(sxl / sll);
+    return std::max(0.0, sxx - sxl * sxl / sll);
+}
+
+}  // namespace
+
+void block_weights(const float* importance, int64_t offset, int n, float* w) {
+    for (int i = 0; i < n; ++i) w[i] = importance ? std::max(importance[offset + i], 0.0f) : 1.0f;
+}
+
+float fit_symmetric(const float* x, const float* w, int n, int lo, int hi, int8_t* L, int nsteps) {
+    float amax = 0, maxv = 0;
+    for (int i = 0; i < n; ++i) {
+        if (std::fabs(x[i]) > amax) {
+            amax = std::fabs(x[i]);
+            maxv = x[i];
+        }
+    }
+    if (!(amax > kTiny)) {
+        std::fill(L, L + n, int8_t{0});
+        return 0;
+    }
+    int8_t cand[256];
+    double best_err = std::numeric_limits<double>::infinity();
+    float best_a = 0;
+    // Map the extreme value onto level t for t near lo and near hi.
+    for (int side = 0; side < 2; ++side) {
+        const float base = side == 0 ? static_cast<float>(lo) : static_cast<float>(hi);
+        for (int k = -nsteps; k <= nsteps; ++k) {
+            const float t = base + 0.1f * static_cast<float>(k);
+            if (std::fabs(t) < 0.5f) continue;
+            const float inv = t / maxv;
+            for (int i = 0; i < n; ++i) cand[i] = static_cast<int8_t>(clamp_round(x[i] * inv, lo, hi));
+            float a;
+            const double err = refit_symmetric(x, w, n, cand, &a);
+            if (err < best_err) {
+                best_err = err;
+                best_a = a;
+                std::copy(cand, cand + n, L);
+            }
+        }
+    }
+    // Alternate nearest-level assignment and least-squares refit.
+    for (int iter = 0; iter < 8 && best_a != 0; ++iter) {
+        const float inv = 1.0f / best_a;
+        bool changed = false;
+        for (int i = 0; i < n; ++i) {
+            cand[i] = static_cast<int8_t>(clamp_round(x[i] * inv, lo, hi));
+            changed |= cand[i] != L[i];
+        }
+        if (!changed) break;
+        float a;
+        const double err = refit_symmetric(x, w, n, cand, &a);
+        if (!(err < best_err)) break;
+        best_err = err;
+        best_a = a;
+        std::copy(cand, cand + n, L);
+    }
+    return best_a;
+}
+
+namespace {
+
+// Least-squares (a, b) for fixed levels; returns the weighted error.
+double refit_asymmetric(const float* x, const float* w, int n, const uint8_t* L, bool nonpositive,
+                        float* a, float* b) {
+    double sw = 0, sl = 0, sll = 0, sx = 0, slx = 0;
+    for (int i = 0; i < n; ++i) {
+        sw += w[i];
+        sl += double(w[i]) * L[i];
+        sll += double(w[i]) * L[i] * L[i];
+        sx += double(w[i]) * x[i];
+        slx += double(w[i]) * L[i] * x[i];
+    }
+    const double det = sw * sll - sl * sl;
+    double da, db;
+    if (det > 0) {
+        da = (sw * slx - sl * sx) / det;
+        db = (sll * sx - sl * slx) / det;
+    } else {  // all levels equal: only an offset
+        da = 0;
+        db = sw > 0 ? sx / sw : 0;
+    }
+    if (nonpositive && db > 0) {
+        db = 0;
+        da = sll > 0 ? slx / sll : 0;
+    }
+    if (da < 0) {
+        da = 0;
+        db = sw > 0 ? sx / sw : 0;
+        if (nonpositive && db > 0) db = 0;
+    }
+    *a = static_cast<float>(da);
+    *b = static_cast<float>(db);
+    double err = 0;
+    for (int i = 0; i < n; ++i) {
+        const double d = *a * L[i] + *b - x[i];
+        err += w[i] * d * d;
+    }
+    return err;
+}
+
+}  // namespace
+
+void fit_asymmetric(const float* x, const float* w, int n, int nmax, bool nonpositive_offset, uint8_t* L,
+                    float* a, float* b, int nsteps) {
+    float xmin = x[0], xmax = x[0];
+    for (int i = 1; i < n; ++i) {
+        xmin = std::min(xmin, x[i]);
+        xmax = std::max(xmax, x[i]);
+    }
+    if (nonpositive_offset) xmin = std::min(xmin, 0.0f);
+    if (!(xmax - xmin > kTiny)) {
+        std::fill(L, L + n, uint8_t{0});
+        *a = 0;
+        *b = xmin;
+        return;
+    }
+    uint8_t cand[256];
+    double best_err = std::numeric_limits<double>::infinity();
+    float best_a = 0, best_b = xmin;
+    for (int k = -nsteps; k <= nsteps; ++k) {
+        const float iscale = (static_cast<float>(nmax) + 0.1f * static_cast<float>(k)) / (xmax - xmin);
+        if (!(iscale > 0)) continue;
+        for (int i = 0; i < n; ++i) cand[i] = static_cast<uint8_t>(clamp_round((x[i] - xmin) * iscale, 0, nmax));
+        float ca, cb;
+        const double err = refit_asymmetric(x, w, n, cand, nonpositive_offset, &ca, &cb);
+        if (err < best_err) {
+            best_err = err;
+            best_a = ca;
+            best_b = cb;
+            std::copy(cand, cand + n, L);
+        }
+    }
+    for (int iter = 0; iter < 8 && best_a > 0; ++iter) {
+        const float inv = 1.0f / best_a;
+        bool changed = false;
+        for (int i = 0; i < n; ++i) {
+            cand[i] = static_cast<uint8_t>(clamp_round((x[i] - best_b) * inv, 0, nmax));
+            changed |= cand[i] != L[i];
+        }
+        if (!changed) break;
+        float ca, cb;
+        const double err = refit_asymmetric(x, w, n, cand, nonpositive_offset, &ca, &cb);
+        if (!(err < best_err)) break;
+        best_err = err;
+        best_a = ca;
+        best_b = cb;
+        std::copy(cand, cand + n, L);
+    }
+    *a = best_a;
+    *b = best_b;
+}
+
+namespace {
+
+int nearest_level(float v, const int8_t* levels, int n_levels) {
+    if (!(v == v)) return 0;
+    int lo = 0, hi = n_levels - 1;
+    if (v <= levels[lo]) return lo;
+    if (v >= levels[hi]) return hi;
+    while (hi - lo > 1) {
+        const int mid = (lo + hi) / 2;
+        if (v < levels[mid]) hi = mid;
+        else lo = mid;
+    }
+    return (v - levels[lo] < levels[hi] - v) ? lo : hi;
+}
+
+double refit_levels(const float* x, const float* w, int n, const int8_t* levels, const uint8_t* L, float* a) {
+    double sxx = 0, sxl = 0, sll = 0;
+    for (int i = 0; i < n; ++i) {
+        const double q = levels[L[i]];
+        sxx += double(w[i]) * x[i] * x[i];
+        sxl += double(w[i]) * x[i] * q;
+        sll += double(w[i]) * q * q;
+    }
+    if (sll <= 0) {
+        *a = 0;
+        return sxx;
+    }
+    *a = static_cast<float>(sxl / sll);
+    return std::max(0.0, sxx - sxl * sxl / sll);
+}
+
+}  // namespace
+
+float fit_levels(const float* x, const float* w, int n, const int8_t* levels, int n_levels, uint8_t* L,
+                 int nsteps) {
+    float amax = 0, maxv = 0;
+    for (int i = 0; i < n; ++i) {
+        if (std::fabs(x[i]) > amax) {
+            amax = std::fabs(x[i]);
+            maxv = x[i];
+        }
+    }
+    const int zero = nearest_level(0.0f, levels, n_levels);
+    if (!(amax > kTiny)) {
+        std::fill(L, L + n, static_cast<uint8_t>(zero));
+        return 0;
+    }
+    uint8_t cand[256];
+    double best_err = std::numeric_limits<double>::infinity();
+    float best_a = 0;
+    std::fill(L, L + n, static_cast<uint8_t>(zero));
+    for (int side = 0; side < 2; ++side) {
+        const float base = side == 0 ? levels[0] : levels[n_levels - 1];
+        for (int k = -nsteps; k <= nsteps; ++k) {
+            const float t = base * (1.0f + 0.01f * static_cast<float>(k));
+            const float inv = t / maxv;
+            for (int i = 0; i < n; ++i) cand[i] = static_cast<uint8_t>(nearest_level(x[i] * inv, levels, n_levels));
+            float a;
+            const double err = refit_levels(x, w, n, levels, cand, &a);
+            if (err < best_err) {
+                best_err = err;
+                best_a = a;
+                std::copy(cand, cand + n, L);
+            }
+        }
+    }
+    for (int iter = 0; iter < 8 && best_a != 0; ++iter) {
+        const float inv = 1.0f / best_a;
+        bool changed = false;
+        for (int i = 0; i < n; ++i) {
+            cand[i] = static_cast<uint8_t>(nearest_level(x[i] * inv, levels, n_levels));
+            changed |= cand[i] != L[i];
+        }
+        if (!changed) break;
+        float a;
+        const double err = refit_levels(x, w, n, levels, cand, &a);
+        if (!(err < best_err)) break;
+        best_err = err;
+        best_a = a;
+        std::copy(cand, cand + n, L);
+    }
+    return best_a;
+}
+
+}  // namespace hearth::quant
