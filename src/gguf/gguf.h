@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -39,6 +40,8 @@ enum class ValueType : uint32_t {
     Float64 = 12,
 };
 const char* value_type_name(ValueType type);
+bool is_integer_type(ValueType type);  // UInt8..Int64 (not Bool)
+bool is_float_type(ValueType type);    // Float32 / Float64
 
 // One metadata value. Scalars keep their declared GGUF type; integers are widened into
 // uint64/int64 and floats into double for storage. Arrays hold elements of one scalar or string
@@ -52,8 +55,10 @@ struct Value {
     std::vector<double> floats;      // Float32 / Float64 elements
     std::vector<uint8_t> bools;      // Bool elements
     std::vector<std::string> strings;  // String elements
+    bool non_utf8 = false;  // set by the reader: a string (element) is not valid UTF-8 (allowed)
 
     size_t array_size() const;
+    bool is_integer() const;  // scalar of one of the eight integer types
     // Constructors for writers and tests.
     static Value u32(uint32_t v);
     static Value i32(int32_t v);
@@ -111,6 +116,9 @@ public:
     // Non-empty when --mlock was asked for and the OS refused (e.g. ulimit -l); says what to do.
     const std::string& mlock_warning() const { return mlock_warning_; }
 
+    // Non-fatal findings of the reader (e.g. a string value that is not valid UTF-8).
+    const std::vector<std::string>& warnings() const { return warnings_; }
+
     const std::vector<KeyValue>& kvs() const { return kvs_; }
     const Value* find(std::string_view key) const;
 
@@ -147,6 +155,9 @@ private:
     uint64_t data_offset_ = 0;
     std::vector<KeyValue> kvs_;
     std::vector<TensorInfo> tensors_;
+    std::vector<std::string> warnings_;
+    std::unordered_map<std::string_view, size_t> kv_index_;      // key -> index in kvs_
+    std::unordered_map<std::string_view, size_t> tensor_index_;  // name -> index in tensors_
 };
 
 // Writes GGUF v3. KVs are written in insertion order (a repeated key replaces the earlier value);
