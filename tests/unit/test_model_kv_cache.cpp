@@ -1,0 +1,127 @@
+// Paged KV cache bookkeeping: pages are taken as tokens arrive, sequences share the pool and
+// cells (kv_copy), removal frees pages, and a full pool fails with an error naming n_ctx.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "model/hparams.h"
+#include "runtime/kv_cache.h"
+
+namespace hearth {
+namespace {
+
+HParams small_hp() {
+    HParams hp;
+    hp.n_layer = 2;
+    hp.n_embd = 64;
+    hp.n_head = 4;
+    hp.n_head_kv = 2;
+    hp.head_dim_k = hp.head_dim_v = 16;
+    hp.swa_layer.assign(2, 0);
+    return hp;
+}
+
+std::vector<int32_t> place_seq(KvCache& kv, int32_t seq, int32_t p0, int32_t n) {
+    std::vector<int32_t> pos(static_cast<size_t>(n)), seqs(static_cast<size_t>(n), seq);
+    for (int32_t i = 0; i < n; ++i) pos[size_t(i)] = p0 + i;
+    return kv.place(pos.data(), seqs.data(), size_t(n));
+}
+
+TEST(ModelKvCache, GrowsByPages) {
+    KvCache kv(small_hp(), 4096, 1, DType::F16, DType::F16);
+    EXPECT_EQ(kv.stats().bytes_allocated, 0u);
+    EXPECT_EQ(kv.n_kv(), 0);
+    auto cells = place_seq(kv, 0, 0, 10);
+    EXPECT_EQ(cells.front(), 0);
+    EXPECT_EQ(cells.back(), 9);
+    EXPECT_EQ(kv.stats().pages_used, 1);
+    EXPECT_EQ(kv.n_kv(), KvCache::kPageCells);
+    place_seq(kv, 0, 10, int32_t(KvCache::kPageCells));
+    EXPECT_EQ(kv.stats().pages_used, 2);
+    EXPECT_EQ(kv.pos_max(0), 10 + KvCache::kPageCells - 1);
+    const uint64_t per_cell = 256;  // 2 layers x (K 32 f16 + V 32 f16) = 2 x 128 B
+    EXPECT_EQ(kv.stats().bytes_used, per_cell * uint64_t(10 + KvCache::kPageCells));
+    EXPECT_EQ(kv.stats().bytes_capacity, per_cell * 4096u);
+    EXPECT_LT(kv.stats().bytes_allocated, kv.stats().bytes_capacity);
+}
+
+TEST(ModelKvCache, SequencesTakeTheirOwnPages) {
+    KvCache kv(small_hp(), 4096, 4, DType::F16, DType::F16);
+    auto a = place_seq(kv, 0, 0, 5);
+    auto b = place_seq(kv, 1, 0, 5);
+    auto a2 = place_seq(kv, 0, 5, 1);
+    EXPECT_EQ(a2[0], 5);  // seq 0 keeps filling its page
+    EXPECT_EQ(b[0], KvCache::kPageCells);
+    EXPECT_TRUE(kv.visible(0, 0));
+    EXPECT_FALSE(kv.visible(0, 1));
+    EXPECT_EQ(kv.pos_max(0), 5);
+    EXPECT_EQ(kv.pos_max(1), 4);
+    EXPECT_EQ(kv.pos_max(2), -1);
+}
+
+TEST(ModelKvCache, RemoveFreesPages) {
+    KvCache kv(small_hp(), 4096, 2, DType::F16, DType::F16);
+    place_seq(kv, 0, 0, 300);
+    EXPECT_EQ(kv.stats().pages_used, 2);
+    kv.remove(0, 100, -1);
+    EXPECT_EQ(kv.pos_max(0), 99);
+    EXPECT_EQ(kv.stats().pages_used, 1);
+    EXPECT_EQ(kv.stats().cells_used, 100);
+    kv.remove(0, 0, 50);
+    EXPECT_EQ(kv.stats().cells_used, 50);
+    EXPECT_EQ(kv.pos_max(0), 99);
+    kv.clear();
+    EXPECT_EQ(kv.stats().cells_used, 0);
+    EXPECT_EQ(kv.stats().pages_used, 0);
+    EXPECT_EQ(kv.n_kv(), 0);
+}
+
+TEST(ModelKvCache, CopySharesCells) {
+    KvCache kv(small_hp(), 4096, 2, DType::F16, DType::F16);
+    place_seq(kv, 0, 0, 20);
+    kv.copy(0, 1);
+    EXPECT_EQ(kv.stats().cells_used, 20);  // shared, not duplicated
+    EXPECT_EQ(kv.pos_max(1), 19);
+    EXPECT_TRUE(kv.visible(3, 1));
+    kv.remove(0, 0, -1);  // the copy survives the source's removal
+    EXPECT_EQ(kv.pos_max(0), -1);
+    EXPECT_EQ(kv.pos_max(1), 19);
+    EXPECT_EQ(kv.stats().cells_used, 20);
+    kv.remove(1, 10, -1);
+    EXPECT_EQ(kv.stats().cells_used, 10);
+}
+
+TEST(ModelKvCache, FullPoolThrowsAndPlacesNothing) {
+    KvCache kv(small_hp(), 300, 1, DType::F16, DType::F16);
+    place_seq(kv, 0, 0, 290);
+    try {
+        place_seq(kv, 0, 290, 20);
+        FAIL() << "expected an error";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::OutOfMemory);
+        EXPECT_NE(std::string(e.what()).find("n_ctx = 300"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(kv.stats().cells_used, 290);
+    place_seq(kv, 0, 290, 10);  // exactly fills the pool
+    EXPECT_EQ(kv.stats().cells_used, 300);
+}
+
+TEST(ModelKvCache, HolesAreReused) {
+    KvCache kv(small_hp(), 512, 2, DType::F16, DType::F16);
+    place_seq(kv, 0, 0, 256);
+    place_seq(kv, 1, 0, 256);
+    kv.remove(0, 0, 10);
+    auto c = place_seq(kv, 1, 256, 5);  // no free page: fills seq 0's holes
+    EXPECT_LT(c[0], 10);
+}
+
+TEST(ModelKvCache, RejectsBadParams) {
+    EXPECT_THROW(KvCache(small_hp(), 0, 1, DType::F16, DType::F16), Error);
+    EXPECT_THROW(KvCache(small_hp(), 128, 65, DType::F16, DType::F16), Error);
+    EXPECT_THROW(KvCache(small_hp(), 128, 1, DType::Q4_K, DType::F16), Error);
+}
+
+}  // namespace
+}  // namespace hearth
