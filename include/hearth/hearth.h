@@ -44,6 +44,19 @@ HEARTH_API int64_t hearth_gguf_kv_count(const hearth_gguf* file);
 /* The architecture string (general.architecture), or "" if absent. */
 HEARTH_API const char* hearth_gguf_architecture(const hearth_gguf* file);
 
+/* ---- quantization reference (scalar) ------------------------------------------------------
+ * type: a GGUF/ggml type id (0 = F32, 1 = F16, 2 = Q4_0, 8 = Q8_0, 12 = Q4_K, 30 = BF16, ...).
+ * n: elements, a multiple of the type's block size; the quantized buffer must be exactly
+ * n / block_elems * block_bytes bytes. */
+
+/* dst[0..n) = the values encoded in src (bit-identical to llama.cpp's dequantizers). */
+HEARTH_API hearth_status hearth_dequantize(uint32_t type, const void* src, size_t src_bytes, int64_t n,
+                                           float* dst);
+/* Encodes src[0..n) into dst. importance: optional per-element error weights (NULL: plain MSE).
+ * Fails with HEARTH_ERR_INVALID_ARGUMENT on non-finite input for block types. */
+HEARTH_API hearth_status hearth_quantize(uint32_t type, const float* src, int64_t n, const float* importance,
+                                         void* dst, size_t dst_bytes);
+
 #ifdef __cplusplus
 }
 #endif

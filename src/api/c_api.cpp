@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "api/c_api_internal.h"
 #include "gguf/gguf.h"
 
 namespace {
@@ -86,3 +87,8 @@ const char* hearth_gguf_architecture(const hearth_gguf* file) {
 }
 
 }  // extern "C"
+
+namespace hearth::capi {
+// Lets the other c_api_*.cpp files (see c_api_internal.h) report through hearth_last_error().
+void set_last_error(const std::string& message) { g_last_error = message; }
+}  // namespace hearth::capi
