@@ -52,6 +52,7 @@ public:
     Backend& backend(size_t i) const { return *backends_[i]; }
 
 private:
+    void plan_impl(const Graph& g);  // plan, leaving node sources rewired to the copies
     struct Impl;
     std::vector<Backend*> backends_;
     std::function<int(const Tensor&)> override_;

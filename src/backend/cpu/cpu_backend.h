@@ -4,18 +4,21 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
 #include "backend/backend.h"
+#include "backend/cpu/cpu_features.h"
 #include "backend/cpu/thread_pool.h"
 
 namespace hearth::cpu {
 
 class CpuBackend final : public Backend {
 public:
-    // n_threads <= 0: hardware concurrency.
-    explicit CpuBackend(int n_threads = 0, const char* name = "CPU");
+    // n_threads <= 0: hardware concurrency. isa: kernel level for quantized mul_mat (default
+    // active_isa(); a level above best_isa() throws Error(Unsupported)). Tests pass each level.
+    explicit CpuBackend(int n_threads = 0, const char* name = "CPU", std::optional<Isa> isa = std::nullopt);
     ~CpuBackend() override;
 
     const char* name() const override { return name_; }
@@ -27,11 +30,13 @@ public:
     void get_tensor(const Tensor& t, void* dst, size_t offset, size_t bytes) override;
 
     int n_threads() const { return pool_.n_threads(); }
+    Isa isa() const { return isa_; }
     // Bytes of per-compute scratch currently held (quantized activations, attention tiles).
     size_t work_buffer_bytes() const { return work_.size(); }
 
 private:
     const char* name_;
+    Isa isa_;
     ThreadPool pool_;
     std::vector<unsigned char> work_;  // scratch shared by all threads of one compute()
 };

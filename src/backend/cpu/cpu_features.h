@@ -8,6 +8,7 @@ namespace hearth::cpu {
 struct CpuFeatures {
     bool avx2 = false;
     bool fma = false;
+    bool bmi2 = false;
     bool f16c = false;
     bool avx512f = false;
     bool avx512bw = false;
@@ -22,18 +23,15 @@ const CpuFeatures& cpu_features();
 
 enum class Isa { Scalar, Avx2, Avx512 };
 
-// Highest level the hardware supports: Avx2 needs AVX2+FMA+F16C; Avx512 additionally needs
-// AVX512 F/BW/VL/DQ/VNNI (BF16 is checked separately by kernels that use it).
+// Highest level the hardware supports: Avx2 needs AVX2+FMA+F16C+BMI2; Avx512 additionally needs
+// AVX512 F/BW/VL/DQ/VNNI/BF16.
 Isa best_isa();
-// best_isa() lowered by HEARTH_CPU_ISA (read on each call so tests can setenv; cheap).
-// An unknown value is ignored (with a one-time warning on stderr).
+// best_isa() lowered (never raised) by env HEARTH_CPU_ISA=scalar|avx2|avx512; computed once.
+// Implemented by the kernel module (backend/cpu/matmul.cpp). To exercise several levels in one
+// process, pass an explicit Isa (CpuBackend's constructor, matmul_quantized_isa).
 Isa active_isa();
-// Process-wide override for tests (still never above best_isa()); clear_isa_override() undoes it.
-void set_isa_override(Isa isa);
-void clear_isa_override();
-
 const char* isa_name(Isa isa);  // "scalar", "avx2", "avx512"
-// "AVX2 FMA F16C AVX512F ..." for logs and `hearth info`.
+// "AVX2 FMA F16C BMI2 AVX512F ..." for logs and `hearth info`.
 const char* cpu_features_string();
 
 }  // namespace hearth::cpu

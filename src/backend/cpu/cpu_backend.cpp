@@ -1,0 +1,160 @@
+// CPU backend: host buffers, the compute loop (all pool threads walk the node list together with a
+// barrier after each node) and the op dispatch switch.
+#include "backend/cpu/cpu_backend.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "backend/cpu/cpu_ops.h"
+#include "core/error.h"
+#include "quant/fp16.h"
+
+namespace hearth::cpu {
+namespace {
+
+class HostBuffer final : public BackendBuffer {
+public:
+    HostBuffer(Backend& owner, size_t bytes) : owner_(owner), size_(bytes) {
+        data_ = std::aligned_alloc(64, (bytes + 63) / 64 * 64 + 64);
+        if (!data_) throw Error(ErrorKind::OutOfMemory, "cannot allocate a CPU buffer of " + std::to_string(bytes) + " bytes");
+    }
+    ~HostBuffer() override { std::free(data_); }
+    void* base() override { return data_; }
+    size_t size() const override { return size_; }
+    Backend& backend() override { return owner_; }
+
+private:
+    Backend& owner_;
+    void* data_;
+    size_t size_;
+};
+
+constexpr size_t kAlign = 64;
+size_t align_up(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
+
+}  // namespace
+
+void ComputeErrors::record(const std::string& msg) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (!failed.load()) message = msg;
+    failed.store(true);
+}
+
+const float* fp16_table() {
+    static const float* table = [] {
+        static float t[65536];
+        for (uint32_t i = 0; i < 65536; ++i) t[i] = fp16_to_fp32(static_cast<uint16_t>(i));
+        return t;
+    }();
+    return table;
+}
+
+float gelu_tanh(float x) {
+    constexpr float kSqrt2OverPi = 0.79788456080286535588f;
+    return 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * x * (1.0f + 0.044715f * x * x)));
+}
+
+float gelu_erf(float x) { return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752440f)); }
+
+WorkSize op_work_size(const Tensor& node, int nth) {
+    switch (node.op) {
+        case OpKind::MulMat: return mul_mat_work_size(node, nth);
+        case OpKind::Rope: return rope_work_size(node, nth);
+        case OpKind::FlashAttn: return flash_attn_work_size(node, nth);
+        default: return {};
+    }
+}
+
+void compute_node(Tensor& node, const OpCtx& c) {
+    switch (node.op) {
+        case OpKind::None:
+        case OpKind::View: return;
+        case OpKind::Scale:
+        case OpKind::Softcap:
+        case OpKind::Silu:
+        case OpKind::Gelu:
+        case OpKind::GeluErf:
+        case OpKind::Tanh: op_unary(node, c); return;
+        case OpKind::Add:
+        case OpKind::Mul:
+        case OpKind::Div: op_binary(node, c); return;
+        case OpKind::Swiglu:
+        case OpKind::Geglu: op_gated(node, c); return;
+        case OpKind::RmsNorm:
+        case OpKind::LayerNorm: op_norm(node, c); return;
+        case OpKind::Rope: op_rope(node, c); return;
+        case OpKind::SoftMax: op_soft_max(node, c); return;
+        case OpKind::FlashAttn: op_flash_attn(node, c); return;
+        case OpKind::MulMat: op_mul_mat(node, c); return;
+        case OpKind::GetRows: op_get_rows(node, c); return;
+        case OpKind::Cont:
+        case OpKind::Cpy: op_copy(node, c); return;
+        case OpKind::Concat: op_concat(node, c); return;
+        case OpKind::Argmax: op_argmax(node, c); return;
+        case OpKind::Count: break;
+    }
+    HEARTH_ASSERT_MSG(false, "unknown op kind");
+}
+
+CpuBackend::CpuBackend(int n_threads, const char* name, std::optional<Isa> isa)
+    : name_(name), isa_(isa ? *isa : active_isa()), pool_(n_threads) {
+    if (static_cast<int>(isa_) > static_cast<int>(best_isa()))
+        throw Error(ErrorKind::Unsupported, std::string("CPU backend: ISA ") + isa_name(isa_) + " is not supported by this CPU");
+}
+CpuBackend::~CpuBackend() = default;
+
+std::unique_ptr<BackendBuffer> CpuBackend::alloc_buffer(size_t bytes) { return std::make_unique<HostBuffer>(*this, bytes); }
+
+bool CpuBackend::supports_op(const Tensor& node) const {
+    // The builders in core/ops.h already restrict types to what this backend computes.
+    return node.op != OpKind::Count;
+}
+
+void CpuBackend::compute(std::span<Tensor* const> nodes) {
+    const int nth = pool_.n_threads();
+    // One scratch area for the whole run, sized for the hungriest node.
+    size_t need = 0;
+    for (Tensor* t : nodes) {
+        HEARTH_ASSERT_MSG(t->op == OpKind::View || t->data != nullptr, "node has no memory (was the graph planned?)");
+        const WorkSize w = op_work_size(*t, nth);
+        need = std::max(need, align_up(w.shared) + static_cast<size_t>(nth) * align_up(w.per_thread));
+    }
+    if (work_.size() < need) work_.resize(need + kAlign);
+    unsigned char* base = work_.data();
+    base += (kAlign - reinterpret_cast<uintptr_t>(base) % kAlign) % kAlign;
+
+    ComputeErrors errors;
+    auto run = [&](int ith, int n) {
+        OpCtx c;
+        c.ith = ith;
+        c.nth = n;
+        c.pool = n > 1 ? &pool_ : nullptr;
+        c.errors = &errors;
+        c.isa = isa_;
+        for (Tensor* t : nodes) {
+            if (t->op == OpKind::View || t->op == OpKind::None) continue;
+            const WorkSize w = op_work_size(*t, n);
+            c.shared = base;
+            c.per_thread = base + align_up(w.shared) + static_cast<size_t>(ith) * align_up(w.per_thread);
+            // Every thread runs every node even after an error was recorded, so all threads meet
+            // the same barriers (an op that meets bad input writes zeros and records the error).
+            compute_node(*t, c);
+            c.barrier();
+        }
+    };
+    pool_.run(run);
+    if (errors.failed.load()) throw Error(ErrorKind::InvalidArgument, errors.message);
+}
+
+void CpuBackend::set_tensor(Tensor& t, const void* src, size_t offset, size_t bytes) {
+    HEARTH_ASSERT(t.data && offset + bytes <= t.nbytes());
+    std::memcpy(static_cast<char*>(t.data) + offset, src, bytes);
+}
+
+void CpuBackend::get_tensor(const Tensor& t, void* dst, size_t offset, size_t bytes) {
+    HEARTH_ASSERT(t.data && offset + bytes <= t.nbytes());
+    std::memcpy(dst, static_cast<const char*>(t.data) + offset, bytes);
+}
+
+}  // namespace hearth::cpu

@@ -1,0 +1,142 @@
+// CPU mul_mat: dst[M, N, X2, X3] = w[K, M, W2, W3] x x[K, N, X2, X3] with dim-2/3 broadcast of w
+// (GQA). Quantized weights with a kernel (backend/cpu/matmul.h): all threads quantize activation
+// rows into shared scratch, barrier, then split weight rows. F32/F16/BF16 weights and quantized
+// types without a kernel: each thread converts one weight row to F32 and dots it with every x row.
+#include <cstring>
+
+#include "backend/cpu/cpu_ops.h"
+#include "backend/cpu/matmul.h"
+#include "core/error.h"
+#include "quant/fp16.h"
+#include "quant/quant.h"
+
+namespace hearth::cpu {
+namespace {
+
+bool use_kernel(const Tensor& w) { return dtype_traits(w.type).block_elems > 1 && matmul_supported(w.type); }
+
+size_t align64(size_t n) { return (n + 63) / 64 * 64; }
+
+// Dot product with 8 independent partial sums so the compiler can keep them in vector lanes.
+float dot_f32(const float* a, const float* b, int64_t n) {
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; ++k) acc[k] += a[i + k] * b[i + k];
+    float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    for (; i < n; ++i) s += a[i] * b[i];
+    return s;
+}
+
+// Weight row (K values of w.type) -> F32.
+const float* weight_row_f32(const Tensor& w, const char* row, float* buf) {
+    const int64_t k = w.ne[0];
+    switch (w.type) {
+        case DType::F32: return reinterpret_cast<const float*>(row);
+        case DType::F16: {
+            const uint16_t* h = reinterpret_cast<const uint16_t*>(row);
+            const float* tab = fp16_table();
+            for (int64_t i = 0; i < k; ++i) buf[i] = tab[h[i]];
+            return buf;
+        }
+        case DType::BF16: {
+            const uint16_t* h = reinterpret_cast<const uint16_t*>(row);
+            for (int64_t i = 0; i < k; ++i) buf[i] = bf16_to_fp32(h[i]);
+            return buf;
+        }
+        default: quant::dequantize_row(w.type, row, buf, k); return buf;
+    }
+}
+
+struct Geometry {
+    int64_t K, M, N, X2, X3, r2, r3, chunk, n_chunks, units;
+};
+
+Geometry geometry(const Tensor& dst, int nth) {
+    const Tensor& w = *dst.src[0];
+    const Tensor& x = *dst.src[1];
+    Geometry g;
+    g.K = w.ne[0];
+    g.M = w.ne[1];
+    g.N = x.ne[1];
+    g.X2 = x.ne[2];
+    g.X3 = x.ne[3];
+    g.r2 = x.ne[2] / w.ne[2];
+    g.r3 = x.ne[3] / w.ne[3];
+    // Units of work: (batch, chunk of weight rows); ~4 units per thread for balance.
+    const int64_t batches = g.X2 * g.X3;
+    const int64_t want = std::max<int64_t>(1, (static_cast<int64_t>(nth) * 4 + batches - 1) / batches);
+    g.chunk = std::max<int64_t>(4, (g.M + want - 1) / want);
+    g.n_chunks = (g.M + g.chunk - 1) / g.chunk;
+    g.units = batches * g.n_chunks;
+    return g;
+}
+
+}  // namespace
+
+WorkSize mul_mat_work_size(const Tensor& node, int nth) {
+    const Tensor& w = *node.src[0];
+    const Tensor& x = *node.src[1];
+    WorkSize ws;
+    if (use_kernel(w)) {
+        ws.shared = align64(quantized_activation_bytes(w.type, w.ne[0], 1)) * static_cast<size_t>(x.ne[1] * x.ne[2] * x.ne[3]);
+    } else {
+        ws.per_thread = sizeof(float) * static_cast<size_t>(w.ne[0]);
+    }
+    (void)nth;
+    return ws;
+}
+
+void op_mul_mat(Tensor& dst, const OpCtx& c) {
+    const Tensor& w = *dst.src[0];
+    const Tensor& x = *dst.src[1];
+    const Geometry g = geometry(dst, c.nth);
+    const int64_t out_stride = static_cast<int64_t>(dst.nb[1] / sizeof(float));
+
+    if (use_kernel(w)) {
+        const size_t qrow = align64(quantized_activation_bytes(w.type, g.K, 1));
+        HEARTH_ASSERT(qrow == quantized_activation_bytes(w.type, g.K, 1));  // kernel pads rows to 64
+        // Phase 1: quantize all activation rows (every batch), rows split across threads.
+        const int64_t total_rows = g.N * g.X2 * g.X3;
+        int64_t q0, q1;
+        split_range(total_rows, c.ith, c.nth, q0, q1);
+        for (int64_t r = q0; r < q1;) {
+            const int64_t b = r / g.N, j = r % g.N;
+            const int64_t j_end = std::min(g.N, j + (q1 - r));
+            const int64_t i2 = b % g.X2, i3 = b / g.X2;
+            const float* src = reinterpret_cast<const float*>(static_cast<const char*>(x.data) + i2 * x.nb[2] + i3 * x.nb[3]);
+            quantize_activations(w.type, src, static_cast<int64_t>(x.nb[1] / sizeof(float)), g.K, j, j_end,
+                                 c.shared + static_cast<size_t>(b * g.N) * qrow);
+            r += j_end - j;
+        }
+        c.barrier();
+        // Phase 2: weight rows of each batch.
+        for (int64_t u = c.ith; u < g.units; u += c.nth) {
+            const int64_t b = u / g.n_chunks, ch = u % g.n_chunks;
+            const int64_t i2 = b % g.X2, i3 = b / g.X2;
+            const int64_t m0 = ch * g.chunk, m1 = std::min(g.M, m0 + g.chunk);
+            const char* wb = static_cast<const char*>(w.data) + (i2 / g.r2) * w.nb[2] + (i3 / g.r3) * w.nb[3];
+            float* out = reinterpret_cast<float*>(static_cast<char*>(dst.data) + i2 * dst.nb[2] + i3 * dst.nb[3]);
+            matmul_quantized_isa(c.isa, w.type, wb, w.nb[1], c.shared + static_cast<size_t>(b * g.N) * qrow, g.K, g.N,
+                                 m0, m1, out, out_stride);
+        }
+        return;
+    }
+
+    float* buf = reinterpret_cast<float*>(c.per_thread);
+    for (int64_t u = c.ith; u < g.units; u += c.nth) {
+        const int64_t b = u / g.n_chunks, ch = u % g.n_chunks;
+        const int64_t i2 = b % g.X2, i3 = b / g.X2;
+        const int64_t m0 = ch * g.chunk, m1 = std::min(g.M, m0 + g.chunk);
+        const char* wb = static_cast<const char*>(w.data) + (i2 / g.r2) * w.nb[2] + (i3 / g.r3) * w.nb[3];
+        const char* xb = static_cast<const char*>(x.data) + i2 * x.nb[2] + i3 * x.nb[3];
+        float* out = reinterpret_cast<float*>(static_cast<char*>(dst.data) + i2 * dst.nb[2] + i3 * dst.nb[3]);
+        for (int64_t i = m0; i < m1; ++i) {
+            const float* wr = weight_row_f32(w, wb + i * w.nb[1], buf);
+            for (int64_t j = 0; j < g.N; ++j)
+                out[j * out_stride + i] = dot_f32(wr, reinterpret_cast<const float*>(xb + j * x.nb[1]), g.K);
+        }
+    }
+}
+
+}  // namespace hearth::cpu

@@ -1,0 +1,86 @@
+// Internal to the CPU backend: the per-op compute functions and the context they run in. Every
+// thread of the pool calls the op's function with its (ith, nth) and splits rows itself; ops with
+// several phases call c.barrier() between them (all threads reach the same barriers).
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <string>
+
+#include "backend/cpu/cpu_features.h"
+#include "backend/cpu/thread_pool.h"
+#include "core/tensor.h"
+
+namespace hearth::cpu {
+
+// Errors met while computing (bad input such as an out-of-range token id) are recorded here by
+// any thread and thrown by CpuBackend::compute after the pool finished.
+struct ComputeErrors {
+    std::atomic<bool> failed{false};
+    std::mutex mu;
+    std::string message;
+    void record(const std::string& msg);
+};
+
+struct OpCtx {
+    int ith = 0;
+    int nth = 1;
+    ThreadPool* pool = nullptr;          // nullptr when single-threaded
+    unsigned char* shared = nullptr;     // scratch visible to all threads of this op
+    unsigned char* per_thread = nullptr;  // this thread's private scratch
+    ComputeErrors* errors = nullptr;
+    Isa isa = Isa::Scalar;               // kernel level for quantized mul_mat
+    void barrier() const {
+        if (pool && nth > 1) pool->barrier();
+    }
+};
+
+// Scratch an op needs: `shared` bytes plus `per_thread` bytes for each of nth threads.
+struct WorkSize {
+    size_t shared = 0;
+    size_t per_thread = 0;
+};
+WorkSize op_work_size(const Tensor& node, int nth);
+
+// [begin, end) of n items for thread ith of nth (contiguous, balanced).
+inline void split_range(int64_t n, int ith, int nth, int64_t& begin, int64_t& end) {
+    const int64_t per = (n + nth - 1) / nth;
+    begin = std::min<int64_t>(n, per * ith);
+    end = std::min<int64_t>(n, begin + per);
+}
+
+// F16 -> F32 via a 256 KiB table (built once; thread-safe).
+const float* fp16_table();
+inline float f16_to_f32_fast(uint16_t h) { return fp16_table()[h]; }
+
+// Dispatch one node (not a View) to its op family.
+void compute_node(Tensor& node, const OpCtx& c);
+
+// Op families (cpu_ops_*.cpp).
+void op_unary(Tensor& dst, const OpCtx& c);         // Scale Softcap Silu Gelu GeluErf Tanh
+void op_binary(Tensor& dst, const OpCtx& c);        // Add Mul Div
+void op_gated(Tensor& dst, const OpCtx& c);         // Swiglu Geglu
+void op_norm(Tensor& dst, const OpCtx& c);          // RmsNorm LayerNorm
+void op_rope(Tensor& dst, const OpCtx& c);
+void op_soft_max(Tensor& dst, const OpCtx& c);
+void op_flash_attn(Tensor& dst, const OpCtx& c);
+void op_mul_mat(Tensor& dst, const OpCtx& c);
+void op_get_rows(Tensor& dst, const OpCtx& c);
+void op_copy(Tensor& dst, const OpCtx& c);          // Cont Cpy
+void op_concat(Tensor& dst, const OpCtx& c);
+void op_argmax(Tensor& dst, const OpCtx& c);
+
+WorkSize rope_work_size(const Tensor& node, int nth);
+WorkSize flash_attn_work_size(const Tensor& node, int nth);
+WorkSize mul_mat_work_size(const Tensor& node, int nth);
+
+// Scalar math shared by the optimized ops and the reference.
+float gelu_tanh(float x);
+float gelu_erf(float x);
+inline float silu(float x) { return x / (1.0f + std::exp(-x)); }
+
+}  // namespace hearth::cpu
