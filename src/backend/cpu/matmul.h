@@ -36,7 +36,7 @@ void quantize_activations(DType wtype, const float* src, int64_t src_stride, int
 void matmul_quantized(DType wtype, const void* w, size_t w_row_bytes, const void* a_q, int64_t k, int64_t n,
                       int64_t w_row_begin, int64_t w_row_end, float* out, int64_t out_stride);
 
-// Same as matmul_quantized but forced onto one ISA (must be <= the CPU's best; for tests/benchmarks).
+// Same as matmul_quantized but forced onto one ISA (must be <= best_isa(); for tests/benchmarks).
 void matmul_quantized_isa(Isa isa, DType wtype, const void* w, size_t w_row_bytes, const void* a_q, int64_t k,
                           int64_t n, int64_t w_row_begin, int64_t w_row_end, float* out, int64_t out_stride);
 

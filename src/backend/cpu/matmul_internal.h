@@ -1,0 +1,58 @@
+// Private to the matmul module: the quantized-activation row layout shared by the scalar, AVX2 and
+// AVX-512 kernels, and the per-ISA entry points that matmul.cpp dispatches to.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "quant/dtype.h"
+
+namespace hearth::cpu::detail {
+
+// One quantized activation row of k elements (k a multiple of 32), the same for every weight type:
+//   int8  q[k]         values, x[e] ~= d[e/32] * q[e]
+//   float d[k/32]      per-32 scale
+//   float ds32[k/32]   d[b] * sum(q over block b)          (for weight offsets/mins per 32)
+//   float ds16[k/16]   d[e/32] * sum(q over 16-block e)    (for weight offsets/mins per 16)
+// padded to a multiple of 64 bytes.
+inline size_t act_row_bytes(int64_t k) {
+    const size_t nb = static_cast<size_t>(k / 32);
+    const size_t bytes = static_cast<size_t>(k) + nb * 4 + nb * 4 + nb * 2 * 4;
+    return (bytes + 63) / 64 * 64;
+}
+
+struct ActRow {
+    const int8_t* q;
+    const float* d;
+    const float* ds32;
+    const float* ds16;
+};
+
+inline ActRow act_row(const void* base, int64_t k, int64_t row) {
+    const uint8_t* p = static_cast<const uint8_t*>(base) + static_cast<size_t>(row) * act_row_bytes(k);
+    const int64_t nb = k / 32;
+    ActRow r;
+    r.q = reinterpret_cast<const int8_t*>(p);
+    r.d = reinterpret_cast<const float*>(p + k);
+    r.ds32 = r.d + nb;
+    r.ds16 = r.ds32 + nb;
+    return r;
+}
+
+// A per-thread scratch buffer of at least `bytes` bytes, 64-byte aligned, reused between calls
+// (grows, never shrinks). Lives in baseline code so ISA files instantiate no std containers.
+void* thread_scratch(size_t bytes);
+
+// All entry points take already-validated arguments (see matmul_quantized).
+void matmul_scalar(DType wtype, const void* w, size_t w_row_bytes, const void* a_q, int64_t k, int64_t n,
+                   int64_t w_row_begin, int64_t w_row_end, float* out, int64_t out_stride);
+void matmul_avx2(DType wtype, const void* w, size_t w_row_bytes, const void* a_q, int64_t k, int64_t n,
+                 int64_t w_row_begin, int64_t w_row_end, float* out, int64_t out_stride);
+void matmul_avx512(DType wtype, const void* w, size_t w_row_bytes, const void* a_q, int64_t k, int64_t n,
+                   int64_t w_row_begin, int64_t w_row_end, float* out, int64_t out_stride);
+
+// Scalar decode of the 32-element sub-block `j` of a weight row into the common form used by the
+// reference kernel: value[e] = sc[e/16] * q[e] + mn[e/16], q signed.
+void decode_block_scalar(DType wtype, const uint8_t* row, int64_t j, int8_t q[32], float sc[2], float mn[2]);
+
+}  // namespace hearth::cpu::detail

@@ -1,0 +1,322 @@
+// x86 quantized matmul kernels built on the decoders of matmul_x86_decode.h: a row-streaming
+// kernel for few activation columns (decode, n small) and a row-interleaved "panel" kernel for many
+// columns (prompt). Included ONLY by matmul_avx2.cpp / matmul_avx512.cpp (anonymous namespace);
+// HEARTH_MM_VNNI selects vpdpbusd instead of the maddubs/madd pair.
+#pragma once
+
+#include "backend/cpu/matmul_internal.h"
+#include "backend/cpu/matmul_x86_decode.h"
+#include "core/error.h"
+
+namespace hearth::cpu {
+namespace {
+
+using detail::act_row;
+using detail::ActRow;
+using detail::thread_scratch;
+
+inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
+
+// acc + sum over 4-byte groups of u (unsigned, <= 127 without VNNI) * a (signed)
+inline __m256i dot_u8(__m256i acc, __m256i u, __m256i a) {
+#if HEARTH_MM_VNNI
+    return _mm256_dpbusd_epi32(acc, u, a);
+#else
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, a), _mm256_set1_epi16(1)));
+#endif
+}
+// same with signed weights q (|q| <= 128)
+inline __m256i dot_s8(__m256i acc, __m256i q, __m256i a) {
+    return dot_u8(acc, _mm256_abs_epi8(q), _mm256_sign_epi8(a, q));
+}
+
+inline float hsum(__m256 v) {
+    const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_add_ss(t, _mm_shuffle_ps(t, t, 1)));
+}
+
+inline __m256 load_or_zero_tail(const float* p, int n) {
+    if (n == 8) return _mm256_loadu_ps(p);
+    alignas(32) float t[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (int i = 0; i < n; ++i) t[i] = p[i];
+    return _mm256_load_ps(t);
+}
+
+// ------------------------------------------------------------------------------------------------
+// Row-streaming kernel: one weight row against one activation row, group (256 weights) at a time.
+// ------------------------------------------------------------------------------------------------
+template <class F>
+float dot_row(const uint8_t* row, const ActRow& a, int64_t k) {
+    const int64_t nb = k / 32;  // 32-element sub-blocks
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), macc = _mm256_setzero_ps();
+    Group g;
+    for (int64_t j0 = 0; j0 < nb; j0 += 8) {
+        const int nsub = static_cast<int>(imin(8, nb - j0));
+        F::decode(row + (j0 / 8) * F::kGroupBytes, nsub, g);
+        const __m256 da = load_or_zero_tail(a.d + j0, nsub);
+        const int8_t* aq = a.q + j0 * 32;
+        if constexpr (!F::kSub16) {
+            const __m256 sv = _mm256_mul_ps(g.sc[0], da);  // lane s: weight scale * activation scale
+            macc = _mm256_fmadd_ps(g.mn[0], load_or_zero_tail(a.ds32 + j0, nsub), macc);
+            for (int s = 0; s < nsub; ++s) {
+                const __m256i av = ld256(reinterpret_cast<const uint8_t*>(aq + 32 * s));
+                const __m256i p = F::kSigned ? dot_s8(_mm256_setzero_si256(), g.u[s], av)
+                                             : dot_u8(_mm256_setzero_si256(), g.u[s], av);
+                const __m256 scale = _mm256_permutevar8x32_ps(sv, _mm256_set1_epi32(s));
+                if (s & 1) acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), scale, acc1);
+                else acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), scale, acc0);
+            }
+        } else {
+            // lanes 2t+h of sv[0]/sv[1]: scale of half h of sub-block t / 4+t, times da of that sub-block
+            const __m256 da_lo = _mm256_permutevar8x32_ps(da, _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3));
+            const __m256 da_hi = _mm256_permutevar8x32_ps(da, _mm256_setr_epi32(4, 4, 5, 5, 6, 6, 7, 7));
+            const __m256 sv0 = _mm256_mul_ps(g.sc[0], da_lo), sv1 = _mm256_mul_ps(g.sc[1], da_hi);
+            macc = _mm256_fmadd_ps(g.mn[0], _mm256_loadu_ps(a.ds16 + 2 * j0), macc);
+            macc = _mm256_fmadd_ps(g.mn[1], _mm256_loadu_ps(a.ds16 + 2 * j0 + 8), macc);
+            for (int s = 0; s < 8; ++s) {
+                const __m256i av = ld256(reinterpret_cast<const uint8_t*>(aq + 32 * s));
+                const __m256i p = dot_u8(_mm256_setzero_si256(), g.u[s], av);  // lanes 0-3: half 0, 4-7: half 1
+                const int t = s & 3;
+                const __m256i idx = _mm256_setr_epi32(2 * t, 2 * t, 2 * t, 2 * t, 2 * t + 1, 2 * t + 1, 2 * t + 1, 2 * t + 1);
+                const __m256 scale = _mm256_permutevar8x32_ps(s < 4 ? sv0 : sv1, idx);
+                if (s & 1) acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), scale, acc1);
+                else acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), scale, acc0);
+            }
+        }
+    }
+    return hsum(_mm256_add_ps(acc0, acc1)) + hsum(macc);
+}
+
+template <class F>
+void matmul_rows(const uint8_t* w, size_t wrb, const void* a_q, int64_t k, int64_t n, int64_t r0, int64_t r1,
+                 float* out, int64_t out_stride) {
+    for (int64_t c = 0; c < n; ++c) {
+        const ActRow a = act_row(a_q, k, c);
+        float* o = out + c * out_stride;
+        for (int64_t i = r0; i < r1; ++i) {
+            if (i + 4 < r1) _mm_prefetch(reinterpret_cast<const char*>(w + (i + 4) * wrb), _MM_HINT_T0);
+            o[i] = dot_row<F>(w + i * wrb, a, k);
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Panel kernel. 8 weight rows are decoded once into a row-interleaved panel, then every group of 4
+// weight bytes of a 32-block is multiplied against 4 activation bytes broadcast to all 8 rows, so
+// one vector accumulates complete dot products for 8 rows (no horizontal sums, one scale multiply
+// per 8 rows). Panel layout, per 32-element sub-block s of the row:
+//   w[g][r][4]  : weights 4g..4g+3 of row r (u8; signed formats: q ^ 0x80 with VNNI, q without)
+//   sc[h][r]    : scale of half h (h = 0 only for per-32 formats), mn[h][r]: offset (incl. -128*sc fold)
+// ------------------------------------------------------------------------------------------------
+struct alignas(64) PanelSub {
+    uint8_t w[8][32];
+    float sc[2][8];
+    float mn[2][8];
+};
+
+inline void transpose8x8(__m256i r[8]) {
+    const __m256i t0 = _mm256_unpacklo_epi32(r[0], r[1]), t1 = _mm256_unpackhi_epi32(r[0], r[1]);
+    const __m256i t2 = _mm256_unpacklo_epi32(r[2], r[3]), t3 = _mm256_unpackhi_epi32(r[2], r[3]);
+    const __m256i t4 = _mm256_unpacklo_epi32(r[4], r[5]), t5 = _mm256_unpackhi_epi32(r[4], r[5]);
+    const __m256i t6 = _mm256_unpacklo_epi32(r[6], r[7]), t7 = _mm256_unpackhi_epi32(r[6], r[7]);
+    const __m256i u0 = _mm256_unpacklo_epi64(t0, t2), u1 = _mm256_unpackhi_epi64(t0, t2);
+    const __m256i u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3);
+    const __m256i u4 = _mm256_unpacklo_epi64(t4, t6), u5 = _mm256_unpackhi_epi64(t4, t6);
+    const __m256i u6 = _mm256_unpacklo_epi64(t5, t7), u7 = _mm256_unpackhi_epi64(t5, t7);
+    r[0] = _mm256_permute2x128_si256(u0, u4, 0x20);
+    r[1] = _mm256_permute2x128_si256(u1, u5, 0x20);
+    r[2] = _mm256_permute2x128_si256(u2, u6, 0x20);
+    r[3] = _mm256_permute2x128_si256(u3, u7, 0x20);
+    r[4] = _mm256_permute2x128_si256(u0, u4, 0x31);
+    r[5] = _mm256_permute2x128_si256(u1, u5, 0x31);
+    r[6] = _mm256_permute2x128_si256(u2, u6, 0x31);
+    r[7] = _mm256_permute2x128_si256(u3, u7, 0x31);
+}
+
+inline void transpose8x8_ps(const __m256 in[8], __m256 out[8]) {
+    __m256i r[8];
+    for (int i = 0; i < 8; ++i) r[i] = _mm256_castps_si256(in[i]);
+    transpose8x8(r);
+    for (int i = 0; i < 8; ++i) out[i] = _mm256_castsi256_ps(r[i]);
+}
+
+// Decode rows [i0, i0+nrows) (nrows <= 8; missing rows are zero) into nb sub-blocks of panel p.
+template <class F>
+void build_panel(const uint8_t* w, size_t wrb, int64_t i0, int nrows, int64_t k, PanelSub* p) {
+    const int64_t nb = k / 32;
+    constexpr bool kXor = F::kSigned && HEARTH_MM_VNNI;
+    Group g[8];
+    for (int64_t j0 = 0; j0 < nb; j0 += 8) {
+        const int nsub = static_cast<int>(imin(8, nb - j0));
+        for (int r = 0; r < 8; ++r) {
+            if (r < nrows) {
+                F::decode(w + (i0 + r) * wrb + (j0 / 8) * F::kGroupBytes, nsub, g[r]);
+            } else {
+                for (int s = 0; s < 8; ++s) g[r].u[s] = _mm256_setzero_si256();
+                g[r].sc[0] = g[r].sc[1] = g[r].mn[0] = g[r].mn[1] = _mm256_setzero_ps();
+            }
+            if constexpr (kXor) {  // u = q + 128, value = sc*u + (mn - 128*sc)
+                g[r].mn[0] = _mm256_fnmadd_ps(g[r].sc[0], _mm256_set1_ps(128.0f), g[r].mn[0]);
+            }
+        }
+        for (int s = 0; s < nsub; ++s) {
+            __m256i v[8];
+            for (int r = 0; r < 8; ++r) v[r] = kXor ? _mm256_xor_si256(g[r].u[s], _mm256_set1_epi8(-128)) : g[r].u[s];
+            transpose8x8(v);
+            for (int gq = 0; gq < 8; ++gq) _mm256_store_si256(reinterpret_cast<__m256i*>(p[j0 + s].w[gq]), v[gq]);
+        }
+        __m256 in[8], out[8];
+        const int nhalf = F::kSub16 ? 2 : 1;
+        for (int h = 0; h < nhalf; ++h) {
+            for (int r = 0; r < 8; ++r) in[r] = g[r].sc[h];
+            transpose8x8_ps(in, out);
+            for (int l = 0; l < 8; ++l) {
+                if (F::kSub16) _mm256_store_ps(p[j0 + 4 * h + l / 2].sc[l % 2], out[l]);
+                else if (l < nsub) _mm256_store_ps(p[j0 + l].sc[0], out[l]);
+            }
+            for (int r = 0; r < 8; ++r) in[r] = g[r].mn[h];
+            transpose8x8_ps(in, out);
+            for (int l = 0; l < 8; ++l) {
+                if (F::kSub16) _mm256_store_ps(p[j0 + 4 * h + l / 2].mn[l % 2], out[l]);
+                else if (l < nsub) _mm256_store_ps(p[j0 + l].mn[0], out[l]);
+            }
+        }
+    }
+}
+
+// NP panels (8 rows each) x NC activation columns over sub-blocks [s0, s1); results added to
+// (or stored into, when !accumulate) out[c][row], rows limited by nvalid[p].
+template <bool kSub16, bool kSignedNoVnni, int NP, int NC>
+void panel_tile(const PanelSub* const* panels, const ActRow* act, int64_t s0, int64_t s1, float* const* out,
+                const int* nvalid, bool accumulate) {
+    __m256 f[NP][NC];
+    for (int p = 0; p < NP; ++p)
+        for (int c = 0; c < NC; ++c) f[p][c] = _mm256_setzero_ps();
+    constexpr int kHalves = kSub16 ? 2 : 1;
+    constexpr int kGroups = 8 / kHalves;
+    for (int64_t s = s0; s < s1; ++s) {
+        for (int h = 0; h < kHalves; ++h) {
+            __m256i ia[NP][NC];
+            for (int p = 0; p < NP; ++p)
+                for (int c = 0; c < NC; ++c) ia[p][c] = _mm256_setzero_si256();
+            for (int gq = h * kGroups; gq < (h + 1) * kGroups; ++gq) {
+                __m256i wv[NP], wa[NP];
+                for (int p = 0; p < NP; ++p) {
+                    wv[p] = _mm256_load_si256(reinterpret_cast<const __m256i*>(panels[p][s].w[gq]));
+                    if constexpr (kSignedNoVnni) wa[p] = _mm256_abs_epi8(wv[p]);
+                }
+                for (int c = 0; c < NC; ++c) {
+                    int32_t a4;
+                    std::memcpy(&a4, act[c].q + 32 * s + 4 * gq, 4);
+                    const __m256i ab = _mm256_set1_epi32(a4);
+                    for (int p = 0; p < NP; ++p) {
+                        if constexpr (kSignedNoVnni) ia[p][c] = dot_u8(ia[p][c], wa[p], _mm256_sign_epi8(ab, wv[p]));
+                        else ia[p][c] = dot_u8(ia[p][c], wv[p], ab);
+                    }
+                }
+            }
+            for (int c = 0; c < NC; ++c) {
+                const __m256 da = _mm256_set1_ps(act[c].d[s]);
+                const __m256 ds = _mm256_set1_ps(kSub16 ? act[c].ds16[2 * s + h] : act[c].ds32[s]);
+                for (int p = 0; p < NP; ++p) {
+                    const __m256 sc = _mm256_mul_ps(_mm256_load_ps(panels[p][s].sc[h]), da);
+                    f[p][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ia[p][c]), sc, f[p][c]);
+                    f[p][c] = _mm256_fmadd_ps(_mm256_load_ps(panels[p][s].mn[h]), ds, f[p][c]);
+                }
+            }
+        }
+    }
+    for (int p = 0; p < NP; ++p) {
+        for (int c = 0; c < NC; ++c) {
+            float* o = out[c] + 8 * p;
+            if (nvalid[p] == 8) {
+                const __m256 v = accumulate ? _mm256_add_ps(_mm256_loadu_ps(o), f[p][c]) : f[p][c];
+                _mm256_storeu_ps(o, v);
+            } else {
+                alignas(32) float t[8];
+                _mm256_store_ps(t, f[p][c]);
+                for (int r = 0; r < nvalid[p]; ++r) o[r] = accumulate ? o[r] + t[r] : t[r];
+            }
+        }
+    }
+}
+
+template <bool kSub16, bool kSignedNoVnni, int NP>
+void panel_tile_cols(int nc, const PanelSub* const* panels, const ActRow* act, int64_t s0, int64_t s1,
+                     float* const* out, const int* nvalid, bool accumulate) {
+    switch (nc) {
+        case 4: panel_tile<kSub16, kSignedNoVnni, NP, 4>(panels, act, s0, s1, out, nvalid, accumulate); break;
+        case 3: panel_tile<kSub16, kSignedNoVnni, NP, 3>(panels, act, s0, s1, out, nvalid, accumulate); break;
+        case 2: panel_tile<kSub16, kSignedNoVnni, NP, 2>(panels, act, s0, s1, out, nvalid, accumulate); break;
+        default: panel_tile<kSub16, kSignedNoVnni, NP, 1>(panels, act, s0, s1, out, nvalid, accumulate); break;
+    }
+}
+
+constexpr int kPanels = HEARTH_MM_PANELS;   // weight panels (x8 rows) per tile
+constexpr int kCols = 4;                    // activation columns per tile
+constexpr int64_t kChunkSubs = 16;          // sub-blocks (x32 elements) per k-chunk kept hot in L1
+
+template <class F>
+void matmul_panels(const uint8_t* w, size_t wrb, const void* a_q, int64_t k, int64_t n, int64_t r0, int64_t r1,
+                   float* out, int64_t out_stride) {
+    constexpr bool kSignedNoVnni = F::kSigned && !HEARTH_MM_VNNI;
+    const int64_t nb = k / 32;
+    PanelSub* buf = static_cast<PanelSub*>(thread_scratch(sizeof(PanelSub) * static_cast<size_t>(nb) * kPanels));
+    for (int64_t i0 = r0; i0 < r1; i0 += 8 * kPanels) {
+        const PanelSub* panels[kPanels];
+        int nvalid[kPanels];
+        int np = 0;
+        for (int p = 0; p < kPanels && i0 + 8 * p < r1; ++p, ++np) {
+            nvalid[p] = static_cast<int>(imin(8, r1 - (i0 + 8 * p)));
+            build_panel<F>(w, wrb, i0 + 8 * p, nvalid[p], k, buf + p * nb);
+            panels[p] = buf + p * nb;
+        }
+        for (int64_t s0 = 0; s0 < nb; s0 += kChunkSubs) {
+            const int64_t s1 = imin(nb, s0 + kChunkSubs);
+            for (int64_t c0 = 0; c0 < n; c0 += kCols) {
+                const int nc = static_cast<int>(imin(kCols, n - c0));
+                ActRow act[kCols];
+                float* o[kCols];
+                for (int c = 0; c < nc; ++c) {
+                    act[c] = act_row(a_q, k, c0 + c);
+                    o[c] = out + (c0 + c) * out_stride + i0;
+                }
+                if (np == kPanels)
+                    panel_tile_cols<F::kSub16, kSignedNoVnni, kPanels>(nc, panels, act, s0, s1, o, nvalid, s0 > 0);
+                else
+                    panel_tile_cols<F::kSub16, kSignedNoVnni, 1>(nc, panels, act, s0, s1, o, nvalid, s0 > 0);
+            }
+        }
+    }
+}
+
+template <class F>
+void matmul_fmt(const void* w, size_t wrb, const void* a_q, int64_t k, int64_t n, int64_t r0, int64_t r1,
+                float* out, int64_t out_stride) {
+    const uint8_t* wb = static_cast<const uint8_t*>(w);
+    if (n >= 4) matmul_panels<F>(wb, wrb, a_q, k, n, r0, r1, out, out_stride);
+    else matmul_rows<F>(wb, wrb, a_q, k, n, r0, r1, out, out_stride);
+}
+
+inline void matmul_dispatch(DType t, const void* w, size_t wrb, const void* a_q, int64_t k, int64_t n, int64_t r0,
+                            int64_t r1, float* out, int64_t out_stride) {
+    switch (t) {
+        case DType::Q4_0: return matmul_fmt<FmtQ4_0>(w, wrb, a_q, k, n, r0, r1, out, out_stride);
+        case DType::Q4_1: return matmul_fmt<FmtQ4_1>(w, wrb, a_q, k, n, r0, r1, out, out_stride);
+        case DType::Q5_0: return matmul_fmt<FmtQ5_0>(w, wrb, a_q, k, n, r0, r1, out, out_stride);
+        case DType::Q5_1: return matmul_fmt<FmtQ5_1>(w, wrb, a_q, k, n, r0, r1, out, out_stride);
+        case DType::Q8_0: return matmul_fmt<FmtQ8_0>(w, wrb, a_q, k, n, r0, r1, out, out_stride);
+        case DType::IQ4_NL: return matmul_fmt<FmtIQ4_NL>(w, wrb, a_q, k, n, r0, r1, out, out_stride);
+        case DType::Q2_K: return matmul_fmt<FmtQ2_K>(w, wrb, a_q, k, n, r0, r1, out, out_stride);
+        case DType::Q3_K: return matmul_fmt<FmtQ3_K>(w, wrb, a_q, k, n, r0, r1, out, out_stride);
+        case DType::Q4_K: return matmul_fmt<FmtQ4_K>(w, wrb, a_q, k, n, r0, r1, out, out_stride);
+        case DType::Q5_K: return matmul_fmt<FmtQ5_K>(w, wrb, a_q, k, n, r0, r1, out, out_stride);
+        case DType::Q6_K: return matmul_fmt<FmtQ6_K>(w, wrb, a_q, k, n, r0, r1, out, out_stride);
+        case DType::IQ4_XS: return matmul_fmt<FmtIQ4_XS>(w, wrb, a_q, k, n, r0, r1, out, out_stride);
+        default: HEARTH_ASSERT_MSG(false, "x86 matmul: unsupported type");
+    }
+}
+
+}  // namespace
+}  // namespace hearth::cpu
