@@ -2,6 +2,7 @@
 // the ids in the matching .out line (llama.cpp / Hugging Face reference, no BOS), and decode back.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -63,23 +64,28 @@ TEST_P(TokenizerVocab, MatchesReferenceIds) {
     EXPECT_EQ(failures, 0);
 }
 
-// Decoding the reference ids gives back the input (WordPiece lowercases and strips accents, so
-// it is only checked on encode).
+// Decoding gives back the input (WordPiece lowercases and strips accents: there decode() must be
+// stable under re-encoding instead).
 TEST_P(TokenizerVocab, DecodeRoundTrip) {
     const std::string path = vocab_path(GetParam());
     const auto file = hearth::gguf::File::open(path);
     const auto tok = hearth::Tokenizer::from_gguf(*file);
-    if (tok->kind() == hearth::TokenizerKind::WordPiece) GTEST_SKIP() << "WordPiece normalization is lossy";
     const auto inputs = split(read_file(path + ".inp"), "\n__ggml_vocab_test__\n");
     for (size_t i = 0; i + 1 < inputs.size(); ++i) {
         const auto ids = tok->encode(inputs[i], false, false);
+        if (tok->kind() == hearth::TokenizerKind::WordPiece) {
+            // Lossy normalization: decoding is only stable under re-encoding (when no [UNK]).
+            if (std::find(ids.begin(), ids.end(), tok->unk()) != ids.end()) continue;
+            EXPECT_EQ(tok->encode(tok->decode(ids), false, false), ids) << GetParam() << " case " << i;
+            continue;
+        }
         EXPECT_EQ(tok->decode(ids), inputs[i]) << GetParam() << " case " << i;
         const auto with_bos = tok->encode(inputs[i], true, false);
         EXPECT_EQ(tok->decode(with_bos), inputs[i]) << GetParam() << " case " << i << " (with BOS)";
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(All, TokenizerVocab,
+INSTANTIATE_TEST_SUITE_P(Vocabs, TokenizerVocab,
                          ::testing::Values("llama-spm", "phi-3", "gpt-2", "falcon", "starcoder", "deepseek-llm",
                                            "deepseek-coder", "mpt", "refact", "bert-bge"),
                          [](const auto& info) {
