@@ -35,7 +35,7 @@ struct RequestLimits {
 struct GenerationRequest {
     Endpoint endpoint = Endpoint::Chat;
     std::string model;
-    nlohmann::json messages;               // chat: validated array of {role, content, ...}
+    nlohmann::ordered_json messages;               // chat: validated array of {role, content, ...}
     std::string prompt;                    // completions: prompt text
     std::vector<int32_t> prompt_tokens;    // completions: prompt given as token ids
     bool prompt_is_tokens = false;
@@ -48,12 +48,12 @@ struct GenerationRequest {
     bool stream = false;
     bool include_usage = false;            // stream_options.include_usage
     std::string response_format = "text";  // text | json_object | json_schema
-    nlohmann::json json_schema;            // response_format.json_schema.schema, when given
-    nlohmann::json tools = nlohmann::json::array();
+    nlohmann::ordered_json json_schema;            // response_format.json_schema.schema, when given
+    nlohmann::ordered_json tools = nlohmann::ordered_json::array();
     std::string tool_choice = "auto";      // auto | none | required | function
     std::string tool_choice_function;      // the name when tool_choice is a function object
     bool parallel_tool_calls = true;
-    nlohmann::json chat_template_kwargs = nlohmann::json::object();
+    nlohmann::ordered_json chat_template_kwargs = nlohmann::ordered_json::object();
     bool cache_prompt = true;
     bool echo = false;                     // completions: prefix the prompt to the text
 };
@@ -63,18 +63,18 @@ struct GenerationRequest {
 void check_json_depth(std::string_view body, int max_depth);
 
 // Parses a body into JSON: invalid JSON or invalid UTF-8 -> ApiError 400; non-object -> 400.
-nlohmann::json parse_body(std::string_view body, const RequestLimits& limits);
+nlohmann::ordered_json parse_body(std::string_view body, const RequestLimits& limits);
 
 // Validates every known field of `body` against the schema table for `endpoint`, then extracts.
 // n_vocab bounds token ids (logit_bias keys, token prompts).
-GenerationRequest parse_generation_request(const nlohmann::json& body, Endpoint endpoint,
+GenerationRequest parse_generation_request(const nlohmann::ordered_json& body, Endpoint endpoint,
                                            const RequestLimits& limits, int32_t n_vocab);
 
 // Reads an integer field that must be within [lo, hi] (shared by /tokenize etc.); nullopt if absent.
-std::optional<int64_t> get_int_field(const nlohmann::json& body, const char* name, int64_t lo, int64_t hi);
-std::optional<bool> get_bool_field(const nlohmann::json& body, const char* name);
-std::optional<std::string> get_string_field(const nlohmann::json& body, const char* name);
+std::optional<int64_t> get_int_field(const nlohmann::ordered_json& body, const char* name, int64_t lo, int64_t hi);
+std::optional<bool> get_bool_field(const nlohmann::ordered_json& body, const char* name);
+std::optional<std::string> get_string_field(const nlohmann::ordered_json& body, const char* name);
 // An array of token ids, each within [0, n_vocab).
-std::vector<int32_t> get_token_array(const nlohmann::json& value, const char* name, int32_t n_vocab);
+std::vector<int32_t> get_token_array(const nlohmann::ordered_json& value, const char* name, int32_t n_vocab);
 
 }  // namespace hearth::server

@@ -9,7 +9,7 @@
 #include "server/text_stream.h"
 
 using namespace hearth::server;
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 
 namespace {
 

@@ -1,0 +1,55 @@
+// Internal state shared by the server's HTTP route files (server.cpp, routes_*.cpp): the loaded
+// model, scheduler, metrics, chat formatter and lifecycle flags. Not part of the server's API.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "model/model.h"
+#include "server/api_error.h"
+#include "server/chat_format.h"
+#include "server/metrics.h"
+#include "server/model_backend.h"
+#include "server/scheduler.h"
+#include "server/server.h"
+
+namespace hearth::server {
+
+struct Server::State {
+    ServerConfig cfg;
+    httplib::Server http;
+    std::thread http_thread;
+    std::atomic<bool> ready{false};
+    std::atomic<bool> draining{false};
+    std::atomic<int> active_requests{0};  // generation requests between submit and last byte
+
+    std::unique_ptr<Model> model;
+    std::unique_ptr<ContextBackend> backend;
+    std::unique_ptr<TokenizerText> text;
+    std::unique_ptr<Scheduler> scheduler;
+    Metrics metrics;
+    ChatFormatter chat;
+    std::string model_id;  // alias or file name
+    int64_t created = 0;   // load time (for /v1/models)
+
+    const Tokenizer& tokenizer() const { return model->tokenizer(); }
+};
+
+// Sends an error object with its status (and Retry-After for 429).
+void send_error(httplib::Response& res, const ApiError& e);
+void send_json(httplib::Response& res, const nlohmann::json& j, int status = 200);
+
+// Route registration, one file per group.
+void register_info_routes(Server::State& st);        // health, models, props, slots, metrics
+void register_token_routes(Server::State& st);       // tokenize, detokenize, apply-template
+void register_generation_routes(Server::State& st);  // chat/completions, completions, completion
+
+// Throws ApiError 503 while the model loads or the server drains.
+void require_ready(const Server::State& st);
+
+}  // namespace hearth::server
