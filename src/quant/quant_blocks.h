@@ -176,13 +176,14 @@ inline void pack_scales_q3k(uint8_t* s, const int* stored) {
 // Round half away from zero (C roundf), the rounding llama.cpp's reference quantizers use.
 inline int round_int(float x) { return static_cast<int>(std::round(x)); }
 
-// round(v) clamped to [lo, hi]; NaN maps to 0 clamped (never undefined behaviour).
+// round(v) (half away from zero) clamped to [lo, hi]; NaN maps to the level nearest 0. Inlined
+// compare-and-truncate: the searches call this for every element of every candidate scale.
 inline int clamp_round(float v, int lo, int hi) {
     if (!(v == v)) return lo > 0 ? lo : (hi < 0 ? hi : 0);
-    const float r = std::round(v);
-    if (r < static_cast<float>(lo)) return lo;
-    if (r > static_cast<float>(hi)) return hi;
-    return static_cast<int>(r);
+    if (v <= static_cast<float>(lo)) return lo;
+    if (v >= static_cast<float>(hi)) return hi;
+    const int r = static_cast<int>(v >= 0 ? v + 0.5f : v - 0.5f);
+    return r < lo ? lo : (r > hi ? hi : r);
 }
 
 }  // namespace hearth::quant

@@ -16,7 +16,6 @@
 namespace hearth::quant::detail {
 namespace {
 
-constexpr int kSearchSteps = 20;
 constexpr int kRefineRounds = 3;
 
 inline float fp16_round(float v) { return fp16_to_fp32(fp32_to_fp16(v)); }
@@ -27,6 +26,7 @@ struct AsymShape {
     int nsub;   // sub-blocks per super-block
     int nmax;   // largest level
     int smax;   // largest integer scale / min
+    int steps;  // candidate scales tried per sub-block: 2*steps+1
 };
 
 struct AsymCode {
@@ -40,9 +40,10 @@ double assign_asym_sub(const AsymShape& s, const float* x, const float* w, int j
                        int m, uint8_t* L) {
     const float ds = d * static_cast<float>(sc);
     const float dm = dmin * static_cast<float>(m);
+    const float inv = ds != 0 ? 1.0f / ds : 0.0f;
     double err = 0;
     for (int i = j * s.sub; i < (j + 1) * s.sub; ++i) {
-        const int q = ds != 0 ? clamp_round((x[i] + dm) / ds, 0, s.nmax) : 0;
+        const int q = clamp_round((x[i] + dm) * inv, 0, s.nmax);
         L[i] = static_cast<uint8_t>(q);
         const double e = double(ds * static_cast<float>(q) - dm) - x[i];
         err += w[i] * e * e;
@@ -61,7 +62,7 @@ void encode_asym(const AsymShape& s, const float* x, const float* w, AsymCode& b
     uint8_t L[kQKK];
     for (int j = 0; j < s.nsub; ++j) {
         float b;
-        fit_asymmetric(x + j * s.sub, w + j * s.sub, s.sub, s.nmax, true, L + j * s.sub, &a[j], &b, kSearchSteps);
+        fit_asymmetric(x + j * s.sub, w + j * s.sub, s.sub, s.nmax, true, L + j * s.sub, &a[j], &b, s.steps);
         mn[j] = -b;
     }
     const float max_a = *std::max_element(a, a + s.nsub);
@@ -133,6 +134,7 @@ void encode_asym(const AsymShape& s, const float* x, const float* w, AsymCode& b
 struct SymShape {
     int lo, hi;    // levels
     int slo, shi;  // integer scales
+    int steps;     // candidate scales tried per side per sub-block: 2*steps+1
 };
 constexpr int kSymSub = 16;
 constexpr int kSymNSub = 16;
@@ -145,9 +147,10 @@ struct SymCode {
 
 double assign_sym_sub(const SymShape& s, const float* x, const float* w, int j, float d, int sc, int8_t* L) {
     const float ds = d * static_cast<float>(sc);
+    const float inv = ds != 0 ? 1.0f / ds : 0.0f;
     double err = 0;
     for (int i = j * kSymSub; i < (j + 1) * kSymSub; ++i) {
-        const int q = ds != 0 ? clamp_round(x[i] / ds, s.lo, s.hi) : 0;
+        const int q = clamp_round(x[i] * inv, s.lo, s.hi);
         L[i] = static_cast<int8_t>(q);
         const double e = double(ds * static_cast<float>(q)) - x[i];
         err += w[i] * e * e;
@@ -206,7 +209,7 @@ void encode_sym(const SymShape& s, const float* x, const float* w, SymCode& best
     int8_t L[kQKK];
     float amax = 0, maxv = 0;
     for (int j = 0; j < kSymNSub; ++j) {
-        a[j] = fit_symmetric(x + j * kSymSub, w + j * kSymSub, kSymSub, s.lo, s.hi, L + j * kSymSub, kSearchSteps);
+        a[j] = fit_symmetric(x + j * kSymSub, w + j * kSymSub, kSymSub, s.lo, s.hi, L + j * kSymSub, s.steps);
         if (std::fabs(a[j]) > amax) {
             amax = std::fabs(a[j]);
             maxv = a[j];
@@ -233,7 +236,7 @@ void encode_sym(const SymShape& s, const float* x, const float* w, SymCode& best
 }  // namespace
 
 void quantize_q2_k(const float* src, void* dst, int64_t n, const float* importance) {
-    const AsymShape shape{16, 16, 3, 15};
+    const AsymShape shape{16, 16, 3, 15, 15};
     float w[kQKK];
     for (int64_t i = 0; i < n / kQKK; ++i) {
         block_weights(importance, i * kQKK, kQKK, w);
@@ -252,7 +255,7 @@ void quantize_q2_k(const float* src, void* dst, int64_t n, const float* importan
 }
 
 void quantize_q4_k(const float* src, void* dst, int64_t n, const float* importance) {
-    const AsymShape shape{32, 8, 15, 63};
+    const AsymShape shape{32, 8, 15, 63, 20};
     float w[kQKK];
     for (int64_t i = 0; i < n / kQKK; ++i) {
         block_weights(importance, i * kQKK, kQKK, w);
@@ -271,7 +274,7 @@ void quantize_q4_k(const float* src, void* dst, int64_t n, const float* importan
 }
 
 void quantize_q5_k(const float* src, void* dst, int64_t n, const float* importance) {
-    const AsymShape shape{32, 8, 31, 63};
+    const AsymShape shape{32, 8, 31, 63, 15};
     float w[kQKK];
     for (int64_t i = 0; i < n / kQKK; ++i) {
         block_weights(importance, i * kQKK, kQKK, w);
@@ -291,7 +294,7 @@ void quantize_q5_k(const float* src, void* dst, int64_t n, const float* importan
 }
 
 void quantize_q3_k(const float* src, void* dst, int64_t n, const float* importance) {
-    const SymShape shape{-4, 3, -32, 31};
+    const SymShape shape{-4, 3, -32, 31, 10};
     float w[kQKK];
     for (int64_t i = 0; i < n / kQKK; ++i) {
         block_weights(importance, i * kQKK, kQKK, w);
@@ -313,7 +316,7 @@ void quantize_q3_k(const float* src, void* dst, int64_t n, const float* importan
 }
 
 void quantize_q6_k(const float* src, void* dst, int64_t n, const float* importance) {
-    const SymShape shape{-32, 31, -128, 127};
+    const SymShape shape{-32, 31, -128, 127, 8};
     float w[kQKK];
     for (int64_t i = 0; i < n / kQKK; ++i) {
         block_weights(importance, i * kQKK, kQKK, w);
