@@ -141,6 +141,23 @@ void matmul_quantized(DType wtype, const void* w, size_t w_row_bytes, const void
     matmul_quantized_isa(active_isa(), wtype, w, w_row_bytes, a_q, k, n, w_row_begin, w_row_end, out, out_stride);
 }
 
+uint64_t stream_read_checksum(const void* p, size_t bytes) {
+    const uint8_t* b = static_cast<const uint8_t*>(p);
+    size_t done = 0;
+    uint64_t sum = 0;
+#if defined(HEARTH_X86)
+    if (active_isa() == Isa::Avx512) {
+        done = bytes / 256 * 256;
+        sum = detail::stream_read_avx512(b, done);
+    } else if (active_isa() == Isa::Avx2) {
+        done = bytes / 128 * 128;
+        sum = detail::stream_read_avx2(b, done);
+    }
+#endif
+    for (size_t i = done; i < bytes; ++i) sum += b[i];
+    return sum;
+}
+
 namespace detail {
 
 void* thread_scratch(size_t bytes) {

@@ -40,4 +40,8 @@ void matmul_quantized(DType wtype, const void* w, size_t w_row_bytes, const void
 void matmul_quantized_isa(Isa isa, DType wtype, const void* w, size_t w_row_bytes, const void* a_q, int64_t k,
                           int64_t n, int64_t w_row_begin, int64_t w_row_end, float* out, int64_t out_stride);
 
+// Reads `bytes` bytes at p with the widest loads the active ISA has and returns a checksum, so
+// benchmarks can measure the machine's streaming read bandwidth (the ceiling of decode matmuls).
+uint64_t stream_read_checksum(const void* p, size_t bytes);
+
 }  // namespace hearth::cpu

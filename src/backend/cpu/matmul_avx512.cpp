@@ -13,4 +13,16 @@ void matmul_avx512(DType wtype, const void* w, size_t w_row_bytes, const void* a
     matmul_dispatch(wtype, w, w_row_bytes, a_q, k, n, w_row_begin, w_row_end, out, out_stride);
 }
 
+uint64_t stream_read_avx512(const void* p, size_t bytes) {
+    const uint8_t* b = static_cast<const uint8_t*>(p);
+    __m512i a0 = _mm512_set1_epi64(0), a1 = a0, a2 = a0, a3 = a0;
+    for (size_t i = 0; i < bytes; i += 256) {
+        a0 = _mm512_add_epi64(a0, _mm512_loadu_si512(b + i));
+        a1 = _mm512_add_epi64(a1, _mm512_loadu_si512(b + i + 64));
+        a2 = _mm512_add_epi64(a2, _mm512_loadu_si512(b + i + 128));
+        a3 = _mm512_add_epi64(a3, _mm512_loadu_si512(b + i + 192));
+    }
+    return static_cast<uint64_t>(_mm512_reduce_add_epi64(_mm512_add_epi64(_mm512_add_epi64(a0, a1), _mm512_add_epi64(a2, a3))));
+}
+
 }  // namespace hearth::cpu::detail

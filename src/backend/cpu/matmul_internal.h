@@ -51,6 +51,9 @@ void matmul_avx2(DType wtype, const void* w, size_t w_row_bytes, const void* a_q
 void matmul_avx512(DType wtype, const void* w, size_t w_row_bytes, const void* a_q, int64_t k, int64_t n,
                    int64_t w_row_begin, int64_t w_row_end, float* out, int64_t out_stride);
 
+uint64_t stream_read_avx2(const void* p, size_t bytes);    // bytes multiple of 128
+uint64_t stream_read_avx512(const void* p, size_t bytes);  // bytes multiple of 256
+
 // Scalar decode of the 32-element sub-block `j` of a weight row into the common form used by the
 // reference kernel: value[e] = sc[e/16] * q[e] + mn[e/16], q signed.
 void decode_block_scalar(DType wtype, const uint8_t* row, int64_t j, int8_t q[32], float sc[2], float mn[2]);

@@ -72,6 +72,7 @@ inline __m256i bits_to_0x10(uint32_t bits) {
 }
 
 inline void zero_tail(Group& g, int nsub) {
+    #pragma GCC unroll 8
     for (int s = nsub; s < 8; ++s) g.u[s] = _mm256_setzero_si256();
 }
 
@@ -86,6 +87,7 @@ struct FmtQ4_0 {  // {f16 d; u8 qs[16]}, value = d*(nibble-8)
     static constexpr bool kSigned = false, kSub16 = false;
     static constexpr int kBlocks = 8, kGroupBytes = 8 * 18;
     static void decode(const uint8_t* p, int nsub, Group& g) {
+        #pragma GCC unroll 8
         for (int s = 0; s < nsub; ++s) g.u[s] = nibbles_lo_hi(ld128(p + 18 * s + 2));
         zero_tail(g, nsub);
         g.sc[0] = f16_strided(p, 18, nsub);
@@ -97,6 +99,7 @@ struct FmtQ4_1 {  // {f16 d; f16 m; u8 qs[16]}, value = d*nibble + m
     static constexpr bool kSigned = false, kSub16 = false;
     static constexpr int kBlocks = 8, kGroupBytes = 8 * 20;
     static void decode(const uint8_t* p, int nsub, Group& g) {
+        #pragma GCC unroll 8
         for (int s = 0; s < nsub; ++s) g.u[s] = nibbles_lo_hi(ld128(p + 20 * s + 4));
         zero_tail(g, nsub);
         g.sc[0] = f16_strided(p, 20, nsub);
@@ -108,6 +111,7 @@ struct FmtQ5_0 {  // {f16 d; u32 qh; u8 qs[16]}, value = d*(q5-16)
     static constexpr bool kSigned = false, kSub16 = false;
     static constexpr int kBlocks = 8, kGroupBytes = 8 * 22;
     static void decode(const uint8_t* p, int nsub, Group& g) {
+        #pragma GCC unroll 8
         for (int s = 0; s < nsub; ++s) {
             const uint8_t* b = p + 22 * s;
             g.u[s] = _mm256_or_si256(nibbles_lo_hi(ld128(b + 6)), bits_to_0x10(ld32(b + 2)));
@@ -122,6 +126,7 @@ struct FmtQ5_1 {  // {f16 d; f16 m; u32 qh; u8 qs[16]}, value = d*q5 + m
     static constexpr bool kSigned = false, kSub16 = false;
     static constexpr int kBlocks = 8, kGroupBytes = 8 * 24;
     static void decode(const uint8_t* p, int nsub, Group& g) {
+        #pragma GCC unroll 8
         for (int s = 0; s < nsub; ++s) {
             const uint8_t* b = p + 24 * s;
             g.u[s] = _mm256_or_si256(nibbles_lo_hi(ld128(b + 8)), bits_to_0x10(ld32(b + 4)));
@@ -136,6 +141,7 @@ struct FmtQ8_0 {  // {f16 d; i8 qs[32]}, value = d*q (signed)
     static constexpr bool kSigned = true, kSub16 = false;
     static constexpr int kBlocks = 8, kGroupBytes = 8 * 34;
     static void decode(const uint8_t* p, int nsub, Group& g) {
+        #pragma GCC unroll 8
         for (int s = 0; s < nsub; ++s) g.u[s] = ld256(p + 34 * s + 2);
         zero_tail(g, nsub);
         g.sc[0] = f16_strided(p, 34, nsub);
@@ -148,6 +154,7 @@ struct FmtIQ4_NL {  // {f16 d; u8 qs[16]}, value = d*table[nibble] (signed)
     static constexpr int kBlocks = 8, kGroupBytes = 8 * 18;
     static void decode(const uint8_t* p, int nsub, Group& g) {
         const __m256i t = iq4_table();
+        #pragma GCC unroll 8
         for (int s = 0; s < nsub; ++s) g.u[s] = _mm256_shuffle_epi8(t, nibbles_lo_hi(ld128(p + 18 * s + 2)));
         zero_tail(g, nsub);
         g.sc[0] = f16_strided(p, 18, nsub);
@@ -184,6 +191,7 @@ struct FmtQ4_K {  // {f16 d; f16 dmin; u8 scales[12]; u8 qs[128]}: value = d*sc*
         g.sc[0] = _mm256_mul_ps(f16_one(p), u8x8_to_ps(sc));
         g.mn[0] = _mm256_mul_ps(f16_one(p + 2), _mm256_sub_ps(_mm256_setzero_ps(), u8x8_to_ps(mn)));
         const __m256i m4 = _mm256_set1_epi8(0x0F);
+        #pragma GCC unroll 8
         for (int c = 0; c < 4; ++c) {
             const __m256i x = ld256(p + 16 + 32 * c);
             g.u[2 * c] = _mm256_and_si256(x, m4);
@@ -242,6 +250,7 @@ struct FmtQ6_K {  // {u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d}: value = d*sc
         g.mn[0] = _mm256_mul_ps(g.sc[0], m32);
         g.mn[1] = _mm256_mul_ps(g.sc[1], m32);
         const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(0x30);
+        #pragma GCC unroll 8
         for (int h = 0; h < 2; ++h) {
             const __m256i l0 = ld256(p + 64 * h), l1 = ld256(p + 64 * h + 32);
             const __m256i qh = ld256(p + 128 + 32 * h);
@@ -260,12 +269,14 @@ struct FmtQ2_K {  // {u8 scales[16] (lo4 scale, hi4 min); u8 qs[64]; f16 d; f16 
     static void decode(const uint8_t* p, int, Group& g) {
         const __m256 d = f16_one(p + 80), dmin = f16_one(p + 82);
         const __m256 nd = _mm256_sub_ps(_mm256_setzero_ps(), dmin);
+        #pragma GCC unroll 8
         for (int h = 0; h < 2; ++h) {
             const uint64_t s = ld64(p + 8 * h);
             g.sc[h] = _mm256_mul_ps(d, u8x8_to_ps(s & 0x0F0F0F0F0F0F0F0FULL));
             g.mn[h] = _mm256_mul_ps(nd, u8x8_to_ps((s >> 4) & 0x0F0F0F0F0F0F0F0FULL));
         }
         const __m256i m2 = _mm256_set1_epi8(3);
+        #pragma GCC unroll 8
         for (int h = 0; h < 2; ++h) {
             const __m256i x = ld256(p + 16 + 32 * h);
             g.u[4 * h + 0] = _mm256_and_si256(x, m2);
@@ -318,6 +329,7 @@ struct FmtIQ4_XS {  // {f16 d; u16 scales_h; u8 scales_l[4]; u8 qs[128]}: value 
         const uint32_t sl = ld32(p + 4);
         // ls[s] = ((sl >> 4*s) & 15) | (((sh >> 2*s) & 3) << 4)   (4*s walks the nibbles of scales_l in order)
         uint64_t ls = 0;
+        #pragma GCC unroll 8
         for (int s = 0; s < 8; ++s) {
             const uint64_t v = ((sl >> (4 * s)) & 0x0Fu) | (((sh >> (2 * s)) & 3u) << 4);
             ls |= v << (8 * s);
@@ -325,6 +337,7 @@ struct FmtIQ4_XS {  // {f16 d; u16 scales_h; u8 scales_l[4]; u8 qs[128]}: value 
         g.sc[0] = _mm256_mul_ps(f16_one(p), _mm256_sub_ps(u8x8_to_ps(ls), _mm256_set1_ps(32.0f)));
         g.mn[0] = _mm256_setzero_ps();
         const __m256i t = iq4_table();
+        #pragma GCC unroll 8
         for (int s = 0; s < 8; ++s) g.u[s] = _mm256_shuffle_epi8(t, nibbles_lo_hi(ld128(p + 8 + 16 * s)));
     }
 };

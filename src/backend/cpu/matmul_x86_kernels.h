@@ -59,6 +59,7 @@ float dot_row(const uint8_t* row, const ActRow& a, int64_t k) {
         if constexpr (!F::kSub16) {
             const __m256 sv = _mm256_mul_ps(g.sc[0], da);  // lane s: weight scale * activation scale
             macc = _mm256_fmadd_ps(g.mn[0], load_or_zero_tail(a.ds32 + j0, nsub), macc);
+            #pragma GCC unroll 8
             for (int s = 0; s < nsub; ++s) {
                 const __m256i av = ld256(reinterpret_cast<const uint8_t*>(aq + 32 * s));
                 const __m256i p = F::kSigned ? dot_s8(_mm256_setzero_si256(), g.u[s], av)
@@ -74,6 +75,7 @@ float dot_row(const uint8_t* row, const ActRow& a, int64_t k) {
             const __m256 sv0 = _mm256_mul_ps(g.sc[0], da_lo), sv1 = _mm256_mul_ps(g.sc[1], da_hi);
             macc = _mm256_fmadd_ps(g.mn[0], _mm256_loadu_ps(a.ds16 + 2 * j0), macc);
             macc = _mm256_fmadd_ps(g.mn[1], _mm256_loadu_ps(a.ds16 + 2 * j0 + 8), macc);
+            #pragma GCC unroll 8
             for (int s = 0; s < 8; ++s) {
                 const __m256i av = ld256(reinterpret_cast<const uint8_t*>(aq + 32 * s));
                 const __m256i p = dot_u8(_mm256_setzero_si256(), g.u[s], av);  // lanes 0-3: half 0, 4-7: half 1
@@ -136,8 +138,10 @@ inline void transpose8x8(__m256i r[8]) {
 
 inline void transpose8x8_ps(const __m256 in[8], __m256 out[8]) {
     __m256i r[8];
+    #pragma GCC unroll 8
     for (int i = 0; i < 8; ++i) r[i] = _mm256_castps_si256(in[i]);
     transpose8x8(r);
+    #pragma GCC unroll 8
     for (int i = 0; i < 8; ++i) out[i] = _mm256_castsi256_ps(r[i]);
 }
 
@@ -149,10 +153,12 @@ void build_panel(const uint8_t* w, size_t wrb, int64_t i0, int nrows, int64_t k,
     Group g[8];
     for (int64_t j0 = 0; j0 < nb; j0 += 8) {
         const int nsub = static_cast<int>(imin(8, nb - j0));
+        #pragma GCC unroll 8
         for (int r = 0; r < 8; ++r) {
             if (r < nrows) {
                 F::decode(w + (i0 + r) * wrb + (j0 / 8) * F::kGroupBytes, nsub, g[r]);
             } else {
+                #pragma GCC unroll 8
                 for (int s = 0; s < 8; ++s) g[r].u[s] = _mm256_setzero_si256();
                 g[r].sc[0] = g[r].sc[1] = g[r].mn[0] = g[r].mn[1] = _mm256_setzero_ps();
             }
@@ -160,23 +166,31 @@ void build_panel(const uint8_t* w, size_t wrb, int64_t i0, int nrows, int64_t k,
                 g[r].mn[0] = _mm256_fnmadd_ps(g[r].sc[0], _mm256_set1_ps(128.0f), g[r].mn[0]);
             }
         }
+        #pragma GCC unroll 8
         for (int s = 0; s < nsub; ++s) {
             __m256i v[8];
+            #pragma GCC unroll 8
             for (int r = 0; r < 8; ++r) v[r] = kXor ? _mm256_xor_si256(g[r].u[s], _mm256_set1_epi8(-128)) : g[r].u[s];
             transpose8x8(v);
+            #pragma GCC unroll 8
             for (int gq = 0; gq < 8; ++gq) _mm256_store_si256(reinterpret_cast<__m256i*>(p[j0 + s].w[gq]), v[gq]);
         }
         __m256 in[8], out[8];
         const int nhalf = F::kSub16 ? 2 : 1;
+        #pragma GCC unroll 8
         for (int h = 0; h < nhalf; ++h) {
+            #pragma GCC unroll 8
             for (int r = 0; r < 8; ++r) in[r] = g[r].sc[h];
             transpose8x8_ps(in, out);
+            #pragma GCC unroll 8
             for (int l = 0; l < 8; ++l) {
                 if (F::kSub16) _mm256_store_ps(p[j0 + 4 * h + l / 2].sc[l % 2], out[l]);
                 else if (l < nsub) _mm256_store_ps(p[j0 + l].sc[0], out[l]);
             }
+            #pragma GCC unroll 8
             for (int r = 0; r < 8; ++r) in[r] = g[r].mn[h];
             transpose8x8_ps(in, out);
+            #pragma GCC unroll 8
             for (int l = 0; l < 8; ++l) {
                 if (F::kSub16) _mm256_store_ps(p[j0 + 4 * h + l / 2].mn[l % 2], out[l]);
                 else if (l < nsub) _mm256_store_ps(p[j0 + l].mn[0], out[l]);
@@ -191,34 +205,45 @@ template <bool kSub16, bool kSignedNoVnni, int NP, int NC>
 void panel_tile(const PanelSub* const* panels, const ActRow* act, int64_t s0, int64_t s1, float* const* out,
                 const int* nvalid, bool accumulate) {
     __m256 f[NP][NC];
+    #pragma GCC unroll 8
     for (int p = 0; p < NP; ++p)
+        #pragma GCC unroll 8
         for (int c = 0; c < NC; ++c) f[p][c] = _mm256_setzero_ps();
     constexpr int kHalves = kSub16 ? 2 : 1;
     constexpr int kGroups = 8 / kHalves;
     for (int64_t s = s0; s < s1; ++s) {
+        #pragma GCC unroll 8
         for (int h = 0; h < kHalves; ++h) {
             __m256i ia[NP][NC];
+            #pragma GCC unroll 8
             for (int p = 0; p < NP; ++p)
+                #pragma GCC unroll 8
                 for (int c = 0; c < NC; ++c) ia[p][c] = _mm256_setzero_si256();
+            #pragma GCC unroll 8
             for (int gq = h * kGroups; gq < (h + 1) * kGroups; ++gq) {
                 __m256i wv[NP], wa[NP];
+                #pragma GCC unroll 8
                 for (int p = 0; p < NP; ++p) {
                     wv[p] = _mm256_load_si256(reinterpret_cast<const __m256i*>(panels[p][s].w[gq]));
                     if constexpr (kSignedNoVnni) wa[p] = _mm256_abs_epi8(wv[p]);
                 }
+                #pragma GCC unroll 8
                 for (int c = 0; c < NC; ++c) {
                     int32_t a4;
                     std::memcpy(&a4, act[c].q + 32 * s + 4 * gq, 4);
                     const __m256i ab = _mm256_set1_epi32(a4);
+                    #pragma GCC unroll 8
                     for (int p = 0; p < NP; ++p) {
                         if constexpr (kSignedNoVnni) ia[p][c] = dot_u8(ia[p][c], wa[p], _mm256_sign_epi8(ab, wv[p]));
                         else ia[p][c] = dot_u8(ia[p][c], wv[p], ab);
                     }
                 }
             }
+            #pragma GCC unroll 8
             for (int c = 0; c < NC; ++c) {
                 const __m256 da = _mm256_set1_ps(act[c].d[s]);
                 const __m256 ds = _mm256_set1_ps(kSub16 ? act[c].ds16[2 * s + h] : act[c].ds32[s]);
+                #pragma GCC unroll 8
                 for (int p = 0; p < NP; ++p) {
                     const __m256 sc = _mm256_mul_ps(_mm256_load_ps(panels[p][s].sc[h]), da);
                     f[p][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ia[p][c]), sc, f[p][c]);
@@ -227,7 +252,9 @@ void panel_tile(const PanelSub* const* panels, const ActRow* act, int64_t s0, in
             }
         }
     }
+    #pragma GCC unroll 8
     for (int p = 0; p < NP; ++p) {
+        #pragma GCC unroll 8
         for (int c = 0; c < NC; ++c) {
             float* o = out[c] + 8 * p;
             if (nvalid[p] == 8) {
@@ -278,6 +305,7 @@ void matmul_panels(const uint8_t* w, size_t wrb, const void* a_q, int64_t k, int
                 const int nc = static_cast<int>(imin(kCols, n - c0));
                 ActRow act[kCols];
                 float* o[kCols];
+                #pragma GCC unroll 8
                 for (int c = 0; c < nc; ++c) {
                     act[c] = act_row(a_q, k, c0 + c);
                     o[c] = out + (c0 + c) * out_stride + i0;

@@ -1,0 +1,126 @@
+// Micro-benchmarks of the quantized matmul kernels (single thread): weight GB/s and GFLOP/s per
+// weight type at decode (n=1) and prompt (n=512) shapes of Qwen3-0.6B's matrices, plus a
+// streaming read-bandwidth probe to express decode speed as a fraction of the memory ceiling.
+//   nice build-kern/bin/hearth_microbench --benchmark_filter=Matmul --benchmark_min_time=0.2
+#include <benchmark/benchmark.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <random>
+#include <vector>
+
+#include "backend/cpu/matmul.h"
+#include "quant/fp16.h"
+
+namespace {
+
+using hearth::DType;
+namespace cpu = hearth::cpu;
+
+// Byte offsets of the fp16 scale fields in one block (other bytes may hold any pattern).
+std::vector<int> f16_fields(DType t) {
+    switch (t) {
+        case DType::Q4_1: case DType::Q5_1: case DType::Q4_K: case DType::Q5_K: return {0, 2};
+        case DType::Q2_K: return {80, 82};
+        case DType::Q3_K: return {108};
+        case DType::Q6_K: return {208};
+        default: return {0};
+    }
+}
+
+struct AlignedBuf {
+    void* p = nullptr;
+    size_t size = 0;
+    explicit AlignedBuf(size_t n) : size(n) { p = std::aligned_alloc(64, (n + 63) / 64 * 64); }
+    ~AlignedBuf() { std::free(p); }
+    uint8_t* bytes() { return static_cast<uint8_t*>(p); }
+};
+
+// Random weights of `rows` x `k`, cached per (type, rows, k) so repeated benchmarks reuse them.
+const AlignedBuf& weights(DType t, int64_t rows, int64_t k) {
+    static std::map<std::tuple<int, int64_t, int64_t>, std::unique_ptr<AlignedBuf>> cache;
+    auto key = std::make_tuple(static_cast<int>(t), rows, k);
+    auto it = cache.find(key);
+    if (it != cache.end()) return *it->second;
+    if (cache.size() > 2) cache.clear();  // keep memory bounded
+    const size_t rb = hearth::dtype_row_bytes(t, k);
+    auto buf = std::make_unique<AlignedBuf>(rb * rows);
+    std::mt19937_64 rng(42);
+    uint64_t* w64 = reinterpret_cast<uint64_t*>(buf->bytes());
+    for (size_t i = 0; i < rb * rows / 8; ++i) w64[i] = rng();
+    const auto& tr = hearth::dtype_traits(t);
+    const uint16_t h = hearth::fp32_to_fp16(0.01f);
+    for (size_t off = 0; off + tr.block_bytes <= rb * rows; off += tr.block_bytes)
+        for (int f : f16_fields(t)) std::memcpy(buf->bytes() + off + f, &h, 2);
+    return *cache.emplace(key, std::move(buf)).first->second;
+}
+
+const DType kTypes[] = {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q6_K, DType::Q5_0, DType::Q5_K,
+                        DType::Q4_1, DType::Q5_1, DType::Q2_K, DType::Q3_K, DType::IQ4_NL, DType::IQ4_XS};
+
+// args: type index, k, rows, n, isa
+void BM_Matmul(benchmark::State& state) {
+    const DType t = kTypes[state.range(0)];
+    const int64_t k = state.range(1), rows = state.range(2), n = state.range(3);
+    const auto isa = static_cast<cpu::Isa>(state.range(4));
+    if (isa > cpu::best_isa()) {
+        state.SkipWithError("ISA not available");
+        return;
+    }
+    const AlignedBuf& w = weights(t, rows, k);
+    const size_t rb = hearth::dtype_row_bytes(t, k);
+    std::vector<float> x(static_cast<size_t>(n * k));
+    std::mt19937 rng(1);
+    std::normal_distribution<float> nd;
+    for (auto& v : x) v = nd(rng);
+    AlignedBuf aq(cpu::quantized_activation_bytes(t, k, n));
+    cpu::quantize_activations(t, x.data(), k, k, 0, n, aq.p);
+    std::vector<float> out(static_cast<size_t>(n * rows));
+    for (auto _ : state) {
+        cpu::matmul_quantized_isa(isa, t, w.p, rb, aq.p, k, n, 0, rows, out.data(), rows);
+        benchmark::DoNotOptimize(out.data());
+    }
+    state.SetLabel(std::string(hearth::dtype_name(t)) + " " + cpu::isa_name(isa));
+    state.counters["GFLOP/s"] = benchmark::Counter(2.0 * k * rows * n / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+    state.counters["GB/s"] = benchmark::Counter(static_cast<double>(rb * rows) / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void BM_ActQuant(benchmark::State& state) {
+    const int64_t k = state.range(0), n = state.range(1);
+    std::vector<float> x(static_cast<size_t>(n * k), 0.5f);
+    AlignedBuf aq(cpu::quantized_activation_bytes(DType::Q4_0, k, n));
+    for (auto _ : state) {
+        cpu::quantize_activations(DType::Q4_0, x.data(), k, k, 0, n, aq.p);
+        benchmark::DoNotOptimize(aq.p);
+    }
+    state.counters["Melem/s"] = benchmark::Counter(static_cast<double>(n * k) / 1e6, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void BM_ReadBandwidth(benchmark::State& state) {
+    const size_t bytes = static_cast<size_t>(state.range(0)) << 20;
+    AlignedBuf buf(bytes);
+    std::memset(buf.p, 1, bytes);
+    for (auto _ : state) benchmark::DoNotOptimize(cpu::stream_read_checksum(buf.p, bytes));
+    state.counters["GB/s"] = benchmark::Counter(static_cast<double>(bytes) / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void matmul_args(benchmark::internal::Benchmark* b) {
+    b->ArgNames({"type", "k", "rows", "n", "isa"});
+    const int64_t shapes[][2] = {{1024, 1024}, {1024, 3072}, {3072, 1024}, {1024, 151936}};
+    for (int ti = 0; ti < 12; ++ti) {
+        for (int isa = 2; isa >= 1; --isa) {
+            for (const auto& s : shapes) b->Args({ti, s[0], s[1], 1, isa});
+            // prompt shape; the vocab matrix is sliced to 8192 rows (same per-row work, shorter run)
+            for (const auto& s : shapes) b->Args({ti, s[0], s[1] > 8192 ? 8192 : s[1], 512, isa});
+        }
+    }
+}
+
+}  // namespace
+
+BENCHMARK(BM_Matmul)->Apply(matmul_args)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ActQuant)->Args({1024, 1})->Args({1024, 512})->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_ReadBandwidth)->Arg(512)->Unit(benchmark::kMillisecond);
+BENCHMARK_MAIN();
