@@ -119,7 +119,8 @@ Tensor* GraphBuilder::ffn(Tensor* x, int il) {
 }
 
 Tensor* GraphBuilder::select_outputs(Tensor* x) {
-    if (in.n_outputs == in.n_tokens) return x;  // inp_out_ids is the identity
+    // All rows wanted: inp_out_ids is the identity. None wanted: keep the rows (output() stops early).
+    if (in.n_outputs == in.n_tokens || in.n_outputs == 0) return x;
     return cb(ops::get_rows(ctx, x, inp_out_ids), "out_rows", -1);
 }
 

@@ -4,6 +4,7 @@
 #include "model/synthetic.h"
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -82,8 +83,12 @@ void write_synthetic_model(const SyntheticSpec& s, const std::string& out_path) 
         });
     };
     auto add_vector = [&](const std::string& name, int64_t n, float mean, float sd) {
+        // The writer calls back at write(): the values travel inside the callback.
         std::vector<float> v = gaussian(size_t(n), name_seed(s.seed, name), mean, sd);
-        w.add_tensor(name, DType::F32, {n}, v.data(), v.size() * sizeof(float));
+        w.add_tensor(name, DType::F32, {n}, [v = std::move(v)](uint8_t* dst, size_t nbytes) {
+            HEARTH_ASSERT(nbytes == v.size() * sizeof(float));
+            std::memcpy(dst, v.data(), nbytes);
+        });
     };
 
     const int64_t nq = s.n_head * s.head_dim, nkv = s.n_head_kv * s.head_dim;

@@ -41,6 +41,7 @@ struct Context::Impl {
     // Input buffers of the current ubatch (the graph's input tensors point at them).
     std::vector<int32_t> in_tokens, in_pos, in_out_ids;
     std::vector<float> in_mask, in_mask_swa;
+    std::string dump_path;  // non-empty: write the next graph as DOT
 };
 
 Context::Context(const Model& model, const ContextParams& params) {
@@ -134,6 +135,10 @@ void Context::Impl::decode_ubatch(const Batch& b, size_t first, size_t n) {
         if (gb.inp_mask_swa) gb.inp_mask_swa->data = in_mask_swa.data();
         gb.inp_out_ids->data = in_out_ids.empty() ? nullptr : in_out_ids.data();
         build_graph(gb);
+        if (!dump_path.empty()) {
+            dump_dot(graph, dump_path);
+            dump_path.clear();
+        }
         sched.compute(graph);
 
         if (gi.n_outputs > 0) {
@@ -180,6 +185,7 @@ void Context::kv_copy(int32_t src, int32_t dst) {
     impl_->kv.copy(src, dst);
 }
 
+void Context::dump_next_graph(const std::string& path) { impl_->dump_path = path; }
 void Context::kv_clear() { impl_->kv.clear(); }
 int32_t Context::kv_pos_max(int32_t seq) const { return impl_->kv.pos_max(seq); }
 const ContextParams& Context::params() const { return impl_->params; }

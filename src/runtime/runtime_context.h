@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "quant/dtype.h"
@@ -59,6 +60,9 @@ public:
     void kv_copy(int32_t src_seq, int32_t dst_seq);            // dst becomes a copy of src
     void kv_clear();                                           // every sequence empty
     int32_t kv_pos_max(int32_t seq) const;                     // -1 when empty
+
+    // Writes the graph of the next ubatch decode() builds as Graphviz DOT to path (--dump-graph).
+    void dump_next_graph(const std::string& path);
 
     const ContextParams& params() const;
     int64_t n_ctx() const;
