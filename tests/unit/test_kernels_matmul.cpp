@@ -3,6 +3,7 @@
 // shapes with odd block counts, unaligned row ranges and several activation column counts.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -166,6 +167,31 @@ TEST(KernelsMatmul, ScalarMatchesDequantizedExactActivations) {
             EXPECT_NEAR(out[r], s, 1e-5 * mag + 1e-6) << dtype_name(t);
         }
     }
+}
+
+TEST(KernelsMatmul, ActivationQuantizationIdenticalOnEveryIsa) {
+    std::mt19937 rng(11);
+    std::normal_distribution<float> nd(0.0f, 3.0f);
+    const int64_t k = 1024, n = 5;
+    std::vector<float> x(n * k);
+    for (auto& v : x) v = nd(rng);
+    for (int64_t i = 0; i < 32; ++i) x[64 + i] = 0.0f;  // an all-zero block
+    x[200] = 1e-30f;                                      // a tiny block maximum
+    const size_t bytes = quantized_activation_bytes(DType::Q4_K, k, n);
+    std::vector<uint8_t> ref(bytes, 0xAB);
+    quantize_activations_isa(Isa::Scalar, DType::Q4_K, x.data(), k, k, 0, n, ref.data());
+    for (Isa isa : isas()) {
+        std::vector<uint8_t> got(bytes, 0xCD);
+        quantize_activations_isa(isa, DType::Q4_K, x.data(), k, k, 0, n, got.data());
+        EXPECT_EQ(got, ref) << isa_name(isa);
+    }
+    // Rows outside [row_begin, row_end) are untouched.
+    std::vector<uint8_t> part(bytes, 0xEE);
+    quantize_activations(DType::Q4_K, x.data(), k, k, 2, 4, part.data());
+    const size_t rb = quantized_activation_bytes(DType::Q4_K, k, 1);
+    for (size_t i = 0; i < 2 * rb; ++i) ASSERT_EQ(part[i], 0xEE);
+    for (size_t i = 4 * rb; i < bytes; ++i) ASSERT_EQ(part[i], 0xEE);
+    EXPECT_TRUE(std::equal(part.begin() + 2 * rb, part.begin() + 4 * rb, ref.begin() + 2 * rb));
 }
 
 TEST(KernelsMatmul, RejectsBadArguments) {

@@ -27,6 +27,34 @@ Isa lowered_by_env(Isa best) {
     return static_cast<int>(want) < static_cast<int>(best) ? want : best;  // lower only
 }
 
+// One activation row -> the Q8 layout of matmul_internal.h (per 32: d = amax/127, q = round(x*127/amax)).
+void quantize_act_row_scalar(const float* x, int64_t k, uint8_t* base) {
+    const int64_t nb = k / 32;
+    int8_t* q = reinterpret_cast<int8_t*>(base);
+    float* d = reinterpret_cast<float*>(base + k);
+    float* ds32 = d + nb;
+    float* ds16 = ds32 + nb;
+    for (int64_t b = 0; b < nb; ++b) {
+        const float* xb = x + b * 32;
+        float amax = 0.0f;
+        for (int e = 0; e < 32; ++e) amax = std::fmax(amax, std::fabs(xb[e]));
+        const float db = amax / 127.0f;
+        const float id = db > 0.0f ? 127.0f / amax : 0.0f;
+        int s0 = 0, s1 = 0;
+        for (int e = 0; e < 32; ++e) {
+            float v = std::nearbyint(xb[e] * id);
+            v = v > 127.0f ? 127.0f : (v < -127.0f ? -127.0f : v);
+            const int iv = static_cast<int>(v);
+            q[b * 32 + e] = static_cast<int8_t>(iv);
+            (e < 16 ? s0 : s1) += iv;
+        }
+        d[b] = db;
+        ds16[2 * b] = db * static_cast<float>(s0);
+        ds16[2 * b + 1] = db * static_cast<float>(s1);
+        ds32[b] = db * static_cast<float>(s0 + s1);
+    }
+}
+
 }  // namespace
 
 Isa active_isa() {
@@ -72,37 +100,32 @@ size_t quantized_activation_bytes(DType wtype, int64_t k, int64_t n_rows) {
 
 void quantize_activations(DType wtype, const float* src, int64_t src_stride, int64_t k, int64_t row_begin,
                           int64_t row_end, void* dst) {
+    quantize_activations_isa(active_isa(), wtype, src, src_stride, k, row_begin, row_end, dst);
+}
+
+void quantize_activations_isa(Isa isa, DType wtype, const float* src, int64_t src_stride, int64_t k,
+                              int64_t row_begin, int64_t row_end, void* dst) {
     check_type_and_k(wtype, k);
+    if (static_cast<int>(isa) > static_cast<int>(best_isa()))
+        throw Error(ErrorKind::Unsupported, std::string("quantize_activations: ISA ") + isa_name(isa) + " not available");
     if (row_begin < 0 || row_end < row_begin)
         throw Error(ErrorKind::InvalidArgument, "quantize_activations: bad row range");
     const size_t rb = detail::act_row_bytes(k);
     const int64_t nb = k / 32;
+#if defined(HEARTH_X86)
+    const bool simd = isa != Isa::Scalar;
+#else
+    const bool simd = false;
+#endif
     for (int64_t r = row_begin; r < row_end; ++r) {
         const float* x = src + r * src_stride;
         uint8_t* base = static_cast<uint8_t*>(dst) + static_cast<size_t>(r) * rb;
-        int8_t* q = reinterpret_cast<int8_t*>(base);
-        float* d = reinterpret_cast<float*>(base + k);
-        float* ds32 = d + nb;
-        float* ds16 = ds32 + nb;
-        for (int64_t b = 0; b < nb; ++b) {
-            const float* xb = x + b * 32;
-            float amax = 0.0f;
-            for (int e = 0; e < 32; ++e) amax = std::fmax(amax, std::fabs(xb[e]));
-            const float db = amax / 127.0f;
-            const float id = db > 0.0f ? 127.0f / amax : 0.0f;
-            int s0 = 0, s1 = 0;
-            for (int e = 0; e < 32; ++e) {
-                float v = std::nearbyint(xb[e] * id);
-                v = v > 127.0f ? 127.0f : (v < -127.0f ? -127.0f : v);
-                const int iv = static_cast<int>(v);
-                q[b * 32 + e] = static_cast<int8_t>(iv);
-                (e < 16 ? s0 : s1) += iv;
-            }
-            d[b] = db;
-            ds16[2 * b] = db * static_cast<float>(s0);
-            ds16[2 * b + 1] = db * static_cast<float>(s1);
-            ds32[b] = db * static_cast<float>(s0 + s1);
-        }
+#if defined(HEARTH_X86)
+        if (simd) detail::quantize_act_row_avx2(x, k, base);
+        else quantize_act_row_scalar(x, k, base);
+#else
+        quantize_act_row_scalar(x, k, base);
+#endif
         // Zero the padding so buffers are deterministic.
         const size_t used = static_cast<size_t>(k) + static_cast<size_t>(nb) * 16;
         std::memset(base + used, 0, rb - used);

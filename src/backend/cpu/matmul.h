@@ -30,6 +30,10 @@ size_t quantized_activation_bytes(DType wtype, int64_t k, int64_t n_rows);
 void quantize_activations(DType wtype, const float* src, int64_t src_stride, int64_t k, int64_t row_begin,
                           int64_t row_end, void* dst);
 
+// Same, forced onto one ISA (<= best_isa(); for tests/benchmarks). Every ISA gives identical bytes.
+void quantize_activations_isa(Isa isa, DType wtype, const float* src, int64_t src_stride, int64_t k,
+                              int64_t row_begin, int64_t row_end, void* dst);
+
 // out[j*out_stride + i] = dot(weight row i, activation row j) for i in [w_row_begin, w_row_end), j in [0, n):
 //   w: weight rows, row i at (const char*)w + i*w_row_bytes, each k elements of type wtype;
 //   a_q: n activation rows from quantize_activations (same wtype and k).

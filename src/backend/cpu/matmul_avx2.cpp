@@ -12,6 +12,49 @@ void matmul_avx2(DType wtype, const void* w, size_t w_row_bytes, const void* a_q
     matmul_dispatch(wtype, w, w_row_bytes, a_q, k, n, w_row_begin, w_row_end, out, out_stride);
 }
 
+// One activation row (k floats) -> the Q8 row layout of matmul_internal.h; same arithmetic as the
+// scalar path (amax/127 scale, x*(127/amax) rounded to nearest-even), so results are bit-identical.
+void quantize_act_row_avx2(const float* x, int64_t k, uint8_t* base) {
+    const int64_t nb = k / 32;
+    int8_t* q = reinterpret_cast<int8_t*>(base);
+    float* d = reinterpret_cast<float*>(base + k);
+    float* ds32 = d + nb;
+    float* ds16 = ds32 + nb;
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for (int64_t b = 0; b < nb; ++b) {
+        const float* xb = x + 32 * b;
+        __m256 v[4];
+        for (int i = 0; i < 4; ++i) v[i] = _mm256_loadu_ps(xb + 8 * i);
+        __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v[0]), _mm256_andnot_ps(sign, v[1])),
+                                 _mm256_max_ps(_mm256_andnot_ps(sign, v[2]), _mm256_andnot_ps(sign, v[3])));
+        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        m4 = _mm_max_ss(m4, _mm_shuffle_ps(m4, m4, 1));
+        const float amax = _mm_cvtss_f32(m4);
+        const float db = amax / 127.0f;
+        const __m256 id = _mm256_set1_ps(db > 0.0f ? 127.0f / amax : 0.0f);
+        __m256i iv[4];
+        for (int i = 0; i < 4; ++i)
+            iv[i] = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v[i], id), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        // int32 -> int8 (saturating, which also clamps to [-128,127]; values never exceed 127 here)
+        const __m256i p16a = _mm256_packs_epi32(iv[0], iv[1]), p16b = _mm256_packs_epi32(iv[2], iv[3]);
+        const __m256i p8 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(p16a, p16b), order);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + 32 * b), p8);
+        const __m256i s0 = _mm256_add_epi32(iv[0], iv[1]), s1 = _mm256_add_epi32(iv[2], iv[3]);
+        const __m256i h = _mm256_hadd_epi32(s0, s1);  // lanes: s0 pairs (0,1), s1 pairs (2,3), ... per 128
+        const __m256i h2 = _mm256_hadd_epi32(h, h);
+        // h2 lane 0: s0 low-128 sum, lane 1: s1 low-128 sum, lane 4: s0 high-128, lane 5: s1 high-128
+        alignas(32) int32_t t[8];
+        _mm256_store_si256(reinterpret_cast<__m256i*>(t), h2);
+        const int32_t sum0 = t[0] + t[4], sum1 = t[1] + t[5];
+        d[b] = db;
+        ds16[2 * b] = db * static_cast<float>(sum0);
+        ds16[2 * b + 1] = db * static_cast<float>(sum1);
+        ds32[b] = db * static_cast<float>(sum0 + sum1);
+    }
+}
+
 uint64_t stream_read_avx2(const void* p, size_t bytes) {
     const uint8_t* b = static_cast<const uint8_t*>(p);
     __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;

@@ -51,6 +51,7 @@ void matmul_avx2(DType wtype, const void* w, size_t w_row_bytes, const void* a_q
 void matmul_avx512(DType wtype, const void* w, size_t w_row_bytes, const void* a_q, int64_t k, int64_t n,
                    int64_t w_row_begin, int64_t w_row_end, float* out, int64_t out_stride);
 
+void quantize_act_row_avx2(const float* x, int64_t k, uint8_t* base);  // one row, k floats
 uint64_t stream_read_avx2(const void* p, size_t bytes);    // bytes multiple of 128
 uint64_t stream_read_avx512(const void* p, size_t bytes);  // bytes multiple of 256
 
