@@ -41,7 +41,9 @@ public:
     // parse_special: recognise control / user-defined token texts in the input (longest match
     // first); when false those texts are tokenized as ordinary text.
     // Invalid UTF-8 in `text` never throws: each invalid byte is treated as U+FFFD (the
-    // replacement character), so decode(encode(x)) == x exactly for valid UTF-8 input only.
+    // replacement character), so decode(encode(x)) == x exactly for valid UTF-8 input only; SPM
+    // exceptions: a literal U+2581 in x decodes as a space (SentencePiece's space marker), and
+    // after a special token matched in x the next text gets a space prefix (llama.cpp behaviour).
     std::vector<int32_t> encode(std::string_view text, bool add_special, bool parse_special) const;
 
     // Bytes of one token: byte-fallback <0xXX> tokens give that byte, SPM "▁" gives a space,
