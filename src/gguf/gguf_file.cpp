@@ -7,8 +7,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "core/error.h"
 #include "gguf/gguf.h"
@@ -21,6 +23,15 @@ std::string errno_text(int err) { return std::string(std::strerror(err)); }
 std::string format_limit(rlim_t v) {
     if (v == RLIM_INFINITY) return "unlimited";
     return std::to_string(static_cast<unsigned long long>(v / 1024)) + " KiB";
+}
+
+// The in-memory copy (--no-mmap, from_memory) starts at a 64-byte boundary inside `owned` so that
+// tensor data is as aligned as in a page-aligned mapping (offsets are multiples of the alignment).
+constexpr size_t kCopyAlignment = 64;
+uint8_t* aligned_buffer(std::vector<uint8_t>& owned, uint64_t size) {
+    owned.resize(static_cast<size_t>(size) + kCopyAlignment);
+    const auto addr = reinterpret_cast<uintptr_t>(owned.data());
+    return owned.data() + ((kCopyAlignment - addr % kCopyAlignment) % kCopyAlignment);
 }
 
 // Owns a file descriptor for the duration of open().
@@ -51,16 +62,16 @@ std::unique_ptr<File> File::open(const std::string& path, const OpenOptions& opt
         file->data_ = static_cast<const uint8_t*>(p);
         file->mmapped_ = true;
     } else {
-        file->owned_.resize(static_cast<size_t>(size));
+        uint8_t* dst = aligned_buffer(file->owned_, size);
         uint64_t done = 0;
         while (done < size) {
-            ssize_t n = ::read(fd.fd, file->owned_.data() + done, static_cast<size_t>(size - done));
+            ssize_t n = ::read(fd.fd, dst + done, static_cast<size_t>(size - done));
             if (n < 0 && errno == EINTR) continue;
             if (n < 0) throw Error(ErrorKind::Io, "cannot read '" + path + "': " + errno_text(errno));
             if (n == 0) throw Error(ErrorKind::Io, "'" + path + "' shrank while being read");
             done += static_cast<uint64_t>(n);
         }
-        file->data_ = file->owned_.data();
+        file->data_ = dst;
     }
 
     if (options.mlock && size > 0) {
@@ -86,8 +97,9 @@ std::unique_ptr<File> File::open(const std::string& path, const OpenOptions& opt
 std::unique_ptr<File> File::from_memory(const void* data, size_t size) {
     std::unique_ptr<File> file(new File());
     file->path_ = "<memory>";
-    if (size > 0) file->owned_.assign(static_cast<const uint8_t*>(data), static_cast<const uint8_t*>(data) + size);
-    file->data_ = file->owned_.data();
+    uint8_t* dst = aligned_buffer(file->owned_, size);
+    if (size > 0) std::memcpy(dst, data, size);
+    file->data_ = dst;
     file->size_ = size;
     file->parse();
     return file;

@@ -83,6 +83,7 @@ TEST(GgufReader, MmapAndReadAgree) {
         EXPECT_EQ(ta.type, tb.type);
         EXPECT_EQ(ta.nbytes, tb.nbytes);
         EXPECT_EQ(0, std::memcmp(a->tensor_data(ta), b->tensor_data(tb), ta.nbytes)) << ta.name;
+        EXPECT_EQ(reinterpret_cast<uintptr_t>(b->tensor_data(tb)) % 32, 0u) << ta.name;
     }
     EXPECT_EQ(*a->get_string("tokenizer.chat_template"), *b->get_string("tokenizer.chat_template"));
 }
