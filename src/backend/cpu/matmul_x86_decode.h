@@ -42,12 +42,15 @@ inline __m256i ld256(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_c
 
 // n (1..8) fp16 values at p, p+stride, ... as floats; missing lanes are 0.
 inline __m256 f16_strided(const uint8_t* p, int stride, int n) {
-    if (n == 8)
-        return _mm256_cvtph_ps(_mm_set_epi16(
-            static_cast<short>(ld16(p + 7 * stride)), static_cast<short>(ld16(p + 6 * stride)),
-            static_cast<short>(ld16(p + 5 * stride)), static_cast<short>(ld16(p + 4 * stride)),
-            static_cast<short>(ld16(p + 3 * stride)), static_cast<short>(ld16(p + 2 * stride)),
-            static_cast<short>(ld16(p + 1 * stride)), static_cast<short>(ld16(p))));
+    if (n == 8) {  // pack in general registers (cheap scalar ALU work), 2 vector inserts
+        const uint64_t lo = static_cast<uint64_t>(ld16(p)) | (static_cast<uint64_t>(ld16(p + stride)) << 16) |
+                            (static_cast<uint64_t>(ld16(p + 2 * stride)) << 32) |
+                            (static_cast<uint64_t>(ld16(p + 3 * stride)) << 48);
+        const uint64_t hi = static_cast<uint64_t>(ld16(p + 4 * stride)) | (static_cast<uint64_t>(ld16(p + 5 * stride)) << 16) |
+                            (static_cast<uint64_t>(ld16(p + 6 * stride)) << 32) |
+                            (static_cast<uint64_t>(ld16(p + 7 * stride)) << 48);
+        return _mm256_cvtph_ps(_mm_insert_epi64(_mm_cvtsi64_si128(static_cast<long long>(lo)), static_cast<long long>(hi), 1));
+    }
     alignas(16) uint16_t h[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     for (int i = 0; i < n; ++i) h[i] = ld16(p + i * stride);
     return _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(h)));
