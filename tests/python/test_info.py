@@ -140,3 +140,21 @@ def test_info_garbage_and_missing_files(tmp_path):
     proc = run_info(str(tmp_path / "missing.gguf"))
     assert proc.returncode == 2
     assert "cannot open" in proc.stderr
+
+
+def test_info_json_with_non_utf8_value(tmp_path):
+    # A v3 file with no tensors and one KV general.name = b"ab\xff": accepted, recorded as a warning,
+    # and the JSON stays valid (the bad byte is replaced).
+    import struct
+    key = b"general.name"
+    value = b"ab\xff"
+    data = b"GGUF" + struct.pack("<IQQ", 3, 0, 1)
+    data += struct.pack("<Q", len(key)) + key + struct.pack("<I", 8) + struct.pack("<Q", len(value)) + value
+    path = tmp_path / "nonutf8.gguf"
+    path.write_bytes(data)
+    proc = run_info(str(path), "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["name"].startswith("ab")
+    assert any("not valid UTF-8" in w for w in report["warnings"])
+    assert "not valid UTF-8" in proc.stderr

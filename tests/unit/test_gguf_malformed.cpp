@@ -146,6 +146,12 @@ TEST(GgufMalformed, StringLengthWrapsAround) {
     EXPECT_TRUE(Rejects(with_kv({"s", T_STR, Bytes().u64(UINT64_MAX - 3).raw("abc")}), "string value length"));
 }
 
+TEST(GgufMalformed, StringOverSaneLimit) {
+    // 64 MiB + 1 is refused by the length limit before the bytes left are even considered.
+    EXPECT_TRUE(Rejects(with_kv({"s", T_STR, Bytes().u64((64ull << 20) + 1).raw("abc")}),
+                        "string value length 67108865 exceeds the limit of 67108864 bytes"));
+}
+
 TEST(GgufMalformed, HugeArrayLength) {
     EXPECT_TRUE(Rejects(with_kv({"arr", T_ARR, Bytes().u32(T_U32).u64(1ull << 62)}), "array length 4611686018427387904"));
     // count * 8 overflows 64 bits: must not wrap to a small allocation.
