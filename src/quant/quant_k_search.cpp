@@ -168,6 +168,7 @@ double refine_sym(const SymShape& s, const float* x, const float* w, SymCode& c)
     int8_t L[kQKK];
     double err = assign_sym(s, x, w, c);
     for (int round = 0; round < kRefineRounds; ++round) {
+        bool changed = false;
         for (int j = 0; j < kSymNSub; ++j) {
             const int sc0 = c.sc[j];
             double cur = assign_sym_sub(s, x, w, j, c.d, sc0, c.L);
@@ -181,10 +182,13 @@ double refine_sym(const SymShape& s, const float* x, const float* w, SymCode& c)
                     bsc = sc;
                 }
             }
-            c.sc[j] = bsc;
-            assign_sym_sub(s, x, w, j, c.d, bsc, c.L);
+            if (bsc != sc0) {
+                changed = true;
+                c.sc[j] = bsc;
+                assign_sym_sub(s, x, w, j, c.d, bsc, c.L);
+            }
         }
-        err = assign_sym(s, x, w, c);
+        if (changed) err = assign_sym(s, x, w, c);
         double suu = 0, sux = 0;
         for (int i = 0; i < kQKK; ++i) {
             const double u = double(c.sc[i / kSymSub]) * c.L[i];
@@ -194,12 +198,16 @@ double refine_sym(const SymShape& s, const float* x, const float* w, SymCode& c)
         if (suu > 0) {
             SymCode t = c;
             t.d = fp16_round(static_cast<float>(sux / suu));
-            const double terr = assign_sym(s, x, w, t);
-            if (terr < err) {
-                c = t;
-                err = terr;
+            if (t.d != c.d) {
+                const double terr = assign_sym(s, x, w, t);
+                if (terr < err) {
+                    c = t;
+                    err = terr;
+                    changed = true;
+                }
             }
         }
+        if (!changed) break;
     }
     return err;
 }
@@ -218,19 +226,20 @@ void encode_sym(const SymShape& s, const float* x, const float* w, SymCode& best
     best = SymCode{};
     if (!(amax > 0)) return;
     // Two ways to spread the sub-block scales over the integer range: the largest onto slo
-    // (negative d when it is positive) or onto shi. Keep whichever refines to the lower error.
+    // (negative d when it is positive) or onto shi. Refine the one that starts with the lower error.
     double best_err = std::numeric_limits<double>::infinity();
     for (const float target : {static_cast<float>(s.slo), static_cast<float>(s.shi)}) {
         SymCode c;
         c.d = fp16_round(maxv / target);
         if (c.d == 0 || !std::isfinite(c.d)) continue;
         for (int j = 0; j < kSymNSub; ++j) c.sc[j] = clamp_round(a[j] / c.d, s.slo, s.shi);
-        const double err = refine_sym(s, x, w, c);
+        const double err = assign_sym(s, x, w, c);
         if (err < best_err) {
             best_err = err;
             best = c;
         }
     }
+    if (best.d != 0) refine_sym(s, x, w, best);
 }
 
 }  // namespace
