@@ -26,11 +26,11 @@ std::string synth_path(const std::string& arch, DType type) {
         .string();
 }
 
-std::unique_ptr<Model> make_model(const std::string& arch, DType type = DType::F16) {
+std::unique_ptr<Model> make_model(const std::string& arch, DType type = DType::F16, int64_t n_layer = 0) {
     SyntheticSpec s;
     s.arch = arch;
     s.vocab_path = kVocab;
-    s.n_layer = arch == "gemma3" ? 6 : 2;  // gemma3: 5 sliding layers + 1 global
+    s.n_layer = n_layer > 0 ? n_layer : arch == "gemma3" ? 6 : 2;  // gemma3: 5 sliding layers + 1 global
     s.n_embd = 64;
     s.n_head = 4;
     s.n_head_kv = 2;
@@ -195,6 +195,26 @@ TEST(ModelArchsQuant, QuantizedWeightsRun) {
         ctx.decode(b);
         for (float v : row(ctx, 4)) ASSERT_TRUE(std::isfinite(v)) << dtype_name(t);
     }
+}
+
+// With only sliding-window layers (window 4, 5 layers: receptive field 5*3 = 15 positions), the
+// logits at position 20 do not depend on the first token, while with the global 6th layer they do.
+TEST(ModelArchsSwa, SlidingWindowLimitsContext) {
+    if (!std::filesystem::exists(kVocab)) GTEST_SKIP() << "no " << kVocab;
+    auto last_logits = [](const Model& m, int32_t first_token) {
+        ContextParams cp;
+        cp.n_ctx = 64;
+        cp.n_threads = 2;
+        Context ctx(m, cp);
+        Batch b;
+        for (int32_t i = 0; i <= 20; ++i) b.add(i == 0 ? first_token : kTokens[size_t(i) % kTokens.size()], i, 0, i == 20);
+        ctx.decode(b);
+        return row(ctx, 20);
+    };
+    auto swa_only = make_model("gemma3", DType::F16, 5);
+    EXPECT_EQ(max_abs_diff(last_logits(*swa_only, 1), last_logits(*swa_only, 500)), 0.0f);
+    auto with_global = make_model("gemma3", DType::F16, 6);
+    EXPECT_GT(max_abs_diff(last_logits(*with_global, 1), last_logits(*with_global, 500)), 1e-4f);
 }
 
 }  // namespace
