@@ -101,16 +101,17 @@ float dot_row(const uint8_t* row, const ActRow& a, int64_t k) {
     return hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]))) + hsum(macc);
 }
 
+// Rows outer, columns inner: each weight row is streamed from memory once and re-read from L1 for
+// the other columns.
 template <class F>
 void matmul_rows(const uint8_t* w, size_t wrb, const void* a_q, int64_t k, int64_t n, int64_t r0, int64_t r1,
                  float* out, int64_t out_stride) {
-    for (int64_t c = 0; c < n; ++c) {
-        const ActRow a = act_row(a_q, k, c);
-        float* o = out + c * out_stride;
-        for (int64_t i = r0; i < r1; ++i) {
-            if (i + 4 < r1) _mm_prefetch(reinterpret_cast<const char*>(w + (i + 4) * wrb), _MM_HINT_T0);
-            o[i] = dot_row<F>(w + i * wrb, a, k);
-        }
+    HEARTH_ASSERT(n <= 4);
+    ActRow act[4];
+    for (int64_t c = 0; c < n; ++c) act[c] = act_row(a_q, k, c);
+    for (int64_t i = r0; i < r1; ++i) {
+        if (i + 4 < r1) _mm_prefetch(reinterpret_cast<const char*>(w + (i + 4) * wrb), _MM_HINT_T0);
+        for (int64_t c = 0; c < n; ++c) out[c * out_stride + i] = dot_row<F>(w + i * wrb, act[c], k);
     }
 }
 
@@ -294,6 +295,7 @@ void panel_tile_cols(int nc, const PanelSub* const* panels, const ActRow* act, i
 constexpr int kPanels = HEARTH_MM_PANELS;   // weight panels (x8 rows) per tile
 constexpr int kCols = 4;                    // activation columns per tile
 constexpr int64_t kChunkSubs = 16;          // sub-blocks (x32 elements) per k-chunk kept hot in L1
+constexpr int64_t kMinPanelCols = 4;        // fewer activation columns use the row kernel (<= 4 by act[4])
 
 template <class F>
 void matmul_panels(const uint8_t* w, size_t wrb, const void* a_q, int64_t k, int64_t n, int64_t r0, int64_t r1,
@@ -334,7 +336,7 @@ template <class F>
 void matmul_fmt(const void* w, size_t wrb, const void* a_q, int64_t k, int64_t n, int64_t r0, int64_t r1,
                 float* out, int64_t out_stride) {
     const uint8_t* wb = static_cast<const uint8_t*>(w);
-    if (n >= 4) matmul_panels<F>(wb, wrb, a_q, k, n, r0, r1, out, out_stride);
+    if (n >= kMinPanelCols) matmul_panels<F>(wb, wrb, a_q, k, n, r0, r1, out, out_stride);
     else matmul_rows<F>(wb, wrb, a_q, k, n, r0, r1, out, out_stride);
 }
 
