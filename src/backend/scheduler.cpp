@@ -93,11 +93,11 @@ void Scheduler::plan_impl(const Graph& g) {
     };
 
     // 1. Placement.
-    int cur = nb - 1;
+    int cur = -1;  // backend of the previous compute node
     for (Tensor* t : g.nodes()) {
         int b = override_ ? override_(*t) : -1;
         if (b >= nb) throw Error(ErrorKind::InvalidArgument, "scheduler: placement override returned backend " + std::to_string(b));
-        if (b < 0 && t->op == OpKind::View) b = cur;
+        if (b < 0 && t->op == OpKind::View) b = std::max(cur, 0);
         if (b < 0) {
             for (int i = 0; i < kMaxSrc && b < 0; ++i) {
                 const Tensor* s = t->src[i];
@@ -106,7 +106,7 @@ void Scheduler::plan_impl(const Graph& g) {
                 if (w >= 0 && backends_[w]->supports_op(*t)) b = w;
             }
         }
-        if (b < 0 && backends_[cur]->supports_op(*t)) b = cur;
+        if (b < 0 && cur >= 0 && backends_[cur]->supports_op(*t)) b = cur;
         for (int i = 0; i < nb && b < 0; ++i)
             if (backends_[i]->supports_op(*t)) b = i;
         if (b < 0) throw Error(ErrorKind::Unsupported, std::string("no backend supports op ") + op_name(t->op) + " of " + describe(*t));
@@ -169,7 +169,7 @@ void Scheduler::plan_impl(const Graph& g) {
     for (Tensor* t : im.order)
         for (int k = 0; k < kMaxSrc; ++k) {
             Tensor* s = t->src[k];
-            if (s && !s->view_src && !s->data && !im.where.count(s)) im.where[s] = im.where[t];
+            if (s && !s->view_src && (!s->data || (s->flags & kFlagPlanned)) && !im.where.count(s)) im.where[s] = im.where[t];
         }
 
     // 3. Memory: one plan per backend over the whole order.

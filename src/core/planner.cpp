@@ -116,7 +116,9 @@ PlanStats MemoryPlanner::plan(const std::vector<Tensor*>& order, const std::func
     position.reserve(order.size() * 2);
     for (int i = 0; i < n; ++i) position[order[i]] = i;
 
-    auto needs_memory = [&](const Tensor* t) { return !t->view_src && !t->data && mine(t); };
+    auto needs_memory = [&](const Tensor* t) {
+        return !t->view_src && (!t->data || (t->flags & kFlagPlanned)) && mine(t);
+    };
 
     for (int i = 0; i < n; ++i) {
         Tensor* t = order[i];
@@ -178,7 +180,11 @@ PlanStats MemoryPlanner::plan(const std::vector<Tensor*>& order, const std::func
         st.arena_grew = true;
     }
     // The offsets were remembered before release (size zeroed on release): recompute from the map.
-    for (auto& [t, range] : placed) const_cast<Tensor*>(t)->data = static_cast<char*>(base_) + range.first;
+    for (auto& [t, range] : placed) {
+        Tensor* w = const_cast<Tensor*>(t);
+        w->data = static_cast<char*>(base_) + range.first;
+        w->flags |= kFlagPlanned;
+    }
     resolve_views(order);
     return st;
 }

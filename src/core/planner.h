@@ -40,7 +40,8 @@ public:
 
     // General form used by the scheduler: `order` is the execution order (nodes; sources not in
     // the list are treated as inputs). Only tensors for which `mine(t)` is true get memory here;
-    // lifetimes are computed over the whole order. Tensors that already have data are skipped;
+    // lifetimes are computed over the whole order. Tensors that already have data not given by a
+    // planner (no kFlagPlanned) are skipped;
     // kFlagOutput tensors live to the end.
     PlanStats plan(const std::vector<Tensor*>& order, const std::function<bool(const Tensor*)>& mine);
 

@@ -58,6 +58,8 @@ enum TensorFlag : uint32_t {
                             // mask); the planner allocates it if data == nullptr
     kFlagOutput = 1u << 1,  // result read after compute: never overwritten by the planner's reuse
     kFlagWeight = 1u << 2,  // model parameter (data owned by the loader / a backend buffer)
+    kFlagPlanned = 1u << 3, // set by MemoryPlanner: data points into its arena and is re-planned
+                            // by every plan (tensors without it that have data are left alone)
 };
 
 struct Tensor {

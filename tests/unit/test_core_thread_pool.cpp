@@ -25,7 +25,7 @@ TEST(CoreThreadPool, EveryThreadRunsOnce) {
 
 TEST(CoreThreadPool, BarrierSeparatesPhases) {
     ThreadPool pool(3);
-    const int phases = 200;
+    const int phases = 50;
     std::vector<int> slot(3, 0);
     std::atomic<int> errors{0};
     for (int run = 0; run < 20; ++run) {
