@@ -17,6 +17,24 @@ const char* chatml_template() {
            "+ '<|im_end|>\\n' }}{%- endfor %}{%- if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{%- endif %}";
 }
 
+// Gemma: user/model turns; a leading system message is folded into the first user turn.
+static const char* gemma_template() {
+    return "{{- bos_token -}}"
+           "{%- if messages[0]['role'] == 'system' -%}{%- set first = messages[0]['content'] + '\n\n' -%}"
+           "{%- set loop_messages = messages[1:] -%}"
+           "{%- else -%}{%- set first = '' -%}{%- set loop_messages = messages -%}{%- endif -%}"
+           "{%- for m in loop_messages -%}"
+           "{{- '<start_of_turn>' + ('model' if m['role'] == 'assistant' else 'user') + '\n' + "
+           "(first if loop.first else '') + (m['content'] or '') | trim + '<end_of_turn>\n' -}}"
+           "{%- endfor -%}"
+           "{%- if add_generation_prompt -%}{{- '<start_of_turn>model\n' -}}{%- endif -%}";
+}
+
+const char* fallback_template(const std::string& architecture) {
+    if (architecture.rfind("gemma", 0) == 0) return gemma_template();
+    return chatml_template();
+}
+
 // Assistant tool_calls arrive with JSON-string arguments; templates expect objects. Null content
 // (an assistant turn that only calls tools) becomes "" so templates that concatenate it work.
 static ojson prepare_messages(const ojson& messages) {

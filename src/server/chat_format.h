@@ -20,8 +20,10 @@ struct ChatFormatter {
                        const nlohmann::ordered_json& kwargs) const;
 };
 
-// The fallback template (ChatML) for models without tokenizer.chat_template.
+// The fallback template for models without tokenizer.chat_template, by architecture: Gemma's turn
+// format for gemma*, ChatML otherwise.
 const char* chatml_template();
+const char* fallback_template(const std::string& architecture);
 
 struct ParsedAssistant {
     std::string content;              // text outside tool-call blocks (trimmed)

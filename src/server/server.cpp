@@ -122,7 +122,7 @@ void Server::load_model() {
         ss << in.rdbuf();
         st.chat.template_source = ss.str();
     } else {
-        st.chat.template_source = st.model->chat_template().value_or(chatml_template());
+        st.chat.template_source = st.model->chat_template().value_or(fallback_template(st.model->architecture()));
     }
     if (tok.bos() >= 0) st.chat.bos_token = tok.token_text(tok.bos());
     if (tok.eos() >= 0) st.chat.eos_token = tok.token_text(tok.eos());
