@@ -59,6 +59,17 @@ std::string sanitize(std::string_view s) {
     return out;
 }
 
+size_t incomplete_tail(std::string_view s) {
+    const size_t n = s.size();
+    for (size_t k = 1; k <= 3 && k <= n; ++k) {
+        const auto b = static_cast<uint8_t>(s[n - k]);
+        if ((b & 0xC0) == 0x80) continue;  // continuation byte: keep looking for the lead
+        const size_t need = (b >= 0xC2 && b <= 0xDF) ? 2 : (b >= 0xE0 && b <= 0xEF) ? 3 : (b >= 0xF0 && b <= 0xF4) ? 4 : 0;
+        return need > k ? k : 0;
+    }
+    return 0;
+}
+
 uint32_t next(std::string_view s, size_t& i) {
     const size_t len = valid_length(s, i);
     HEARTH_ASSERT_MSG(len != 0, "utf8::next on an invalid sequence (sanitize first)");

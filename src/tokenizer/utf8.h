@@ -22,6 +22,11 @@ bool is_valid(std::string_view s);
 // U+FFFD (EF BF BD), one replacement per invalid byte. Valid input is returned unchanged.
 std::string sanitize(std::string_view s);
 
+// Number of bytes (0-3) at the end of s that begin a multi-byte sequence still missing its
+// continuation bytes. A streaming detokenizer holds them back until the next piece arrives
+// (byte-fallback and byte-level tokens can split one character across several tokens).
+size_t incomplete_tail(std::string_view s);
+
 // Decodes the code point at s[i] (which must start a valid sequence, e.g. after sanitize()) and
 // advances i past it.
 uint32_t next(std::string_view s, size_t& i);

@@ -82,6 +82,13 @@ TEST(TokenizerProps, InvalidUtf8BecomesReplacementCharacter) {
     EXPECT_EQ(hearth::utf8::sanitize("\xC0\xAF"), "\xEF\xBF\xBD\xEF\xBF\xBD");
     EXPECT_EQ(hearth::utf8::sanitize("\xED\xA0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
     EXPECT_EQ(hearth::utf8::sanitize("ok \xF0\x9F\xA6\x99"), "ok \xF0\x9F\xA6\x99");
+    // Streaming: how many trailing bytes wait for the rest of their character.
+    EXPECT_EQ(hearth::utf8::incomplete_tail("ab"), 0u);
+    EXPECT_EQ(hearth::utf8::incomplete_tail("a\xF0\x9F"), 2u);
+    EXPECT_EQ(hearth::utf8::incomplete_tail("a\xF0\x9F\xA6"), 3u);
+    EXPECT_EQ(hearth::utf8::incomplete_tail("a\xF0\x9F\xA6\x99"), 0u);
+    EXPECT_EQ(hearth::utf8::incomplete_tail("\xC3"), 1u);
+    EXPECT_EQ(hearth::utf8::incomplete_tail("\xFF"), 0u);
 }
 
 TEST(TokenizerProps, EmptyInput) {
