@@ -114,6 +114,8 @@ void matmul_args(benchmark::internal::Benchmark* b) {
             for (const auto& s : shapes) b->Args({ti, s[0], s[1], 1, isa});
             // prompt shape; the vocab matrix is sliced to 8192 rows (same per-row work, shorter run)
             for (const auto& s : shapes) b->Args({ti, s[0], s[1] > 8192 ? 8192 : s[1], 512, isa});
+            // small batches (several sequences decoding at once)
+            for (int64_t n : {2, 3, 4, 8}) b->Args({ti, 1024, 3072, n, isa});
         }
     }
 }

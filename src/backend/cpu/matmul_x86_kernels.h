@@ -46,72 +46,83 @@ inline __m256 load_or_zero_tail(const float* p, int n) {
 // ------------------------------------------------------------------------------------------------
 // Row-streaming kernel: one weight row against one activation row, group (256 weights) at a time.
 // ------------------------------------------------------------------------------------------------
-// One group (8 sub-blocks of 32, or nsub < 8 at the end of a row of a 32-block format) of one row
-// against one activation row; kFull lets the compiler drop every nsub test in the common case.
-template <class F, bool kFull>
-inline void group_dot(const uint8_t* wp, const ActRow& a, int64_t j0, int nsub_rt, __m256 acc[4], __m256& macc) {
+// One group (8 sub-blocks of 32, or nsub < 8 at the end of a row of a 32-block format) of one
+// weight row against C activation rows (the weights are decoded once for all C); kFull lets the
+// compiler drop every nsub test in the common case.
+template <class F, bool kFull, int C>
+inline void group_dot(const uint8_t* wp, const ActRow* act, int64_t j0, int nsub_rt, __m256 (*acc)[2], __m256* macc) {
     const int nsub = kFull ? 8 : nsub_rt;
     constexpr bool kXor = F::kSigned && HEARTH_MM_VNNI;  // u = q ^ 0x80 = q + 128, offset -128*sc per sub-block
     Group g;
     F::decode(wp, nsub, g);
-    const __m256 da = kFull ? _mm256_loadu_ps(a.d + j0) : load_or_zero_tail(a.d + j0, nsub);
-    const int8_t* aq = a.q + j0 * 32;
-    if constexpr (!F::kSub16) {
-        const __m256 sv = _mm256_mul_ps(g.sc[0], da);  // lane s: weight scale * activation scale
-        const __m256 mn = kXor ? _mm256_fnmadd_ps(g.sc[0], _mm256_set1_ps(128.0f), g.mn[0]) : g.mn[0];
-        macc = _mm256_fmadd_ps(mn, kFull ? _mm256_loadu_ps(a.ds32 + j0) : load_or_zero_tail(a.ds32 + j0, nsub), macc);
+    if constexpr (kXor) {
 #pragma GCC unroll 8
-        for (int s = 0; s < nsub; ++s) {
-            const __m256i av = ld256(reinterpret_cast<const uint8_t*>(aq + 32 * s));
-            __m256i p;
-            if constexpr (kXor) p = dot_u8(_mm256_setzero_si256(), _mm256_xor_si256(g.u[s], _mm256_set1_epi8(-128)), av);
-            else if constexpr (F::kSigned) p = dot_s8(_mm256_setzero_si256(), g.u[s], av);
-            else p = dot_u8(_mm256_setzero_si256(), g.u[s], av);
-            const __m256 scale = _mm256_permutevar8x32_ps(sv, _mm256_set1_epi32(s));
-            acc[s & 3] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), scale, acc[s & 3]);
-        }
-    } else {
-        // lanes 2t+h of sv0/sv1: scale of half h of sub-block t / 4+t, times da of that sub-block
-        const __m256 da_lo = _mm256_permutevar8x32_ps(da, _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3));
-        const __m256 da_hi = _mm256_permutevar8x32_ps(da, _mm256_setr_epi32(4, 4, 5, 5, 6, 6, 7, 7));
-        const __m256 sv0 = _mm256_mul_ps(g.sc[0], da_lo), sv1 = _mm256_mul_ps(g.sc[1], da_hi);
-        macc = _mm256_fmadd_ps(g.mn[0], _mm256_loadu_ps(a.ds16 + 2 * j0), macc);
-        macc = _mm256_fmadd_ps(g.mn[1], _mm256_loadu_ps(a.ds16 + 2 * j0 + 8), macc);
+        for (int s = 0; s < nsub; ++s) g.u[s] = _mm256_xor_si256(g.u[s], _mm256_set1_epi8(-128));
+        g.mn[0] = _mm256_fnmadd_ps(g.sc[0], _mm256_set1_ps(128.0f), g.mn[0]);
+    }
+#pragma GCC unroll 4
+    for (int c = 0; c < C; ++c) {
+        const ActRow& a = act[c];
+        const __m256 da = kFull ? _mm256_loadu_ps(a.d + j0) : load_or_zero_tail(a.d + j0, nsub);
+        const int8_t* aq = a.q + j0 * 32;
+        if constexpr (!F::kSub16) {
+            const __m256 ds = kFull ? _mm256_loadu_ps(a.ds32 + j0) : load_or_zero_tail(a.ds32 + j0, nsub);
+            const __m256 sv = _mm256_mul_ps(g.sc[0], da);  // lane s: weight scale * activation scale
+            macc[c] = _mm256_fmadd_ps(g.mn[0], ds, macc[c]);
 #pragma GCC unroll 8
-        for (int s = 0; s < 8; ++s) {
-            const __m256i av = ld256(reinterpret_cast<const uint8_t*>(aq + 32 * s));
-            const __m256i p = dot_u8(_mm256_setzero_si256(), g.u[s], av);  // lanes 0-3: half 0, 4-7: half 1
-            const int t = s & 3;
-            const __m256i idx = _mm256_setr_epi32(2 * t, 2 * t, 2 * t, 2 * t, 2 * t + 1, 2 * t + 1, 2 * t + 1, 2 * t + 1);
-            const __m256 scale = _mm256_permutevar8x32_ps(s < 4 ? sv0 : sv1, idx);
-            acc[s & 3] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), scale, acc[s & 3]);
+            for (int s = 0; s < nsub; ++s) {
+                const __m256i av = ld256(reinterpret_cast<const uint8_t*>(aq + 32 * s));
+                const __m256i p = (F::kSigned && !kXor) ? dot_s8(_mm256_setzero_si256(), g.u[s], av)
+                                                        : dot_u8(_mm256_setzero_si256(), g.u[s], av);
+                const __m256 scale = _mm256_permutevar8x32_ps(sv, _mm256_set1_epi32(s));
+                acc[c][s & 1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), scale, acc[c][s & 1]);
+            }
+        } else {
+            // lanes 2t+h of sv0/sv1: scale of half h of sub-block t / 4+t, times da of that sub-block
+            const __m256 da_lo = _mm256_permutevar8x32_ps(da, _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3));
+            const __m256 da_hi = _mm256_permutevar8x32_ps(da, _mm256_setr_epi32(4, 4, 5, 5, 6, 6, 7, 7));
+            const __m256 sv0 = _mm256_mul_ps(g.sc[0], da_lo), sv1 = _mm256_mul_ps(g.sc[1], da_hi);
+            macc[c] = _mm256_fmadd_ps(g.mn[0], _mm256_loadu_ps(a.ds16 + 2 * j0), macc[c]);
+            macc[c] = _mm256_fmadd_ps(g.mn[1], _mm256_loadu_ps(a.ds16 + 2 * j0 + 8), macc[c]);
+#pragma GCC unroll 8
+            for (int s = 0; s < 8; ++s) {
+                const __m256i av = ld256(reinterpret_cast<const uint8_t*>(aq + 32 * s));
+                const __m256i p = dot_u8(_mm256_setzero_si256(), g.u[s], av);  // lanes 0-3: half 0, 4-7: half 1
+                const int t = s & 3;
+                const __m256i idx = _mm256_setr_epi32(2 * t, 2 * t, 2 * t, 2 * t, 2 * t + 1, 2 * t + 1, 2 * t + 1, 2 * t + 1);
+                const __m256 scale = _mm256_permutevar8x32_ps(s < 4 ? sv0 : sv1, idx);
+                acc[c][s & 1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), scale, acc[c][s & 1]);
+            }
         }
     }
 }
 
-template <class F>
-float dot_row(const uint8_t* row, const ActRow& a, int64_t k) {
+// One weight row . C activation rows -> out[c * out_stride]
+template <class F, int C>
+void dot_row_cols(const uint8_t* row, const ActRow* act, int64_t k, float* out, int64_t out_stride) {
     const int64_t nb = k / 32;  // 32-element sub-blocks
-    // 4 independent accumulators so the fma latency does not bound the loop
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-    __m256 macc = _mm256_setzero_ps();
+    // 2 accumulators per column so the fma latency does not bound the loop
+    __m256 acc[C][2], macc[C];
+    for (int c = 0; c < C; ++c) acc[c][0] = acc[c][1] = macc[c] = _mm256_setzero_ps();
     const int64_t nfull = nb / 8;
-    for (int64_t G = 0; G < nfull; ++G) group_dot<F, true>(row + G * F::kGroupBytes, a, 8 * G, 8, acc, macc);
-    if (nb % 8) group_dot<F, false>(row + nfull * F::kGroupBytes, a, 8 * nfull, static_cast<int>(nb % 8), acc, macc);
-    return hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]))) + hsum(macc);
+    for (int64_t G = 0; G < nfull; ++G) group_dot<F, true, C>(row + G * F::kGroupBytes, act, 8 * G, 8, acc, macc);
+    if (nb % 8)
+        group_dot<F, false, C>(row + nfull * F::kGroupBytes, act, 8 * nfull, static_cast<int>(nb % 8), acc, macc);
+    for (int c = 0; c < C; ++c) out[c * out_stride] = hsum(_mm256_add_ps(acc[c][0], acc[c][1])) + hsum(macc[c]);
 }
 
-// Rows outer, columns inner: each weight row is streamed from memory once and re-read from L1 for
-// the other columns.
+// Few activation columns (decode): each weight row is streamed once and decoded once for all columns.
 template <class F>
 void matmul_rows(const uint8_t* w, size_t wrb, const void* a_q, int64_t k, int64_t n, int64_t r0, int64_t r1,
                  float* out, int64_t out_stride) {
-    HEARTH_ASSERT(n <= 4);
-    ActRow act[4];
+    HEARTH_ASSERT(n >= 1 && n <= 3);
+    ActRow act[3];
     for (int64_t c = 0; c < n; ++c) act[c] = act_row(a_q, k, c);
     for (int64_t i = r0; i < r1; ++i) {
-        if (i + 4 < r1) _mm_prefetch(reinterpret_cast<const char*>(w + (i + 4) * wrb), _MM_HINT_T0);
-        for (int64_t c = 0; c < n; ++c) out[c * out_stride + i] = dot_row<F>(w + i * wrb, act[c], k);
+        const uint8_t* row = w + i * wrb;
+        if (n == 1) dot_row_cols<F, 1>(row, act, k, out + i, out_stride);
+        else if (n == 2) dot_row_cols<F, 2>(row, act, k, out + i, out_stride);
+        else dot_row_cols<F, 3>(row, act, k, out + i, out_stride);
     }
 }
 
@@ -295,7 +306,7 @@ void panel_tile_cols(int nc, const PanelSub* const* panels, const ActRow* act, i
 constexpr int kPanels = HEARTH_MM_PANELS;   // weight panels (x8 rows) per tile
 constexpr int kCols = 4;                    // activation columns per tile
 constexpr int64_t kChunkSubs = 16;          // sub-blocks (x32 elements) per k-chunk kept hot in L1
-constexpr int64_t kMinPanelCols = 4;        // fewer activation columns use the row kernel (<= 4 by act[4])
+constexpr int64_t kMinPanelCols = 4;        // fewer activation columns (1..3) use the row kernel
 
 template <class F>
 void matmul_panels(const uint8_t* w, size_t wrb, const void* a_q, int64_t k, int64_t n, int64_t r0, int64_t r1,
