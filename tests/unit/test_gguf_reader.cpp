@@ -2,7 +2,11 @@
 // default Gemma model when present) parses with mmap and with a plain read, with consistent
 // metadata and tensor bounds; mlock reports an actionable warning when the OS refuses.
 #include <gtest/gtest.h>
+#include <linux/capability.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -114,6 +118,42 @@ TEST(GgufReader, DefaultGemmaModelWhenPresent) {
     EXPECT_EQ(f->get_string("general.architecture"), "gemma3");
     EXPECT_EQ(f->get_uint("gemma3.block_count"), 18u);
     EXPECT_GT(f->tensors().size(), 100u);
+}
+
+// Drops CAP_IPC_LOCK from the effective set (root would otherwise ignore RLIMIT_MEMLOCK).
+bool drop_ipc_lock_capability() {
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[2] = {};
+    if (syscall(SYS_capget, &header, data) != 0) return false;
+    data[CAP_IPC_LOCK / 32].effective &= ~(1u << (CAP_IPC_LOCK % 32));
+    return syscall(SYS_capset, &header, data) == 0;
+}
+
+TEST(GgufReader, MlockRefusedGivesActionableWarning) {
+    // In a child process: no CAP_IPC_LOCK, RLIMIT_MEMLOCK = 0, so mlock must fail and loading go on.
+    const std::string path = std::string(HEARTH_SHARED_DIR) + "/vocab/ggml-vocab-bert-bge.gguf";
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        struct rlimit none {};
+        getrlimit(RLIMIT_MEMLOCK, &none);
+        none.rlim_cur = 0;
+        if (!drop_ipc_lock_capability() || setrlimit(RLIMIT_MEMLOCK, &none) != 0) _exit(3);
+        try {
+            auto f = File::open(path, {.use_mmap = true, .mlock = true});
+            const std::string& w = f->mlock_warning();
+            const bool ok = !f->is_mlocked() && w.find("ulimit -l") != std::string::npos &&
+                            w.find("is 0 KiB") != std::string::npos && !f->kvs().empty();
+            _exit(ok ? 0 : 1);
+        } catch (...) {
+            _exit(2);
+        }
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status));
+    if (WEXITSTATUS(status) == 3) GTEST_SKIP() << "could not drop CAP_IPC_LOCK / lower RLIMIT_MEMLOCK";
+    EXPECT_EQ(WEXITSTATUS(status), 0) << "1: wrong warning or state, 2: open threw";
 }
 
 TEST(GgufReader, MlockWarnsWhenRefused) {
