@@ -1,7 +1,6 @@
 // AVX-512 VNNI (vpdpbusd on 256-bit vectors, 32 registers) build of the x86 quantized matmul
 // kernels; entry point detail::matmul_avx512.
 #define HEARTH_MM_VNNI 1
-#define HEARTH_MM_PANELS 2
 #include "backend/cpu/matmul_x86_kernels.h"
 
 #include "core/error.h"

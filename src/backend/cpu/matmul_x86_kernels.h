@@ -134,10 +134,15 @@ void matmul_rows(const uint8_t* w, size_t wrb, const void* a_q, int64_t k, int64
 //   w[g][r][4]  : weights 4g..4g+3 of row r (u8; signed formats: q ^ 0x80 with VNNI, q without)
 //   sc[h][r]    : scale of half h (h = 0 only for per-32 formats), mn[h][r]: offset (incl. -128*sc fold)
 // ------------------------------------------------------------------------------------------------
+#if HEARTH_MM_VNNI
+constexpr int kPanelRows = 16;  // one zmm of int32 lanes
+#else
+constexpr int kPanelRows = 8;   // one ymm of int32 lanes
+#endif
 struct alignas(64) PanelSub {
-    uint8_t w[8][32];
-    float sc[2][8];
-    float mn[2][8];
+    uint8_t w[8][kPanelRows * 4];  // [group g][row r][4 bytes]
+    float sc[2][kPanelRows];
+    float mn[2][kPanelRows];
 };
 
 inline void transpose8x8(__m256i r[8]) {
@@ -168,9 +173,11 @@ inline void transpose8x8_ps(const __m256 in[8], __m256 out[8]) {
     for (int i = 0; i < 8; ++i) out[i] = _mm256_castsi256_ps(r[i]);
 }
 
-// Decode rows [i0, i0+nrows) (nrows <= 8; missing rows are zero) into nb sub-blocks of panel p.
+// Decode rows [i0, i0+nrows) (nrows <= 8; missing rows are zero) into the 8-row slice `part` of
+// the nb sub-blocks of panel p.
 template <class F>
-void build_panel(const uint8_t* w, size_t wrb, int64_t i0, int nrows, int64_t k, PanelSub* p) {
+void build_panel8(const uint8_t* w, size_t wrb, int64_t i0, int nrows, int64_t k, PanelSub* p, int part) {
+    const int wo = 32 * part, ro = 8 * part;  // byte offset in a weight group, lane offset in sc/mn
     const int64_t nb = k / 32;
     constexpr bool kXor = F::kSigned && HEARTH_MM_VNNI;
     Group g[8];
@@ -196,7 +203,7 @@ void build_panel(const uint8_t* w, size_t wrb, int64_t i0, int nrows, int64_t k,
             for (int r = 0; r < 8; ++r) v[r] = kXor ? _mm256_xor_si256(g[r].u[s], _mm256_set1_epi8(-128)) : g[r].u[s];
             transpose8x8(v);
             #pragma GCC unroll 8
-            for (int gq = 0; gq < 8; ++gq) _mm256_store_si256(reinterpret_cast<__m256i*>(p[j0 + s].w[gq]), v[gq]);
+            for (int gq = 0; gq < 8; ++gq) _mm256_store_si256(reinterpret_cast<__m256i*>(p[j0 + s].w[gq] + wo), v[gq]);
         }
         __m256 in[8], out[8];
         const int nhalf = F::kSub16 ? 2 : 1;
@@ -207,21 +214,30 @@ void build_panel(const uint8_t* w, size_t wrb, int64_t i0, int nrows, int64_t k,
             transpose8x8_ps(in, out);
             #pragma GCC unroll 8
             for (int l = 0; l < 8; ++l) {
-                if (F::kSub16) _mm256_store_ps(p[j0 + 4 * h + l / 2].sc[l % 2], out[l]);
-                else if (l < nsub) _mm256_store_ps(p[j0 + l].sc[0], out[l]);
+                if (F::kSub16) _mm256_store_ps(p[j0 + 4 * h + l / 2].sc[l % 2] + ro, out[l]);
+                else if (l < nsub) _mm256_store_ps(p[j0 + l].sc[0] + ro, out[l]);
             }
             #pragma GCC unroll 8
             for (int r = 0; r < 8; ++r) in[r] = g[r].mn[h];
             transpose8x8_ps(in, out);
             #pragma GCC unroll 8
             for (int l = 0; l < 8; ++l) {
-                if (F::kSub16) _mm256_store_ps(p[j0 + 4 * h + l / 2].mn[l % 2], out[l]);
-                else if (l < nsub) _mm256_store_ps(p[j0 + l].mn[0], out[l]);
+                if (F::kSub16) _mm256_store_ps(p[j0 + 4 * h + l / 2].mn[l % 2] + ro, out[l]);
+                else if (l < nsub) _mm256_store_ps(p[j0 + l].mn[0] + ro, out[l]);
             }
         }
     }
 }
 
+template <class F>
+void build_panel(const uint8_t* w, size_t wrb, int64_t i0, int nrows, int64_t k, PanelSub* p) {
+    for (int part = 0; part < kPanelRows / 8; ++part) {
+        const int rows = static_cast<int>(imin(8, nrows - 8 * part));
+        build_panel8<F>(w, wrb, i0 + 8 * part, rows < 0 ? 0 : rows, k, p, part);
+    }
+}
+
+#if !HEARTH_MM_VNNI
 // NP panels (8 rows each) x NC activation columns over sub-blocks [s0, s1); results added to
 // (or stored into, when !accumulate) out[c][row], rows limited by nvalid[p].
 template <bool kSub16, bool kSignedNoVnni, int NP, int NC>
@@ -303,41 +319,104 @@ void panel_tile_cols(int nc, const PanelSub* const* panels, const ActRow* act, i
     }
 }
 
-constexpr int kPanels = HEARTH_MM_PANELS;   // weight panels (x8 rows) per tile
-constexpr int kCols = 4;                    // activation columns per tile
+#else   // HEARTH_MM_VNNI: 16-row panels in zmm registers
+
+// One 16-row panel x NC activation columns over sub-blocks [s0, s1); results added to (or stored
+// into, when !accumulate) out[c][0..nvalid).
+template <bool kSub16, int NC>
+void panel_tile512(const PanelSub* panel, const ActRow* act, int64_t s0, int64_t s1, float* const* out, int nvalid,
+                   bool accumulate) {
+    __m512 f[NC];
+#pragma GCC unroll 8
+    for (int c = 0; c < NC; ++c) f[c] = _mm512_setzero_ps();
+    constexpr int kHalves = kSub16 ? 2 : 1;
+    constexpr int kGroups = 8 / kHalves;
+    for (int64_t s = s0; s < s1; ++s) {
+        const PanelSub& ps = panel[s];
+#pragma GCC unroll 2
+        for (int h = 0; h < kHalves; ++h) {
+            __m512i ia[NC];
+#pragma GCC unroll 8
+            for (int c = 0; c < NC; ++c) ia[c] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+            for (int gq = h * kGroups; gq < (h + 1) * kGroups; ++gq) {
+                const __m512i wv = _mm512_load_si512(ps.w[gq]);
+#pragma GCC unroll 8
+                for (int c = 0; c < NC; ++c) {
+                    int32_t a4;
+                    std::memcpy(&a4, act[c].q + 32 * s + 4 * gq, 4);
+                    ia[c] = _mm512_dpbusd_epi32(ia[c], wv, _mm512_set1_epi32(a4));
+                }
+            }
+            const __m512 sc = _mm512_load_ps(ps.sc[h]), mn = _mm512_load_ps(ps.mn[h]);
+#pragma GCC unroll 8
+            for (int c = 0; c < NC; ++c) {
+                const __m512 da = _mm512_set1_ps(act[c].d[s]);
+                const __m512 ds = _mm512_set1_ps(kSub16 ? act[c].ds16[2 * s + h] : act[c].ds32[s]);
+                f[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ia[c]), _mm512_mul_ps(sc, da), f[c]);
+                f[c] = _mm512_fmadd_ps(mn, ds, f[c]);
+            }
+        }
+    }
+    const __mmask16 m = static_cast<__mmask16>((1u << nvalid) - 1u);
+#pragma GCC unroll 8
+    for (int c = 0; c < NC; ++c) {
+        const __m512 v = accumulate ? _mm512_add_ps(_mm512_maskz_loadu_ps(m, out[c]), f[c]) : f[c];
+        _mm512_mask_storeu_ps(out[c], m, v);
+    }
+}
+
+template <bool kSub16>
+void panel_tile512_cols(int nc, const PanelSub* panel, const ActRow* act, int64_t s0, int64_t s1, float* const* out,
+                        int nvalid, bool accumulate) {
+    switch (nc) {
+        case 8: panel_tile512<kSub16, 8>(panel, act, s0, s1, out, nvalid, accumulate); break;
+        case 7: panel_tile512<kSub16, 7>(panel, act, s0, s1, out, nvalid, accumulate); break;
+        case 6: panel_tile512<kSub16, 6>(panel, act, s0, s1, out, nvalid, accumulate); break;
+        case 5: panel_tile512<kSub16, 5>(panel, act, s0, s1, out, nvalid, accumulate); break;
+        case 4: panel_tile512<kSub16, 4>(panel, act, s0, s1, out, nvalid, accumulate); break;
+        case 3: panel_tile512<kSub16, 3>(panel, act, s0, s1, out, nvalid, accumulate); break;
+        case 2: panel_tile512<kSub16, 2>(panel, act, s0, s1, out, nvalid, accumulate); break;
+        default: panel_tile512<kSub16, 1>(panel, act, s0, s1, out, nvalid, accumulate); break;
+    }
+}
+#endif  // HEARTH_MM_VNNI
+
+#if HEARTH_MM_VNNI
+constexpr int kCols = 8;                    // activation columns per tile
+#else
+constexpr int kCols = 4;
+#endif
 constexpr int64_t kChunkSubs = 16;          // sub-blocks (x32 elements) per k-chunk kept hot in L1
 constexpr int64_t kMinPanelCols = 4;        // fewer activation columns (1..3) use the row kernel
 
+// Many activation columns: per panel of kPanelRows weight rows, decode once, then sweep all
+// columns in tiles of kCols, k-chunk by k-chunk so the panel slice stays in L1.
 template <class F>
 void matmul_panels(const uint8_t* w, size_t wrb, const void* a_q, int64_t k, int64_t n, int64_t r0, int64_t r1,
                    float* out, int64_t out_stride) {
-    constexpr bool kSignedNoVnni = F::kSigned && !HEARTH_MM_VNNI;
     const int64_t nb = k / 32;
-    PanelSub* buf = static_cast<PanelSub*>(thread_scratch(sizeof(PanelSub) * static_cast<size_t>(nb) * kPanels));
-    for (int64_t i0 = r0; i0 < r1; i0 += 8 * kPanels) {
-        const PanelSub* panels[kPanels];
-        int nvalid[kPanels];
-        int np = 0;
-        for (int p = 0; p < kPanels && i0 + 8 * p < r1; ++p, ++np) {
-            nvalid[p] = static_cast<int>(imin(8, r1 - (i0 + 8 * p)));
-            build_panel<F>(w, wrb, i0 + 8 * p, nvalid[p], k, buf + p * nb);
-            panels[p] = buf + p * nb;
-        }
+    PanelSub* panel = static_cast<PanelSub*>(thread_scratch(sizeof(PanelSub) * static_cast<size_t>(nb)));
+    for (int64_t i0 = r0; i0 < r1; i0 += kPanelRows) {
+        const int nvalid = static_cast<int>(imin(kPanelRows, r1 - i0));
+        build_panel<F>(w, wrb, i0, nvalid, k, panel);
         for (int64_t s0 = 0; s0 < nb; s0 += kChunkSubs) {
             const int64_t s1 = imin(nb, s0 + kChunkSubs);
             for (int64_t c0 = 0; c0 < n; c0 += kCols) {
                 const int nc = static_cast<int>(imin(kCols, n - c0));
                 ActRow act[kCols];
                 float* o[kCols];
-                #pragma GCC unroll 8
                 for (int c = 0; c < nc; ++c) {
                     act[c] = act_row(a_q, k, c0 + c);
                     o[c] = out + (c0 + c) * out_stride + i0;
                 }
-                if (np == kPanels)
-                    panel_tile_cols<F::kSub16, kSignedNoVnni, kPanels>(nc, panels, act, s0, s1, o, nvalid, s0 > 0);
-                else
-                    panel_tile_cols<F::kSub16, kSignedNoVnni, 1>(nc, panels, act, s0, s1, o, nvalid, s0 > 0);
+#if HEARTH_MM_VNNI
+                panel_tile512_cols<F::kSub16>(nc, panel, act, s0, s1, o, nvalid, s0 > 0);
+#else
+                const PanelSub* panels[1] = {panel};
+                const int nv[1] = {nvalid};
+                panel_tile_cols<F::kSub16, F::kSigned, 1>(nc, panels, act, s0, s1, o, nv, s0 > 0);
+#endif
             }
         }
     }
