@@ -24,6 +24,7 @@ void quantize_act_row_avx2(const float* x, int64_t k, uint8_t* base) {
     for (int64_t b = 0; b < nb; ++b) {
         const float* xb = x + 32 * b;
         __m256 v[4];
+#pragma GCC unroll 4
         for (int i = 0; i < 4; ++i) v[i] = _mm256_loadu_ps(xb + 8 * i);
         __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v[0]), _mm256_andnot_ps(sign, v[1])),
                                  _mm256_max_ps(_mm256_andnot_ps(sign, v[2]), _mm256_andnot_ps(sign, v[3])));
@@ -34,6 +35,7 @@ void quantize_act_row_avx2(const float* x, int64_t k, uint8_t* base) {
         const float db = amax / 127.0f;
         const __m256 id = _mm256_set1_ps(db > 0.0f ? 127.0f / amax : 0.0f);
         __m256i iv[4];
+#pragma GCC unroll 4
         for (int i = 0; i < 4; ++i)
             iv[i] = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v[i], id), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
         // int32 -> int8 (saturating, which also clamps to [-128,127]; values never exceed 127 here)
