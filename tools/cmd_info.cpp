@@ -196,6 +196,9 @@ void print_text(const File& f, const json& r) {
     std::printf("name:           %s\n", text_of(r["name"]).c_str());
     std::printf("metadata:       %zu keys\n", f.kvs().size());
     const std::string arch = r["architecture"].get<std::string>();
+    for (const auto& kv : f.kvs())
+        if (kv.key.starts_with("general.") && kv.key != "general.architecture" && kv.key != "general.name")
+            std::printf("  %-44s %s\n", kv.key.c_str(), value_text(kv.value).c_str());
     std::printf("hyper-parameters:\n");
     for (const auto& kv : f.kvs())
         if (!arch.empty() && kv.key.starts_with(arch + "."))

@@ -3,7 +3,6 @@
 // overflow-checked, tensor data must be aligned, inside the file and non-overlapping.
 #include <algorithm>
 #include <string>
-#include <unordered_set>
 
 #include "core/error.h"
 #include "gguf/gguf.h"
