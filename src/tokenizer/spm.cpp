@@ -3,6 +3,7 @@
 // pair whose concatenation is the highest-scoring vocabulary entry is merged first (leftmost on
 // ties), via a priority queue with lazy invalidation. Symbols left that are not vocabulary
 // entries are spelled with <0xXX> byte tokens (or <unk> when those are missing).
+#include <algorithm>
 #include <queue>
 
 #include "tokenizer/utf8.h"
@@ -37,9 +38,8 @@ bool mergeable(TokenType t) {
     return t == TokenType::Normal || t == TokenType::UserDefined || t == TokenType::Undefined;
 }
 
-}  // namespace
-
-void spm_encode(const Tokenizer::Impl& v, std::string_view text, std::vector<int32_t>& out) {
+// Encodes one segment with the merge loop.
+void encode_segment(const Tokenizer::Impl& v, std::string_view text, std::vector<int32_t>& out) {
     if (text.empty()) return;
     std::vector<Symbol> sym;
     sym.reserve(text.size());
@@ -94,6 +94,29 @@ void spm_encode(const Tokenizer::Impl& v, std::string_view text, std::vector<int
             }
         }
     }
+}
+
+}  // namespace
+
+// Merges are local: a symbol spanning the boundary between characters a and b would be a token
+// containing "ab". Before each U+2581 whose preceding character never precedes U+2581 inside a
+// token, no merge can cross, so the text is cut there and each segment (typically one word) is
+// merged on its own with a small, cache-resident queue. The result is identical to merging the
+// whole text at once.
+void spm_encode(const Tokenizer::Impl& v, std::string_view text, std::vector<int32_t>& out) {
+    constexpr std::string_view kSpace = "\xE2\x96\x81";
+    size_t seg_start = 0;
+    for (size_t pos = text.find(kSpace, 1); pos != std::string_view::npos; pos = text.find(kSpace, pos + 1)) {
+        size_t prev = pos - 1;
+        while (prev > 0 && (static_cast<uint8_t>(text[prev]) & 0xC0) == 0x80) --prev;
+        if (utf8::valid_length(text, prev) != pos - prev) continue;
+        size_t i = prev;
+        const uint32_t cp = utf8::next(text, i);
+        if (std::binary_search(v.spm_joins_space.begin(), v.spm_joins_space.end(), cp)) continue;
+        encode_segment(v, text.substr(seg_start, pos - seg_start), out);
+        seg_start = pos;
+    }
+    encode_segment(v, text.substr(seg_start), out);
 }
 
 }  // namespace hearth

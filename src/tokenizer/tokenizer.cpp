@@ -3,6 +3,7 @@
 #include "tokenizer/tokenizer.h"
 
 #include <cstdio>
+#include <set>
 
 #include "core/error.h"
 #include "gguf/gguf.h"
@@ -80,8 +81,7 @@ void load_vocabulary(const gguf::File& f, Tokenizer::Impl& v) {
             v.types[i] = static_cast<TokenType>(t);
         }
     }
-    v.text_to_id.reserve(n);
-    for (size_t i = 0; i < n; ++i) v.text_to_id[v.texts[i]] = static_cast<int32_t>(i);
+    v.text_to_id.build(v.texts);
 }
 
 void load_special_ids(const gguf::File& f, Tokenizer::Impl& v) {
@@ -169,6 +169,17 @@ void load_spm(Tokenizer::Impl& v) {
         std::snprintf(name, sizeof name, "<0x%02X>", b);
         v.byte_tokens[b] = v.lookup(name);
     }
+    std::set<uint32_t> joins;
+    for (const std::string& text : v.texts) {
+        for (size_t pos = text.find(kSpmSpace, 1); pos != std::string::npos; pos = text.find(kSpmSpace, pos + 1)) {
+            size_t start = pos - 1;  // back to the lead byte of the preceding character
+            while (start > 0 && (static_cast<uint8_t>(text[start]) & 0xC0) == 0x80) --start;
+            if (utf8::valid_length(text, start) != pos - start) continue;  // not valid UTF-8: cannot match text
+            size_t i = start;
+            joins.insert(utf8::next(text, i));
+        }
+    }
+    v.spm_joins_space.assign(joins.begin(), joins.end());
 }
 
 }  // namespace
