@@ -315,7 +315,7 @@ json parse_body(std::string_view body, const RequestLimits& limits) {
     json j;
     try {
         j = json::parse(body.begin(), body.end());
-    } catch (const json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for numbers like 1E999999
         throw bad_request(std::string("invalid JSON body: ") + e.what());
     }
     if (!j.is_object()) throw bad_request(std::string("the request body must be a JSON object, got ") + j.type_name());

@@ -214,6 +214,7 @@ TEST(ServerScheduler, PrefixIsReusedAndReported) {
 TEST(ServerScheduler, LongPromptIsChunkedAndInterleaved) {
     FakeText text;
     FakeBackend be(512, 64);
+    be.delay = 1ms;  // A's 60 steps outlast B's 10 prompt chunks
     Scheduler s(be, text, {2, 64, 4}, nullptr);
     s.start();
     Task a = make_task(prompt_of(1, 3), 60);

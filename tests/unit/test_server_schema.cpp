@@ -122,6 +122,7 @@ TEST(ServerSchema, BodyLevelErrors) {
     EXPECT_EQ(expect_error([&] { parse_body("[1,2]", l); }).status(), 400);
     EXPECT_EQ(expect_error([&] { parse_body("{\"a\":\"\xff\xfe\"}", l); }).status(), 400);  // invalid UTF-8
     EXPECT_EQ(expect_error([&] { parse_body(std::string(100000, '['), l); }).status(), 400);  // depth
+    EXPECT_EQ(expect_error([&] { parse_body("{\"a\":77777777E7757777}", l); }).status(), 400);  // number overflow
     l.max_body_bytes = 10;
     EXPECT_EQ(expect_error([&] { parse_body("{\"aaaaaaaaaaaa\":1}", l); }).status(), 413);
 }

@@ -1,0 +1,67 @@
+// libFuzzer target for the server's request parsing: arbitrary bytes go through the body parser
+// and the generation-request schema of every endpoint, the /tokenize-style field getters, and the
+// UTF-8 / stop-string text stream. Anything but ApiError (or a clean result) is a bug.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "server/api_error.h"
+#include "server/oai_format.h"
+#include "server/request_schema.h"
+#include "server/text_stream.h"
+
+using namespace hearth::server;
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    std::string_view body(reinterpret_cast<const char*>(data), size);
+    RequestLimits limits;
+    limits.max_body_bytes = 1 << 16;
+    try {
+        nlohmann::ordered_json j = parse_body(body, limits);
+        for (Endpoint ep : {Endpoint::Chat, Endpoint::Completions, Endpoint::LegacyCompletion}) {
+            try {
+                GenerationRequest r = parse_generation_request(j, ep, limits, 1000);
+                // Whatever was accepted must be within the schema's limits.
+                if (r.stop.size() > limits.max_stop || r.top_logprobs > limits.max_top_logprobs) __builtin_trap();
+                for (const auto& s : r.stop)
+                    if (s.size() > limits.max_stop_bytes) __builtin_trap();
+                for (const auto& [id, bias] : r.sampling.logit_bias)
+                    if (id < 0 || id >= 1000) __builtin_trap();
+                for (int32_t t : r.prompt_tokens)
+                    if (t < 0 || t >= 1000) __builtin_trap();
+                (void)dump_json(r.messages);
+            } catch (const ApiError& e) {
+                if (e.status() < 400 || e.status() >= 500) __builtin_trap();
+                (void)dump_json(e.to_json());
+            }
+        }
+        try {
+            (void)get_int_field(j, "n", -5, 5);
+            (void)get_bool_field(j, "add_special");
+            (void)get_string_field(j, "content");
+            if (j.contains("tokens")) (void)get_token_array(j["tokens"], "tokens", 1000);
+        } catch (const ApiError&) {
+        }
+    } catch (const ApiError& e) {
+        if (e.status() != 400 && e.status() != 413) __builtin_trap();
+    }
+    // Text stream: split the input into pieces at byte 0x01; stop strings from the first piece.
+    std::string all(body);
+    size_t cut = all.find('\x01');
+    std::vector<std::string> stops;
+    if (cut != std::string::npos && cut > 0 && cut <= 8) stops.push_back(all.substr(0, cut));
+    TextStream ts(stops);
+    std::string out;
+    size_t pos = cut == std::string::npos ? 0 : cut + 1;
+    while (pos < all.size()) {
+        size_t next = std::min(all.size(), pos + 1 + (static_cast<unsigned char>(all[pos]) % 7));
+        out += ts.push(std::string_view(all).substr(pos, next - pos));
+        pos = next;
+    }
+    out += ts.flush();
+    if (utf8_sanitize(out) != out) __builtin_trap();  // deltas are always valid UTF-8
+    for (const auto& s : stops)
+        if (out.find(s) != std::string::npos) __builtin_trap();  // a stop string never leaks
+    return 0;
+}
