@@ -38,8 +38,11 @@ public:
     virtual ~Tokenizer();
 
     // add_special: add BOS/EOS (CLS/SEP for WordPiece) as the metadata says.
-    // parse_special: recognise control / user-defined token texts in the input (longest match
-    // first); when false those texts are tokenized as ordinary text.
+    // parse_special: recognise control (and unknown-type) token texts in the input, leftmost-
+    // longest match; when false those texts are tokenized as ordinary text. User-defined tokens
+    // (HF "added tokens" that are not special, e.g. Gemma's and MPT's whitespace runs, Phi-3's
+    // "</s>") are matched either way, as SentencePiece, Hugging Face and llama.cpp do; the
+    // reference tokenizations require it.
     // Invalid UTF-8 in `text` never throws: each invalid byte is treated as U+FFFD (the
     // replacement character), so decode(encode(x)) == x exactly for valid UTF-8 input only; SPM
     // exceptions: a literal U+2581 in x decodes as a space (SentencePiece's space marker), and

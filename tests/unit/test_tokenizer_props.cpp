@@ -48,7 +48,7 @@ std::string random_utf8(std::mt19937& rng, size_t n_chars) {
 }
 
 const char* const kRoundTripVocabs[] = {"llama-spm", "phi-3", "gpt-2", "falcon", "starcoder", "deepseek-llm",
-                                        "deepseek-coder", "mpt", "refact"};
+                                        "deepseek-coder", "mpt", "refact", "gpt-neox", "baichuan"};
 
 TEST(TokenizerProps, RandomValidUtf8RoundTrips) {
     std::mt19937 rng(1234);
