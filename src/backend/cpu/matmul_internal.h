@@ -9,13 +9,17 @@
 
 namespace hearth::cpu::detail {
 
+// The helpers below are `static` (one private copy per translation unit) because the AVX2/AVX-512
+// files include this header too: a shared inline copy compiled with ISA flags could otherwise be
+// picked by the linker for baseline callers.
+//
 // One quantized activation row of k elements (k a multiple of 32), the same for every weight type:
 //   int8  q[k]         values, x[e] ~= d[e/32] * q[e]
 //   float d[k/32]      per-32 scale
 //   float ds32[k/32]   d[b] * sum(q over block b)          (for weight offsets/mins per 32)
 //   float ds16[k/16]   d[e/32] * sum(q over 16-block e)    (for weight offsets/mins per 16)
 // padded to a multiple of 64 bytes.
-inline size_t act_row_bytes(int64_t k) {
+static inline size_t act_row_bytes(int64_t k) {
     const size_t nb = static_cast<size_t>(k / 32);
     const size_t bytes = static_cast<size_t>(k) + nb * 4 + nb * 4 + nb * 2 * 4;
     return (bytes + 63) / 64 * 64;
@@ -28,7 +32,7 @@ struct ActRow {
     const float* ds16;
 };
 
-inline ActRow act_row(const void* base, int64_t k, int64_t row) {
+static inline ActRow act_row(const void* base, int64_t k, int64_t row) {
     const uint8_t* p = static_cast<const uint8_t*>(base) + static_cast<size_t>(row) * act_row_bytes(k);
     const int64_t nb = k / 32;
     ActRow r;
