@@ -27,11 +27,14 @@ bool is_whitespace(uint32_t cp) {
     return cp == ' ' || cp == '\t' || cp == '\n' || cp == '\r' || u_charType(static_cast<UChar32>(cp)) == U_SPACE_SEPARATOR;
 }
 
-bool is_dropped(uint32_t cp) {  // BERT clean_text: NUL, U+FFFD and control characters vanish
+// BERT clean_text: NUL, U+FFFD and "other" characters (Cc, Cf, Co, Cn, Cs) vanish; \t \n \r
+// are whitespace.
+bool is_dropped(uint32_t cp) {
     if (cp == 0 || cp == 0xFFFD) return true;
     if (cp == '\t' || cp == '\n' || cp == '\r') return false;
     const int8_t t = u_charType(static_cast<UChar32>(cp));
-    return t == U_CONTROL_CHAR || t == U_FORMAT_CHAR;
+    return t == U_CONTROL_CHAR || t == U_FORMAT_CHAR || t == U_PRIVATE_USE_CHAR || t == U_UNASSIGNED ||
+           t == U_SURROGATE;
 }
 
 bool is_punctuation(uint32_t cp) {

@@ -165,6 +165,19 @@ TEST(TokenizerProps, SpecialIdsAndFlags) {
     EXPECT_EQ(bert.encode(std::string(150, 'a'), false, false), std::vector<int32_t>{100});
 }
 
+TEST(TokenizerProps, WordPieceNormalization) {
+    const Tokenizer& bert = vocab("bert-bge");
+    // Lowercase + accents stripped (NFD, drop Mn), punctuation and CJK ideographs isolated.
+    EXPECT_EQ(bert.encode("H\xC3\xA9llo, \xE4\xB8\x96\xE7\x95\x8C!", false, false),
+              bert.encode("hello , \xE4\xB8\x96 \xE7\x95\x8C !", false, false));
+    // Control and private-use characters vanish; other whitespace splits words.
+    EXPECT_EQ(bert.encode("a\x01" "b\xEE\x80\x80" "c", false, false), bert.encode("abc", false, false));
+    EXPECT_EQ(bert.encode("ab\xE3\x80\x80" "cd", false, false), bert.encode("ab cd", false, false));
+    const auto ids = bert.encode("unaffable", false, false);
+    EXPECT_GT(ids.size(), 1u);  // spelled with ## continuation pieces
+    EXPECT_EQ(bert.decode(ids), "unaffable");
+}
+
 double encode_ms(const Tokenizer& tok, const std::string& text, size_t* n_tokens) {
     const auto t0 = std::chrono::steady_clock::now();
     *n_tokens = tok.encode(text, true, true).size();
