@@ -66,12 +66,16 @@ inline __m256i nibbles_lo_hi(__m128i x) {
 
 // 32 bits -> 32 bytes, byte e = 0x10 if bit e set else 0.
 inline __m256i bits_to_0x10(uint32_t bits) {
+#if defined(__AVX512BW__) && defined(__AVX512VL__)
+    return _mm256_maskz_mov_epi8(static_cast<__mmask32>(bits), _mm256_set1_epi8(0x10));  // one mask move
+#else
     const __m256i v = _mm256_set1_epi32(static_cast<int>(bits));
     const __m256i pick = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,  //
                                           2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
     const __m256i bit = _mm256_set1_epi64x(0x8040201008040201LL);
     const __m256i spread = _mm256_and_si256(_mm256_shuffle_epi8(v, pick), bit);
     return _mm256_and_si256(_mm256_cmpeq_epi8(spread, bit), _mm256_set1_epi8(0x10));
+#endif
 }
 
 inline void zero_tail(Group& g, int nsub) {
