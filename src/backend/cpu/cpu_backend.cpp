@@ -2,6 +2,8 @@
 // barrier after each node) and the op dispatch switch.
 #include "backend/cpu/cpu_backend.h"
 
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -51,8 +53,10 @@ const float* fp16_table() {
 }
 
 float gelu_tanh(float x) {
+    // 0.5 x (1 + tanh(y)) == x * sigmoid(2y): one exp instead of a (slower) tanh.
     constexpr float kSqrt2OverPi = 0.79788456080286535588f;
-    return 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * x * (1.0f + 0.044715f * x * x)));
+    const float y = kSqrt2OverPi * x * (1.0f + 0.044715f * x * x);
+    return x / (1.0f + std::exp(-2.0f * y));
 }
 
 float gelu_erf(float x) { return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752440f)); }
@@ -99,10 +103,28 @@ void compute_node(Tensor& node, const OpCtx& c) {
 
 CpuBackend::CpuBackend(int n_threads, const char* name, std::optional<Isa> isa)
     : name_(name), isa_(isa ? *isa : active_isa()), pool_(n_threads) {
+    if (const char* e = std::getenv("HEARTH_PROFILE_OPS"); e && *e && *e != '0') profiling_ = print_profile_ = true;
     if (static_cast<int>(isa_) > static_cast<int>(best_isa()))
         throw Error(ErrorKind::Unsupported, std::string("CPU backend: ISA ") + isa_name(isa_) + " is not supported by this CPU");
 }
-CpuBackend::~CpuBackend() = default;
+CpuBackend::~CpuBackend() {
+    if (print_profile_) std::fprintf(stderr, "%s", profile_report().c_str());
+}
+
+std::string CpuBackend::profile_report() const {
+    double total = 0;
+    for (double t : op_seconds_) total += t;
+    std::string out = std::string("hearth: ") + name_ + " op profile (" + std::to_string(pool_.n_threads()) + " threads)\n";
+    for (int i = 0; i < static_cast<int>(OpKind::Count); ++i) {
+        if (!op_calls_[i]) continue;
+        char line[160];
+        std::snprintf(line, sizeof line, "  %-12s %8llu calls %10.3f ms %5.1f%%\n", op_name(static_cast<OpKind>(i)),
+                      static_cast<unsigned long long>(op_calls_[i]), op_seconds_[i] * 1e3,
+                      total > 0 ? 100.0 * op_seconds_[i] / total : 0.0);
+        out += line;
+    }
+    return out;
+}
 
 std::unique_ptr<BackendBuffer> CpuBackend::alloc_buffer(size_t bytes) { return std::make_unique<HostBuffer>(*this, bytes); }
 
@@ -124,6 +146,7 @@ void CpuBackend::compute(std::span<Tensor* const> nodes) {
     unsigned char* base = work_.data();
     base += (kAlign - reinterpret_cast<uintptr_t>(base) % kAlign) % kAlign;
 
+    plan_barriers(nodes, nth);
     ComputeErrors errors;
     auto run = [&](int ith, int n) {
         OpCtx c;
@@ -132,19 +155,109 @@ void CpuBackend::compute(std::span<Tensor* const> nodes) {
         c.pool = n > 1 ? &pool_ : nullptr;
         c.errors = &errors;
         c.isa = isa_;
-        for (Tensor* t : nodes) {
+        auto t_prev = std::chrono::steady_clock::now();
+        for (size_t i = 0; i < nodes.size(); ++i) {
+            Tensor* t = nodes[i];
             if (t->op == OpKind::View || t->op == OpKind::None) continue;
+            if (sync_before_[i]) c.barrier();
             const WorkSize w = op_work_size(*t, n);
             c.shared = base;
             c.per_thread = base + align_up(w.shared) + static_cast<size_t>(ith) * align_up(w.per_thread);
             // Every thread runs every node even after an error was recorded, so all threads meet
             // the same barriers (an op that meets bad input writes zeros and records the error).
+            if (profiling_ && ith == 0) {  // time includes the barrier before the node
+                const int k = static_cast<int>(t->op);
+                op_seconds_[k] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t_prev).count();
+                compute_node(*t, c);
+                ++op_calls_[k];
+                t_prev = std::chrono::steady_clock::now();
+                continue;
+            }
             compute_node(*t, c);
-            c.barrier();
         }
     };
     pool_.run(run);
     if (errors.failed.load()) throw Error(ErrorKind::InvalidArgument, errors.message);
+}
+
+namespace {
+
+// Ops whose thread ith computes exactly rows split_range(dst.nrows(), ith, nth) of dst, reading
+// only the same rows of same-shaped sources.
+bool row_local(OpKind op) {
+    switch (op) {
+        case OpKind::Scale: case OpKind::Softcap: case OpKind::Silu: case OpKind::Gelu: case OpKind::GeluErf:
+        case OpKind::Tanh: case OpKind::Add: case OpKind::Mul: case OpKind::Div: case OpKind::Swiglu:
+        case OpKind::Geglu: case OpKind::RmsNorm: case OpKind::LayerNorm: case OpKind::SoftMax: case OpKind::Rope:
+            return true;
+        default: return false;
+    }
+}
+
+struct ByteRange {
+    const char* begin;
+    const char* end;
+    bool overlaps(const ByteRange& o) const { return begin < o.end && o.begin < end; }
+};
+ByteRange bytes_of(const Tensor& t) {
+    const char* p = static_cast<const char*>(t.data);
+    return {p, p + t.nbytes()};
+}
+
+}  // namespace
+
+// A barrier is needed before a node unless (1) it is row-local, (2) every source written since
+// the last barrier is the very node that wrote it (no view), row-locally, with the same shape, so
+// each thread reads only rows it wrote itself, (3) its output overlaps no memory read or written
+// since the last barrier, and (4) no scratch is shared across the two.
+void CpuBackend::plan_barriers(std::span<Tensor* const> nodes, int nth) {
+    sync_before_.assign(nodes.size(), 1);  // (the first compute node needs none: run() syncs)
+    if (nth <= 1) return;
+    std::vector<const Tensor*> written;  // nodes computed since the last barrier
+    std::vector<ByteRange> touched;      // bytes read or written since the last barrier
+    bool shared_scratch = false;
+    bool first = true;
+    for (size_t i = 0; i < nodes.size(); ++i) {
+        const Tensor* t = nodes[i];
+        if (t->op == OpKind::View || t->op == OpKind::None) continue;
+        const WorkSize ws = op_work_size(*t, nth);
+        bool can_skip = !first && row_local(t->op) && !shared_scratch && ws.shared == 0;
+        if (can_skip) {
+            const ByteRange out = bytes_of(*t);
+            for (const ByteRange& r : touched)
+                if (r.overlaps(out)) can_skip = false;
+            for (int k = 0; k < kMaxSrc && can_skip; ++k) {
+                const Tensor* s = t->src[k];
+                if (!s) continue;
+                const Tensor* root = s->view_src ? s->view_src : s;
+                for (const Tensor* w : written) {
+                    const bool hit = w == root || w == s || (w->view_src && w->view_src == root) || bytes_of(*w).overlaps(bytes_of(*s));
+                    if (!hit) continue;
+                    if (w != s || !row_local(w->op) || !w->same_shape(*t) || !s->is_contiguous() || !t->is_contiguous())
+                        can_skip = false;
+                }
+            }
+        }
+        const bool first_node = first;
+        first = false;
+        if (!can_skip) {
+            written.clear();
+            touched.clear();
+            shared_scratch = false;
+        }
+        sync_before_[i] = (can_skip || first_node) ? 0 : 1;
+        written.push_back(t);
+        touched.push_back(bytes_of(*t));
+        for (const Tensor* s : t->src)
+            if (s) touched.push_back(bytes_of(*s));
+        shared_scratch = shared_scratch || ws.shared > 0;
+    }
+}
+
+size_t CpuBackend::barriers_planned() const {
+    size_t n = 0;
+    for (uint8_t b : sync_before_) n += b;
+    return n;
 }
 
 void CpuBackend::set_tensor(Tensor& t, const void* src, size_t offset, size_t bytes) {

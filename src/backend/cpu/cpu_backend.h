@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "backend/backend.h"
@@ -34,11 +35,27 @@ public:
     // Bytes of per-compute scratch currently held (quantized activations, attention tiles).
     size_t work_buffer_bytes() const { return work_.size(); }
 
+    // Per-op wall time (thread 0, including the barrier after each node), accumulated while
+    // profiling is on. Enabled by set_profiling(true) or env HEARTH_PROFILE_OPS=1 (then printed to
+    // stderr when the backend is destroyed).
+    void set_profiling(bool on) { profiling_ = on; }
+    std::string profile_report() const;
+
+    // Barriers the last compute() needed / elided (row-aligned element-wise chains skip them).
+    size_t barriers_planned() const;
+
 private:
+    void plan_barriers(std::span<Tensor* const> nodes, int nth);
+
     const char* name_;
     Isa isa_;
     ThreadPool pool_;
     std::vector<unsigned char> work_;  // scratch shared by all threads of one compute()
+    std::vector<uint8_t> sync_before_;  // per node of the current compute: barrier before it
+    bool profiling_ = false;
+    bool print_profile_ = false;
+    double op_seconds_[static_cast<int>(OpKind::Count)] = {};
+    uint64_t op_calls_[static_cast<int>(OpKind::Count)] = {};
 };
 
 // Single-threaded scalar reference of one node (double accumulation where it matters): the truth
