@@ -97,6 +97,55 @@ inline void group_dot(const uint8_t* wp, const ActRow* act, int64_t j0, int nsub
     }
 }
 
+#if HEARTH_MM_VNNI
+// group_dot for a full group with 512-bit vectors: each zmm holds two sub-blocks, halving the
+// instruction count of the dot / convert / scale / accumulate chain.
+template <class F, int C>
+inline void group_dot512(const uint8_t* wp, const ActRow* act, int64_t j0, __m512 (*acc)[2], __m256* macc) {
+    Group g;
+    F::decode(wp, 8, g);
+    __m512i u2[4];  // sub-blocks 2t (low half) and 2t+1 (high half)
+#pragma GCC unroll 4
+    for (int t = 0; t < 4; ++t) {
+        u2[t] = _mm512_inserti64x4(_mm512_castsi256_si512(g.u[2 * t]), g.u[2 * t + 1], 1);
+        if constexpr (F::kSigned) u2[t] = _mm512_xor_si512(u2[t], _mm512_set1_epi8(-128));  // u = q + 128
+    }
+    if constexpr (F::kSigned) g.mn[0] = _mm256_fnmadd_ps(g.sc[0], _mm256_set1_ps(128.0f), g.mn[0]);
+#pragma GCC unroll 4
+    for (int c = 0; c < C; ++c) {
+        const ActRow& a = act[c];
+        const __m256 da = _mm256_loadu_ps(a.d + j0);
+        const int8_t* aq = a.q + j0 * 32;
+        __m512 sv;
+        if constexpr (!F::kSub16) {
+            // lane s of the low 256 bits: scale of sub-block s
+            sv = _mm512_castps256_ps512(_mm256_mul_ps(g.sc[0], da));
+            macc[c] = _mm256_fmadd_ps(g.mn[0], _mm256_loadu_ps(a.ds32 + j0), macc[c]);
+        } else {
+            // lane 2s+h: scale of half h of sub-block s
+            const __m256 da_lo = _mm256_permutevar8x32_ps(da, _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3));
+            const __m256 da_hi = _mm256_permutevar8x32_ps(da, _mm256_setr_epi32(4, 4, 5, 5, 6, 6, 7, 7));
+            sv = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_mul_ps(g.sc[0], da_lo)), _mm256_mul_ps(g.sc[1], da_hi), 1);
+            macc[c] = _mm256_fmadd_ps(g.mn[0], _mm256_loadu_ps(a.ds16 + 2 * j0), macc[c]);
+            macc[c] = _mm256_fmadd_ps(g.mn[1], _mm256_loadu_ps(a.ds16 + 2 * j0 + 8), macc[c]);
+        }
+#pragma GCC unroll 4
+        for (int t = 0; t < 4; ++t) {
+            const __m512i av = _mm512_loadu_si512(aq + 64 * t);
+            const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u2[t], av);
+            __m512i idx;
+            if constexpr (!F::kSub16) {
+                idx = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi32(2 * t)), _mm256_set1_epi32(2 * t + 1), 1);
+            } else {
+                idx = _mm512_setr_epi32(4 * t, 4 * t, 4 * t, 4 * t, 4 * t + 1, 4 * t + 1, 4 * t + 1, 4 * t + 1,  //
+                                        4 * t + 2, 4 * t + 2, 4 * t + 2, 4 * t + 2, 4 * t + 3, 4 * t + 3, 4 * t + 3, 4 * t + 3);
+            }
+            acc[c][t & 1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_permutexvar_ps(idx, sv), acc[c][t & 1]);
+        }
+    }
+}
+#endif
+
 // One weight row . C activation rows -> out[c * out_stride]
 template <class F, int C>
 void dot_row_cols(const uint8_t* row, const ActRow* act, int64_t k, float* out, int64_t out_stride) {
@@ -105,7 +154,17 @@ void dot_row_cols(const uint8_t* row, const ActRow* act, int64_t k, float* out, 
     __m256 acc[C][2], macc[C];
     for (int c = 0; c < C; ++c) acc[c][0] = acc[c][1] = macc[c] = _mm256_setzero_ps();
     const int64_t nfull = nb / 8;
+#if HEARTH_MM_VNNI
+    __m512 acc512[C][2];
+    for (int c = 0; c < C; ++c) acc512[c][0] = acc512[c][1] = _mm512_setzero_ps();
+    for (int64_t G = 0; G < nfull; ++G) group_dot512<F, C>(row + G * F::kGroupBytes, act, 8 * G, acc512, macc);
+    for (int c = 0; c < C; ++c) {
+        const __m512 t = _mm512_add_ps(acc512[c][0], acc512[c][1]);
+        acc[c][0] = _mm256_add_ps(acc[c][0], _mm256_add_ps(_mm512_castps512_ps256(t), _mm512_extractf32x8_ps(t, 1)));
+    }
+#else
     for (int64_t G = 0; G < nfull; ++G) group_dot<F, true, C>(row + G * F::kGroupBytes, act, 8 * G, 8, acc, macc);
+#endif
     if (nb % 8)
         group_dot<F, false, C>(row + nfull * F::kGroupBytes, act, 8 * nfull, static_cast<int>(nb % 8), acc, macc);
     for (int c = 0; c < C; ++c) out[c * out_stride] = hsum(_mm256_add_ps(acc[c][0], acc[c][1])) + hsum(macc[c]);
