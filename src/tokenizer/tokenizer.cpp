@@ -38,6 +38,20 @@ std::string replace_all(std::string_view s, std::string_view from, std::string_v
     return out;
 }
 
+int hex_digit(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+}
+
+// "<0xAB>" -> 0xAB; -1 for any other text.
+int parse_byte_token(const std::string& text) {
+    if (text.size() != 6 || text.compare(0, 3, "<0x") != 0 || text[5] != '>') return -1;
+    const int hi = hex_digit(text[3]), lo = hex_digit(text[4]);
+    return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
+}
+
 int32_t read_id(const gguf::File& f, const char* key, int32_t n_vocab) {
     const std::optional<int64_t> id = f.get_int(key);
     if (!id) return -1;
@@ -254,8 +268,9 @@ std::string Tokenizer::token_to_piece(int32_t id, bool render_special) const {
         case TokenType::Unknown:
         case TokenType::Unused: return render_special ? text : std::string();
         case TokenType::Byte:
-            if (v.kind == TokenizerKind::Spm && text.size() == 6 && text.compare(0, 3, "<0x") == 0 && text[5] == '>') {
-                return std::string(1, static_cast<char>(std::stoi(text.substr(3, 2), nullptr, 16)));
+            if (v.kind == TokenizerKind::Spm) {
+                const int byte = parse_byte_token(text);
+                if (byte >= 0) return std::string(1, static_cast<char>(byte));
             }
             break;
         case TokenType::UserDefined:
