@@ -70,7 +70,11 @@ std::vector<std::string> patterns_for(const std::string& pre) {
         // llama.cpp's default for BPE vocabularies without a known pre-tokenizer.
         return {R"([\p{P}\$\+<=>\^~\|]+)", kGpt2, R"(\p{N}+)", "[0-9][0-9][0-9]"};
     }
-    throw Error(ErrorKind::Unsupported, "tokenizer.ggml.pre: unknown BPE pre-tokenizer '" + pre + "'");
+    throw Error(ErrorKind::Unsupported,
+                "tokenizer.ggml.pre: unknown BPE pre-tokenizer '" + pre +
+                    "' (supported: default, gpt-2, mpt, olmo, jais, llama3/llama-bpe, dbrx, smaug-bpe, falcon3, "
+                    "pixtral, qwen2, stablelm2, deepseek-r1-qwen, megrez, starcoder, refact, command-r, smollm, "
+                    "codeshell, exaone, minerva, gpt-neox, falcon, deepseek-llm, deepseek-coder)");
 }
 
 }  // namespace
