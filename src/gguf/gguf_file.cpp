@@ -48,7 +48,8 @@ std::unique_ptr<File> File::open(const std::string& path, const OpenOptions& opt
     std::unique_ptr<File> file(new File());
     file->path_ = path;
     Fd fd;
-    fd.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    // O_NONBLOCK: opening a FIFO must not wait for a writer (it is then rejected as not regular).
+    fd.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd.fd < 0) throw Error(ErrorKind::Io, "cannot open '" + path + "': " + errno_text(errno));
     struct stat st {};
     if (::fstat(fd.fd, &st) != 0) throw Error(ErrorKind::Io, "cannot stat '" + path + "': " + errno_text(errno));

@@ -2,6 +2,8 @@
 // (in the spirit of CVE-2025-53630 / CVE-2026-27940 / CVE-2026-7482). Each case must be rejected
 // with Error(InvalidFile) whose message names the specific problem — never a crash or a huge alloc.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <string>
 #include <vector>
@@ -397,6 +399,16 @@ TEST(GgufMalformed, OpenRejectsMissingPathAndDirectory) {
         EXPECT_EQ(e.kind(), ErrorKind::Io);
         EXPECT_NE(std::string(e.what()).find("cannot open '/nonexistent/x.gguf'"), std::string::npos);
     }
+    const std::string fifo = ::testing::TempDir() + "hearth_gguf_fifo_" + std::to_string(::getpid());
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    try {
+        File::open(fifo);  // must not block waiting for a writer
+        ADD_FAILURE();
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::Io);
+        EXPECT_NE(std::string(e.what()).find("not a regular file"), std::string::npos) << e.what();
+    }
+    ::unlink(fifo.c_str());
     try {
         File::open("/tmp");
         ADD_FAILURE();
