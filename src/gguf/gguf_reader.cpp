@@ -177,10 +177,10 @@ void File::parse() {
     const uint64_t n_kv = c.u64("metadata count");
     if (n_tensors > detail::kMaxTensorCount || n_tensors > c.remaining() / detail::kMinTensorInfoBytes)
         c.fail_at(8, "tensor count " + std::to_string(n_tensors) + " is impossible for the " +
-                         std::to_string(c.remaining()) + " bytes left in the file");
+                         std::to_string(c.remaining()) + " bytes left in the file (truncated or corrupt)");
     if (n_kv > detail::kMaxKvCount || n_kv > c.remaining() / detail::kMinKvBytes)
         c.fail_at(16, "metadata count " + std::to_string(n_kv) + " is impossible for the " +
-                          std::to_string(c.remaining()) + " bytes left in the file");
+                          std::to_string(c.remaining()) + " bytes left in the file (truncated or corrupt)");
 
     // ---- metadata ---------------------------------------------------------------------------
     // kvs_ never reallocates after this reserve, so kv_index_ can point at its keys.
