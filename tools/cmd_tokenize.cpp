@@ -17,14 +17,15 @@ namespace hearth::cli {
 namespace {
 
 void usage() {
-    std::fprintf(stderr,
-                 "usage: hearth tokenize -m FILE (-p TEXT | -f FILE) [--ids] [--no-bos] [--no-parse-special]\n"
-                 "  -m, --model FILE      GGUF file with tokenizer metadata (a model or a vocab-only file)\n"
-                 "  -p, --prompt TEXT     text to tokenize\n"
-                 "  -f, --file FILE       read the text from FILE (bytes as is)\n"
-                 "  --ids                 print only a JSON array of token ids\n"
-                 "  --no-bos              do not add BOS/EOS (CLS/SEP) even when the model asks for them\n"
-                 "  --no-parse-special    treat control-token texts like <|im_end|> as plain text\n");
+    std::fprintf(
+        stderr,
+        "usage: hearth tokenize -m FILE (-p TEXT | -f FILE) [--ids] [--no-bos] [--no-parse-special]\n"
+        "  -m, --model FILE      GGUF file with tokenizer metadata (a model or a vocab-only file)\n"
+        "  -p, --prompt TEXT     text to tokenize\n"
+        "  -f, --file FILE       read the text from FILE (bytes as is)\n"
+        "  --ids                 print only a JSON array of token ids\n"
+        "  --no-bos              do not add BOS/EOS (CLS/SEP) even when the model asks for them\n"
+        "  --no-parse-special    treat control-token texts like <|im_end|> as plain text\n");
 }
 
 std::string escape_piece(const std::string& piece) {
@@ -117,7 +118,8 @@ int run_tokenize(const std::vector<std::string>& args) {
         return 0;
     }
     for (int32_t id : ids) {
-        std::printf("%6d -> '%s'\n", id, escape_piece(tok->token_to_piece(id, /*render_special=*/true)).c_str());
+        std::printf("%6d -> '%s'\n", id,
+                    escape_piece(tok->token_to_piece(id, /*render_special=*/true)).c_str());
     }
     return 0;
 }

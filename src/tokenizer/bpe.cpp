@@ -34,7 +34,9 @@ const ByteMap& byte_map() {
 
 }  // namespace
 
-uint32_t bpe_byte_to_codepoint(uint8_t byte) { return byte_map().to_cp[byte]; }
+uint32_t bpe_byte_to_codepoint(uint8_t byte) {
+    return byte_map().to_cp[byte];
+}
 
 int bpe_codepoint_to_byte(uint32_t cp) {
     return cp < byte_map().from_cp.size() ? byte_map().from_cp[cp] : -1;

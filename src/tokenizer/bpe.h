@@ -24,7 +24,7 @@ struct BpeMerge {
 };
 
 class BpeMerges {
-public:
+  public:
     void add(int32_t left, int32_t right, int32_t rank, int32_t result);
     const BpeMerge* find(int32_t left, int32_t right) const {
         auto it = table_.find(key(left, right));
@@ -32,7 +32,7 @@ public:
     }
     size_t size() const { return table_.size(); }
 
-private:
+  private:
     static uint64_t key(int32_t l, int32_t r) {
         return (static_cast<uint64_t>(static_cast<uint32_t>(l)) << 32) | static_cast<uint32_t>(r);
     }

@@ -12,8 +12,7 @@ namespace hearth {
 namespace {
 
 // GPT-2's pattern (also MPT, OLMo, Jais, and the second stage of several others).
-const char* const kGpt2 =
-    R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S))";
+const char* const kGpt2 = R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S))";
 // Llama 3: case-insensitive contractions, numbers in groups of at most three digits.
 const char* const kLlama3 =
     R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
@@ -32,8 +31,8 @@ std::vector<std::string> patterns_for(const std::string& pre) {
     if (pre == "qwen2" || pre == "stablelm2" || pre == "deepseek-r1-qwen" || pre == "megrez") {
         return {kQwen2};
     }
-    if (pre == "starcoder" || pre == "refact" || pre == "command-r" || pre == "smollm" || pre == "codeshell" ||
-        pre == "exaone" || pre == "minerva" || pre == "gpt-neox") {
+    if (pre == "starcoder" || pre == "refact" || pre == "command-r" || pre == "smollm" ||
+        pre == "codeshell" || pre == "exaone" || pre == "minerva" || pre == "gpt-neox") {
         // Digits are split individually first, then the GPT-2 pattern runs on the rest.
         return {R"(\p{N})", kGpt2};
     }
@@ -64,17 +63,19 @@ std::vector<std::string> patterns_for(const std::string& pre) {
         };
     }
     if (pre == "deepseek-coder") {
-        return {"[\r\n]", "\\s?\\p{L}+", "\\s?\\p{P}+", "[\u4e00-\u9fa5\u0800-\u4e00\uac00-\ud7ff]+", "\\p{N}"};
+        return {"[\r\n]", "\\s?\\p{L}+", "\\s?\\p{P}+", "[\u4e00-\u9fa5\u0800-\u4e00\uac00-\ud7ff]+",
+                "\\p{N}"};
     }
     if (pre.empty() || pre == "default") {
         // llama.cpp's default for BPE vocabularies without a known pre-tokenizer.
         return {R"([\p{P}\$\+<=>\^~\|]+)", kGpt2, R"(\p{N}+)", "[0-9][0-9][0-9]"};
     }
-    throw Error(ErrorKind::Unsupported,
-                "tokenizer.ggml.pre: unknown BPE pre-tokenizer '" + pre +
-                    "' (supported: default, gpt-2, mpt, olmo, jais, llama3/llama-bpe, dbrx, smaug-bpe, falcon3, "
-                    "pixtral, qwen2, stablelm2, deepseek-r1-qwen, megrez, starcoder, refact, command-r, smollm, "
-                    "codeshell, exaone, minerva, gpt-neox, falcon, deepseek-llm, deepseek-coder)");
+    throw Error(
+        ErrorKind::Unsupported,
+        "tokenizer.ggml.pre: unknown BPE pre-tokenizer '" + pre +
+            "' (supported: default, gpt-2, mpt, olmo, jais, llama3/llama-bpe, dbrx, smaug-bpe, falcon3, "
+            "pixtral, qwen2, stablelm2, deepseek-r1-qwen, megrez, starcoder, refact, command-r, smollm, "
+            "codeshell, exaone, minerva, gpt-neox, falcon, deepseek-llm, deepseek-coder)");
 }
 
 }  // namespace
@@ -97,8 +98,8 @@ PreTokenizer::PreTokenizer(const std::vector<std::string>& patterns) {
         int err = 0;
         PCRE2_SIZE err_offset = 0;
         auto pat = std::make_unique<Pattern>();
-        pat->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(p.data()), p.size(), PCRE2_UTF | PCRE2_UCP, &err,
-                                  &err_offset, nullptr);
+        pat->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(p.data()), p.size(), PCRE2_UTF | PCRE2_UCP,
+                                  &err, &err_offset, nullptr);
         if (!pat->code) {
             PCRE2_UCHAR msg[256];
             pcre2_get_error_message(err, msg, sizeof msg);
@@ -125,7 +126,8 @@ void PreTokenizer::split(std::string_view text, std::vector<std::string_view>& o
             size_t pos = 0;
             size_t gap_start = 0;
             while (pos < piece.size()) {
-                const int rc = pcre2_match(pat->code, subject, piece.size(), pos, PCRE2_NO_UTF_CHECK, md, nullptr);
+                const int rc =
+                    pcre2_match(pat->code, subject, piece.size(), pos, PCRE2_NO_UTF_CHECK, md, nullptr);
                 if (rc < 0) break;  // no further match (or a resource limit: keep the rest whole)
                 const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
                 const size_t start = ov[0], end = ov[1];

@@ -12,7 +12,7 @@
 namespace hearth {
 
 class PreTokenizer {
-public:
+  public:
     // Throws Error(Unsupported) naming tokenizer.ggml.pre for an unknown name. An empty name or
     // "default" selects llama.cpp's default pattern set.
     static std::unique_ptr<PreTokenizer> for_name(const std::string& pre);
@@ -28,7 +28,7 @@ public:
     // Whether the llama3 "ignore_merges" rule applies to this pre-tokenizer name.
     static bool ignores_merges(const std::string& pre);
 
-private:
+  private:
     struct Pattern;
     std::vector<std::unique_ptr<Pattern>> patterns_;
 };

@@ -52,9 +52,8 @@ void SpecialTokenMatcher::partition(std::string_view text, bool parse_special,
     size_t pos = 0;
     while (pos < text.size()) {
         int32_t id = -1;
-        const size_t len = first_byte_[static_cast<uint8_t>(text[pos])]
-                               ? match_at(text, pos, parse_special, id)
-                               : 0;
+        const size_t len =
+            first_byte_[static_cast<uint8_t>(text[pos])] ? match_at(text, pos, parse_special, id) : 0;
         if (len == 0) {
             ++pos;
             continue;

@@ -18,7 +18,7 @@ struct TextFragment {
 };
 
 class SpecialTokenMatcher {
-public:
+  public:
     // always: matched even when parse_special is false (user-defined tokens, as in
     // SentencePiece / Hugging Face added tokens); otherwise only when parse_special is true.
     void add(std::string_view text, int32_t id, bool always);
@@ -28,7 +28,7 @@ public:
 
     size_t size() const { return n_tokens_; }
 
-private:
+  private:
     struct Node {
         int32_t token = -1;   // token ending here (-1: none)
         bool always = false;  // that token is matched without parse_special

@@ -11,7 +11,7 @@
 namespace hearth {
 
 class TokenIndex {
-public:
+  public:
     // Indexes texts[0..n); on duplicate texts the highest id wins. `texts` must outlive the
     // index and not be modified afterwards.
     void build(const std::vector<std::string>& texts);
@@ -19,7 +19,7 @@ public:
     int32_t find(std::string_view text) const;
     size_t max_length() const { return max_length_; }
 
-private:
+  private:
     struct Slot {
         uint32_t tag;  // high half of the hash
         int32_t id;    // -1: empty

@@ -19,8 +19,8 @@ constexpr std::string_view kSpmSpace = "\xE2\x96\x81";  // U+2581, SentencePiece
 
 // Texts of tokens that end a turn in common chat formats (used when tokenizer.ggml.eot_token_id is
 // absent, and to mark end-of-generation tokens).
-constexpr std::string_view kEotTexts[] = {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>",
-                                          "<|endoftext|>", "<EOT>", "_<EOT>", "<\xEF\xBD\x9C" "end\xE2\x96\x81" "of\xE2\x96\x81" "sentence\xEF\xBD\x9C>"};
+constexpr std::string_view kEotTexts[] = {"<|eot_id|>",    "<|im_end|>", "<|end|>", "<end_of_turn>",
+                                          "<|endoftext|>", "<EOT>",      "_<EOT>",  "<｜end▁of▁sentence｜>"};
 constexpr std::string_view kExtraEogTexts[] = {"<|eom_id|>", "<|end_of_text|>", "<|return|>", "<|call|>"};
 
 std::string replace_all(std::string_view s, std::string_view from, std::string_view to) {
@@ -57,16 +57,19 @@ int32_t read_id(const gguf::File& f, const char* key, int32_t n_vocab) {
     if (!id) return -1;
     if (*id < 0 || *id >= n_vocab) {
         throw Error(ErrorKind::InvalidFile, std::string(key) + ": token id " + std::to_string(*id) +
-                                                " is outside the vocabulary (n_vocab " + std::to_string(n_vocab) + ")");
+                                                " is outside the vocabulary (n_vocab " +
+                                                std::to_string(n_vocab) + ")");
     }
     return static_cast<int32_t>(*id);
 }
 
 void load_vocabulary(const gguf::File& f, Tokenizer::Impl& v) {
     const auto* tokens = f.get_string_array("tokenizer.ggml.tokens");
-    if (!tokens) throw Error(ErrorKind::InvalidFile, "tokenizer.ggml.tokens: missing (no vocabulary in this file)");
+    if (!tokens)
+        throw Error(ErrorKind::InvalidFile, "tokenizer.ggml.tokens: missing (no vocabulary in this file)");
     if (tokens->empty() || tokens->size() > static_cast<size_t>(INT32_MAX)) {
-        throw Error(ErrorKind::InvalidFile, "tokenizer.ggml.tokens: bad vocabulary size " + std::to_string(tokens->size()));
+        throw Error(ErrorKind::InvalidFile,
+                    "tokenizer.ggml.tokens: bad vocabulary size " + std::to_string(tokens->size()));
     }
     const size_t n = tokens->size();
     v.texts = *tokens;
@@ -79,12 +82,14 @@ void load_vocabulary(const gguf::File& f, Tokenizer::Impl& v) {
         }
         for (size_t i = 0; i < n; ++i) v.scores[i] = static_cast<float>((*scores)[i]);
     } else if (v.kind == TokenizerKind::Spm) {
-        throw Error(ErrorKind::InvalidFile, "tokenizer.ggml.scores: missing (required by the SentencePiece tokenizer)");
+        throw Error(ErrorKind::InvalidFile,
+                    "tokenizer.ggml.scores: missing (required by the SentencePiece tokenizer)");
     }
     if (const auto* types = f.get_int_array("tokenizer.ggml.token_type")) {
         if (types->size() != n) {
-            throw Error(ErrorKind::InvalidFile, "tokenizer.ggml.token_type: " + std::to_string(types->size()) +
-                                                    " entries for " + std::to_string(n) + " tokens");
+            throw Error(ErrorKind::InvalidFile,
+                        "tokenizer.ggml.token_type: " + std::to_string(types->size()) + " entries for " +
+                            std::to_string(n) + " tokens");
         }
         for (size_t i = 0; i < n; ++i) {
             const int64_t t = (*types)[i];
@@ -156,7 +161,8 @@ void load_bpe(const gguf::File& f, Tokenizer::Impl& v) {
         v.byte_tokens[b] = v.lookup(bpe_bytes_to_text(std::string(1, static_cast<char>(b))));
     }
     const auto* merges = f.get_string_array("tokenizer.ggml.merges");
-    if (!merges) throw Error(ErrorKind::InvalidFile, "tokenizer.ggml.merges: missing (required by the BPE tokenizer)");
+    if (!merges)
+        throw Error(ErrorKind::InvalidFile, "tokenizer.ggml.merges: missing (required by the BPE tokenizer)");
     std::string joined;
     for (size_t i = 0; i < merges->size(); ++i) {
         const std::string& m = (*merges)[i];
@@ -185,10 +191,12 @@ void load_spm(Tokenizer::Impl& v) {
     }
     std::set<uint32_t> joins;
     for (const std::string& text : v.texts) {
-        for (size_t pos = text.find(kSpmSpace, 1); pos != std::string::npos; pos = text.find(kSpmSpace, pos + 1)) {
+        for (size_t pos = text.find(kSpmSpace, 1); pos != std::string::npos;
+             pos = text.find(kSpmSpace, pos + 1)) {
             size_t start = pos - 1;  // back to the lead byte of the preceding character
             while (start > 0 && (static_cast<uint8_t>(text[start]) & 0xC0) == 0x80) --start;
-            if (utf8::valid_length(text, start) != pos - start) continue;  // not valid UTF-8: cannot match text
+            if (utf8::valid_length(text, start) != pos - start)
+                continue;  // not valid UTF-8: cannot match text
             size_t i = start;
             joins.insert(utf8::next(text, i));
         }
@@ -204,7 +212,8 @@ Tokenizer::~Tokenizer() = default;
 std::unique_ptr<Tokenizer> Tokenizer::from_gguf(const gguf::File& file) {
     auto v = std::make_unique<Impl>();
     const std::optional<std::string> model = file.get_string("tokenizer.ggml.model");
-    if (!model) throw Error(ErrorKind::InvalidFile, "tokenizer.ggml.model: missing (no tokenizer in this file)");
+    if (!model)
+        throw Error(ErrorKind::InvalidFile, "tokenizer.ggml.model: missing (no tokenizer in this file)");
     if (*model == "llama") {
         v->kind = TokenizerKind::Spm;
     } else if (*model == "gpt2") {
@@ -247,8 +256,12 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special, 
                 spm_encode(v, escaped, out);
                 break;
             }
-            case TokenizerKind::Bpe: bpe_encode(v, frag.text, out); break;
-            case TokenizerKind::WordPiece: wordpiece_encode(v, frag.text, out); break;
+            case TokenizerKind::Bpe:
+                bpe_encode(v, frag.text, out);
+                break;
+            case TokenizerKind::WordPiece:
+                wordpiece_encode(v, frag.text, out);
+                break;
         }
         prev_special = false;
     }
@@ -266,7 +279,8 @@ std::string Tokenizer::token_to_piece(int32_t id, bool render_special) const {
     switch (v.types[id]) {
         case TokenType::Control:
         case TokenType::Unknown:
-        case TokenType::Unused: return render_special ? text : std::string();
+        case TokenType::Unused:
+            return render_special ? text : std::string();
         case TokenType::Byte:
             if (v.kind == TokenizerKind::Spm) {
                 const int byte = parse_byte_token(text);
@@ -276,10 +290,12 @@ std::string Tokenizer::token_to_piece(int32_t id, bool render_special) const {
         case TokenType::UserDefined:
             if (v.kind != TokenizerKind::Spm) return text;  // added tokens are stored as raw text
             break;
-        default: break;
+        default:
+            break;
     }
     switch (v.kind) {
-        case TokenizerKind::Spm: return replace_all(text, kSpmSpace, " ");
+        case TokenizerKind::Spm:
+            return replace_all(text, kSpmSpace, " ");
         case TokenizerKind::WordPiece:
             if (text.compare(0, kSpmSpace.size(), kSpmSpace) == 0) return " " + text.substr(kSpmSpace.size());
             return text;
@@ -318,27 +334,55 @@ std::string Tokenizer::decode(const std::vector<int32_t>& ids, bool render_speci
     return out;
 }
 
-int32_t Tokenizer::n_vocab() const { return impl_->n_vocab(); }
-int32_t Tokenizer::bos() const { return impl_->bos; }
-int32_t Tokenizer::eos() const { return impl_->eos; }
-int32_t Tokenizer::eot() const { return impl_->eot; }
-int32_t Tokenizer::unk() const { return impl_->unk; }
-int32_t Tokenizer::sep() const { return impl_->sep; }
-int32_t Tokenizer::pad() const { return impl_->pad; }
-int32_t Tokenizer::cls() const { return impl_->cls; }
-bool Tokenizer::add_bos() const { return impl_->add_bos; }
-bool Tokenizer::add_eos() const { return impl_->add_eos; }
-TokenizerKind Tokenizer::kind() const { return impl_->kind; }
-const std::string& Tokenizer::pre() const { return impl_->pre; }
+int32_t Tokenizer::n_vocab() const {
+    return impl_->n_vocab();
+}
+int32_t Tokenizer::bos() const {
+    return impl_->bos;
+}
+int32_t Tokenizer::eos() const {
+    return impl_->eos;
+}
+int32_t Tokenizer::eot() const {
+    return impl_->eot;
+}
+int32_t Tokenizer::unk() const {
+    return impl_->unk;
+}
+int32_t Tokenizer::sep() const {
+    return impl_->sep;
+}
+int32_t Tokenizer::pad() const {
+    return impl_->pad;
+}
+int32_t Tokenizer::cls() const {
+    return impl_->cls;
+}
+bool Tokenizer::add_bos() const {
+    return impl_->add_bos;
+}
+bool Tokenizer::add_eos() const {
+    return impl_->add_eos;
+}
+TokenizerKind Tokenizer::kind() const {
+    return impl_->kind;
+}
+const std::string& Tokenizer::pre() const {
+    return impl_->pre;
+}
 
-bool Tokenizer::is_eog(int32_t id) const { return impl_->valid(id) && impl_->eog[id]; }
+bool Tokenizer::is_eog(int32_t id) const {
+    return impl_->valid(id) && impl_->eog[id];
+}
 bool Tokenizer::is_control(int32_t id) const {
     return impl_->valid(id) && impl_->types[id] == TokenType::Control;
 }
 TokenType Tokenizer::token_type(int32_t id) const {
     return impl_->valid(id) ? impl_->types[id] : TokenType::Undefined;
 }
-float Tokenizer::token_score(int32_t id) const { return impl_->valid(id) ? impl_->scores[id] : 0.0f; }
+float Tokenizer::token_score(int32_t id) const {
+    return impl_->valid(id) ? impl_->scores[id] : 0.0f;
+}
 std::optional<int32_t> Tokenizer::find_token(std::string_view text) const {
     const int32_t id = impl_->lookup(text);
     return id >= 0 ? std::optional<int32_t>(id) : std::nullopt;

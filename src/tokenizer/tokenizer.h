@@ -30,7 +30,7 @@ enum class TokenType : int32_t {
 };
 
 class Tokenizer {
-public:
+  public:
     // Builds the tokenizer from a GGUF file's tokenizer.ggml.* keys. Throws
     // Error(InvalidFile) for missing/inconsistent keys and Error(Unsupported) for an unknown
     // tokenizer.ggml.model; the message names the key.
@@ -81,7 +81,7 @@ public:
 
     struct Impl;
 
-private:
+  private:
     explicit Tokenizer(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;
 };

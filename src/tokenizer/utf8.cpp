@@ -64,7 +64,10 @@ size_t incomplete_tail(std::string_view s) {
     for (size_t k = 1; k <= 3 && k <= n; ++k) {
         const auto b = static_cast<uint8_t>(s[n - k]);
         if ((b & 0xC0) == 0x80) continue;  // continuation byte: keep looking for the lead
-        const size_t need = (b >= 0xC2 && b <= 0xDF) ? 2 : (b >= 0xE0 && b <= 0xEF) ? 3 : (b >= 0xF0 && b <= 0xF4) ? 4 : 0;
+        const size_t need = (b >= 0xC2 && b <= 0xDF)   ? 2
+                            : (b >= 0xE0 && b <= 0xEF) ? 3
+                            : (b >= 0xF0 && b <= 0xF4) ? 4
+                                                       : 0;
         return need > k ? k : 0;
     }
     return 0;
@@ -76,9 +79,15 @@ uint32_t next(std::string_view s, size_t& i) {
     const auto b = [&](size_t k) { return static_cast<uint32_t>(static_cast<uint8_t>(s[i + k])); };
     uint32_t cp = 0;
     switch (len) {
-        case 1: cp = b(0); break;
-        case 2: cp = ((b(0) & 0x1F) << 6) | (b(1) & 0x3F); break;
-        case 3: cp = ((b(0) & 0x0F) << 12) | ((b(1) & 0x3F) << 6) | (b(2) & 0x3F); break;
+        case 1:
+            cp = b(0);
+            break;
+        case 2:
+            cp = ((b(0) & 0x1F) << 6) | (b(1) & 0x3F);
+            break;
+        case 3:
+            cp = ((b(0) & 0x0F) << 12) | ((b(1) & 0x3F) << 6) | (b(2) & 0x3F);
+            break;
         default:
             cp = ((b(0) & 0x07) << 18) | ((b(1) & 0x3F) << 12) | ((b(2) & 0x3F) << 6) | (b(3) & 0x3F);
             break;

@@ -18,13 +18,15 @@ namespace {
 constexpr size_t kMaxWordChars = 100;
 
 bool is_cjk(uint32_t cp) {
-    return (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF) || (cp >= 0x20000 && cp <= 0x2A6DF) ||
-           (cp >= 0x2A700 && cp <= 0x2B73F) || (cp >= 0x2B740 && cp <= 0x2B81F) || (cp >= 0x2B820 && cp <= 0x2CEAF) ||
+    return (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF) ||
+           (cp >= 0x20000 && cp <= 0x2A6DF) || (cp >= 0x2A700 && cp <= 0x2B73F) ||
+           (cp >= 0x2B740 && cp <= 0x2B81F) || (cp >= 0x2B820 && cp <= 0x2CEAF) ||
            (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0x2F800 && cp <= 0x2FA1F);
 }
 
 bool is_whitespace(uint32_t cp) {
-    return cp == ' ' || cp == '\t' || cp == '\n' || cp == '\r' || u_charType(static_cast<UChar32>(cp)) == U_SPACE_SEPARATOR;
+    return cp == ' ' || cp == '\t' || cp == '\n' || cp == '\r' ||
+           u_charType(static_cast<UChar32>(cp)) == U_SPACE_SEPARATOR;
 }
 
 // BERT clean_text: NUL, U+FFFD and "other" characters (Cc, Cf, Co, Cn, Cs) vanish; \t \n \r
@@ -38,14 +40,16 @@ bool is_dropped(uint32_t cp) {
 }
 
 bool is_punctuation(uint32_t cp) {
-    if ((cp >= 33 && cp <= 47) || (cp >= 58 && cp <= 64) || (cp >= 91 && cp <= 96) || (cp >= 123 && cp <= 126)) {
+    if ((cp >= 33 && cp <= 47) || (cp >= 58 && cp <= 64) || (cp >= 91 && cp <= 96) ||
+        (cp >= 123 && cp <= 126)) {
         return true;
     }
     return u_ispunct(static_cast<UChar32>(cp));
 }
 
 // Greedy longest-match-first spelling of one word (lowercased, normalized UTF-8).
-void encode_word(const Tokenizer::Impl& v, const std::string& word, size_t n_chars, std::vector<int32_t>& out) {
+void encode_word(const Tokenizer::Impl& v, const std::string& word, size_t n_chars,
+                 std::vector<int32_t>& out) {
     if (n_chars > kMaxWordChars) {
         if (v.unk >= 0) out.push_back(v.unk);
         return;
@@ -93,9 +97,9 @@ const icu::Normalizer2& nfd() {
 
 void wordpiece_encode(const Tokenizer::Impl& v, std::string_view text, std::vector<int32_t>& out) {
     UErrorCode status = U_ZERO_ERROR;
-    icu::UnicodeString decomposed =
-        nfd().normalize(icu::UnicodeString::fromUTF8(icu::StringPiece(text.data(), static_cast<int32_t>(text.size()))),
-                        status);
+    icu::UnicodeString decomposed = nfd().normalize(
+        icu::UnicodeString::fromUTF8(icu::StringPiece(text.data(), static_cast<int32_t>(text.size()))),
+        status);
     if (U_FAILURE(status)) throw Error(ErrorKind::Internal, "ICU: NFD normalization failed");
 
     std::string word;
@@ -109,7 +113,8 @@ void wordpiece_encode(const Tokenizer::Impl& v, std::string_view text, std::vect
         const UChar32 c = decomposed.char32At(i);
         i += U16_LENGTH(c);
         auto cp = static_cast<uint32_t>(c);
-        if (cp >= 0xD800 && cp <= 0xDFFF) cp = utf8::kReplacement;  // unpaired surrogate (not from valid input)
+        if (cp >= 0xD800 && cp <= 0xDFFF)
+            cp = utf8::kReplacement;  // unpaired surrogate (not from valid input)
         if (is_dropped(cp)) continue;
         if (is_whitespace(cp)) {
             flush();

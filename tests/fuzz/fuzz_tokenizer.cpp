@@ -34,9 +34,9 @@ std::string shared_dir() {
 std::vector<Vocab>& vocabs() {
     static std::vector<Vocab> v = [] {
         std::vector<Vocab> out;
-        for (auto [name, exact] : {std::pair{"llama-spm", true}, std::pair{"gpt-2", true},
-                                   std::pair{"deepseek-llm", false}, std::pair{"phi-3", false},
-                                   std::pair{"bert-bge", false}, std::pair{"falcon", false}}) {
+        for (auto [name, exact] :
+             {std::pair{"llama-spm", true}, std::pair{"gpt-2", true}, std::pair{"deepseek-llm", false},
+              std::pair{"phi-3", false}, std::pair{"bert-bge", false}, std::pair{"falcon", false}}) {
             const auto file = hearth::gguf::File::open(shared_dir() + "/vocab/ggml-vocab-" + name + ".gguf");
             out.push_back(Vocab{name, exact, hearth::Tokenizer::from_gguf(*file)});
         }
@@ -71,7 +71,8 @@ void fuzz_synthetic(const uint8_t* data, size_t size) {
         w.set("tokenizer.ggml.model", hearth::gguf::Value::str(model));
         w.set("tokenizer.ggml.tokens", hearth::gguf::Value::string_array(tokens));
         w.set("tokenizer.ggml.scores", hearth::gguf::Value::float_array(scores));
-        w.set("tokenizer.ggml.token_type", hearth::gguf::Value::int_array(hearth::gguf::ValueType::Int32, types));
+        w.set("tokenizer.ggml.token_type",
+              hearth::gguf::Value::int_array(hearth::gguf::ValueType::Int32, types));
         w.set("tokenizer.ggml.merges", hearth::gguf::Value::string_array(merges));
         w.set("tokenizer.ggml.bos_token_id", hearth::gguf::Value::u32(data[1] % tokens.size()));
         w.set("tokenizer.ggml.unknown_token_id", hearth::gguf::Value::u32(0));

@@ -1,11 +1,11 @@
 // Tokenizers of the shared test models and the real Gemma 3 model: prompt tokenizations must
 // equal llama.cpp's (golden completions-*.json prompt_tokens, BOS as the model says).
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "gguf/gguf.h"
 #include "tokenizer/tokenizer.h"
@@ -29,8 +29,12 @@ void check_golden(const std::string& model) {
     }
 }
 
-TEST(TokenizerModels, TinyQwen3BpeMatchesGolden) { check_golden("tiny-qwen3-bpe-f16"); }
-TEST(TokenizerModels, TinyLlamaSpmMatchesGolden) { check_golden("tiny-llama-spm-f16"); }
+TEST(TokenizerModels, TinyQwen3BpeMatchesGolden) {
+    check_golden("tiny-qwen3-bpe-f16");
+}
+TEST(TokenizerModels, TinyLlamaSpmMatchesGolden) {
+    check_golden("tiny-llama-spm-f16");
+}
 
 std::string gemma_path() {
     for (const std::string p : {std::string(HEARTH_SOURCE_DIR) + "/models/gemma-3-270m-q4_k_m.gguf",
@@ -46,7 +50,8 @@ TEST(TokenizerModels, Gemma3) {
     const auto file = hearth::gguf::File::open(path);
     const auto t0 = std::chrono::steady_clock::now();
     const auto tok = hearth::Tokenizer::from_gguf(*file);
-    const double load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    const double load_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     std::printf("gemma3 vocab (%d tokens) loaded in %.1f ms\n", tok->n_vocab(), load_ms);
     EXPECT_LT(load_ms, 3000.0);  // well under a second on an idle machine; generous for shared CI cores
 

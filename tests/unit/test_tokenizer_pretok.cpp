@@ -22,11 +22,37 @@ Pieces split(const std::string& pre, const std::string& text) {
 }
 
 TEST(TokenizerPretok, AllNamesCompileAndCoverInput) {
-    const std::string text = "Hello  world's 1234567 \xC3\x84pfel!\n\n\t \xE4\xBD\xA0\xE5\xA5\xBD 3.14 \xF0\x9F\xA6\x99";
-    for (const char* name : {"", "default", "gpt-2", "gpt2", "mpt", "olmo", "jais", "llama3", "llama-bpe", "llama-v3",
-                             "dbrx", "smaug-bpe", "falcon3", "pixtral", "qwen2", "stablelm2", "deepseek-r1-qwen",
-                             "megrez", "starcoder", "refact", "command-r", "smollm", "codeshell", "exaone",
-                             "minerva", "gpt-neox", "falcon", "deepseek-llm", "deepseek-coder"}) {
+    const std::string text =
+        "Hello  world's 1234567 \xC3\x84pfel!\n\n\t \xE4\xBD\xA0\xE5\xA5\xBD 3.14 \xF0\x9F\xA6\x99";
+    for (const char* name : {"",
+                             "default",
+                             "gpt-2",
+                             "gpt2",
+                             "mpt",
+                             "olmo",
+                             "jais",
+                             "llama3",
+                             "llama-bpe",
+                             "llama-v3",
+                             "dbrx",
+                             "smaug-bpe",
+                             "falcon3",
+                             "pixtral",
+                             "qwen2",
+                             "stablelm2",
+                             "deepseek-r1-qwen",
+                             "megrez",
+                             "starcoder",
+                             "refact",
+                             "command-r",
+                             "smollm",
+                             "codeshell",
+                             "exaone",
+                             "minerva",
+                             "gpt-neox",
+                             "falcon",
+                             "deepseek-llm",
+                             "deepseek-coder"}) {
         std::string joined;
         for (const auto& p : split(name, text)) {
             EXPECT_FALSE(p.empty()) << name;
@@ -47,10 +73,12 @@ TEST(TokenizerPretok, FamilySplits) {
 }
 
 TEST(TokenizerPretok, ConcurrentEncodeIsConsistent) {
-    const auto file = hearth::gguf::File::open(std::string(HEARTH_SHARED_DIR) + "/vocab/ggml-vocab-deepseek-llm.gguf");
+    const auto file =
+        hearth::gguf::File::open(std::string(HEARTH_SHARED_DIR) + "/vocab/ggml-vocab-deepseek-llm.gguf");
     const auto tok = hearth::Tokenizer::from_gguf(*file);
     std::string text;
-    for (int i = 0; i < 200; ++i) text += "Concurrency test " + std::to_string(i * 7919) + " \xE4\xBD\xA0\xE5\xA5\xBD! ";
+    for (int i = 0; i < 200; ++i)
+        text += "Concurrency test " + std::to_string(i * 7919) + " \xE4\xBD\xA0\xE5\xA5\xBD! ";
     const auto expected = tok->encode(text, true, true);
     std::vector<int> ok(4, 0);
     std::vector<std::thread> threads;

@@ -21,7 +21,8 @@ const Tokenizer& vocab(const std::string& name) {
     static std::map<std::string, std::unique_ptr<Tokenizer>> cache;
     auto& slot = cache[name];
     if (!slot) {
-        const auto file = hearth::gguf::File::open(std::string(HEARTH_SHARED_DIR) + "/vocab/ggml-vocab-" + name + ".gguf");
+        const auto file =
+            hearth::gguf::File::open(std::string(HEARTH_SHARED_DIR) + "/vocab/ggml-vocab-" + name + ".gguf");
         slot = Tokenizer::from_gguf(*file);
     }
     return *slot;
@@ -34,21 +35,36 @@ std::string random_utf8(std::mt19937& rng, size_t n_chars) {
     for (size_t i = 0; i < n_chars; ++i) {
         uint32_t cp = 0;
         switch (kind(rng)) {
-            case 0: cp = " \n\t"[rng() % 3]; break;
-            case 1: cp = 0xA0 + rng() % 0x160; break;
-            case 2: cp = 0x400 + rng() % 0x100; break;
-            case 3: cp = 0x4E00 + rng() % 0x5000; break;
-            case 4: cp = 0x1F300 + rng() % 0x300; break;
-            case 5: cp = 0x20 + rng() % 0x5F; break;  // (Falcon cannot spell C0 controls)
-            default: cp = "abcdefghij klmnopqrstuvwxyz.,'0123456789"[rng() % 40]; break;
+            case 0:
+                cp = " \n\t"[rng() % 3];
+                break;
+            case 1:
+                cp = 0xA0 + rng() % 0x160;
+                break;
+            case 2:
+                cp = 0x400 + rng() % 0x100;
+                break;
+            case 3:
+                cp = 0x4E00 + rng() % 0x5000;
+                break;
+            case 4:
+                cp = 0x1F300 + rng() % 0x300;
+                break;
+            case 5:
+                cp = 0x20 + rng() % 0x5F;
+                break;  // (Falcon cannot spell C0 controls)
+            default:
+                cp = "abcdefghij klmnopqrstuvwxyz.,'0123456789"[rng() % 40];
+                break;
         }
         hearth::utf8::append(s, cp);
     }
     return s;
 }
 
-const char* const kRoundTripVocabs[] = {"llama-spm", "phi-3", "gpt-2", "falcon", "starcoder", "deepseek-llm",
-                                        "deepseek-coder", "mpt", "refact", "gpt-neox", "baichuan"};
+const char* const kRoundTripVocabs[] = {"llama-spm", "phi-3",        "gpt-2",          "falcon",
+                                        "starcoder", "deepseek-llm", "deepseek-coder", "mpt",
+                                        "refact",    "gpt-neox",     "baichuan"};
 
 TEST(TokenizerProps, RandomValidUtf8RoundTrips) {
     std::mt19937 rng(1234);
@@ -171,8 +187,15 @@ TEST(TokenizerProps, WordPieceNormalization) {
     EXPECT_EQ(bert.encode("H\xC3\xA9llo, \xE4\xB8\x96\xE7\x95\x8C!", false, false),
               bert.encode("hello , \xE4\xB8\x96 \xE7\x95\x8C !", false, false));
     // Control and private-use characters vanish; other whitespace splits words.
-    EXPECT_EQ(bert.encode("a\x01" "b\xEE\x80\x80" "c", false, false), bert.encode("abc", false, false));
-    EXPECT_EQ(bert.encode("ab\xE3\x80\x80" "cd", false, false), bert.encode("ab cd", false, false));
+    EXPECT_EQ(bert.encode("a\x01"
+                          "b\xEE\x80\x80"
+                          "c",
+                          false, false),
+              bert.encode("abc", false, false));
+    EXPECT_EQ(bert.encode("ab\xE3\x80\x80"
+                          "cd",
+                          false, false),
+              bert.encode("ab cd", false, false));
     const auto ids = bert.encode("unaffable", false, false);
     EXPECT_GT(ids.size(), 1u);  // spelled with ## continuation pieces
     EXPECT_EQ(bert.decode(ids), "unaffable");
@@ -194,8 +217,8 @@ TEST(TokenizerProps, LongInputsAreFast) {
         size_t n1 = 0, n2 = 0;
         const double ms1 = encode_ms(tok, prose, &n1);
         const double ms2 = encode_ms(tok, one_word, &n2);
-        std::printf("%-14s 1 MiB mixed text: %zu tokens in %.0f ms; 1 MiB one word: %zu tokens in %.0f ms\n", name,
-                    n1, ms1, n2, ms2);
+        std::printf("%-14s 1 MiB mixed text: %zu tokens in %.0f ms; 1 MiB one word: %zu tokens in %.0f ms\n",
+                    name, n1, ms1, n2, ms2);
         EXPECT_GT(n1, 1000u);
         EXPECT_LT(ms1, 20000.0);  // no quadratic blow-up (linear-log runs take well under 2 s)
         EXPECT_LT(ms2, 20000.0);
@@ -248,7 +271,8 @@ TEST(TokenizerProps, MalformedMetadataThrows) {
     w.set("tokenizer.ggml.scores", hearth::gguf::Value::float_array({1, 2}));
     expect_error(w, hearth::ErrorKind::InvalidFile, "tokenizer.ggml.scores");
     w = base_writer("llama");
-    w.set("tokenizer.ggml.token_type", hearth::gguf::Value::int_array(hearth::gguf::ValueType::Int32, {1, 1, 1, 9}));
+    w.set("tokenizer.ggml.token_type",
+          hearth::gguf::Value::int_array(hearth::gguf::ValueType::Int32, {1, 1, 1, 9}));
     expect_error(w, hearth::ErrorKind::InvalidFile, "tokenizer.ggml.token_type");
     w = base_writer("llama");
     w.set("tokenizer.ggml.eos_token_id", hearth::gguf::Value::u32(4));

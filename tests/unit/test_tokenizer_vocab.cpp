@@ -57,8 +57,8 @@ TEST_P(TokenizerVocab, MatchesReferenceIds) {
             ++failures;
             std::ostringstream g;
             for (int32_t id : got) g << ' ' << id;
-            ADD_FAILURE() << GetParam() << " case " << i << " text '" << inputs[i] << "'\n  expected:" << outputs[i]
-                          << "\n  got:     " << g.str();
+            ADD_FAILURE() << GetParam() << " case " << i << " text '" << inputs[i]
+                          << "'\n  expected:" << outputs[i] << "\n  got:     " << g.str();
         }
     }
     EXPECT_EQ(failures, 0);
@@ -86,11 +86,12 @@ TEST_P(TokenizerVocab, DecodeRoundTrip) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Vocabs, TokenizerVocab,
-                         ::testing::Values("llama-spm", "phi-3", "gpt-2", "falcon", "starcoder", "deepseek-llm",
-                                           "deepseek-coder", "mpt", "refact", "bert-bge"),
+                         ::testing::Values("llama-spm", "phi-3", "gpt-2", "falcon", "starcoder",
+                                           "deepseek-llm", "deepseek-coder", "mpt", "refact", "bert-bge"),
                          [](const auto& info) {
                              std::string n = info.param;
-                             for (char& c : n) if (c == '-') c = '_';
+                             for (char& c : n)
+                                 if (c == '-') c = '_';
                              return n;
                          });
 
