@@ -165,8 +165,13 @@ int32_t KvCache::pos_max(int32_t seq) const {
 }
 
 int64_t KvCache::n_kv() const {
-    for (int64_t p = int64_t(page_used_.size()) - 1; p >= 0; --p)
-        if (page_used_[size_t(p)] > 0) return std::min(n_cells_, (p + 1) * kPageCells);
+    // Up to the last used cell of the last used page, rounded up to 32 cells (attention tiles).
+    for (int64_t p = int64_t(page_used_.size()) - 1; p >= 0; --p) {
+        if (page_used_[size_t(p)] == 0) continue;
+        int64_t last = std::min(n_cells_, (p + 1) * kPageCells) - 1;
+        while (cells_[size_t(last)].seqs == 0) --last;
+        return std::min(n_cells_, (last + 32) / 32 * 32);
+    }
     return 0;
 }
 

@@ -47,7 +47,7 @@ public:
     void clear();
     int32_t pos_max(int32_t seq) const;  // -1 when empty
 
-    // Cells attention must scan: [0, n_kv()) covers every used cell (whole pages).
+    // Cells attention must scan: [0, n_kv()) covers every used cell (rounded up to 32 cells).
     int64_t n_kv() const;
     // Per cell in [0, n_kv): its position (-1 when free) and a representative sequence id for the
     // mask helper; use visible() for exact multi-sequence membership.

@@ -37,7 +37,7 @@ TEST(ModelKvCache, GrowsByPages) {
     EXPECT_EQ(cells.front(), 0);
     EXPECT_EQ(cells.back(), 9);
     EXPECT_EQ(kv.stats().pages_used, 1);
-    EXPECT_EQ(kv.n_kv(), KvCache::kPageCells);
+    EXPECT_EQ(kv.n_kv(), 32);
     place_seq(kv, 0, 10, int32_t(KvCache::kPageCells));
     EXPECT_EQ(kv.stats().pages_used, 2);
     EXPECT_EQ(kv.pos_max(0), 10 + KvCache::kPageCells - 1);
