@@ -52,47 +52,21 @@ size_t Value::array_size() const {
 
 bool Value::is_integer() const { return is_integer_type(type); }
 
-Value Value::u32(uint32_t v) {
+namespace {
+Value scalar_value(ValueType type, decltype(Value::scalar) v) {
     Value out;
-    out.type = ValueType::UInt32;
-    out.scalar = static_cast<uint64_t>(v);
-    return out;
-}
-
-Value Value::i32(int32_t v) {
-    Value out;
-    out.type = ValueType::Int32;
-    out.scalar = static_cast<int64_t>(v);
-    return out;
-}
-
-Value Value::u64(uint64_t v) {
-    Value out;
-    out.type = ValueType::UInt64;
-    out.scalar = v;
-    return out;
-}
-
-Value Value::f32(float v) {
-    Value out;
-    out.type = ValueType::Float32;
-    out.scalar = static_cast<double>(v);
-    return out;
-}
-
-Value Value::boolean(bool v) {
-    Value out;
-    out.type = ValueType::Bool;
-    out.scalar = v;
-    return out;
-}
-
-Value Value::str(std::string v) {
-    Value out;
-    out.type = ValueType::String;
+    out.type = type;
     out.scalar = std::move(v);
     return out;
 }
+}  // namespace
+
+Value Value::u32(uint32_t v) { return scalar_value(ValueType::UInt32, uint64_t{v}); }
+Value Value::i32(int32_t v) { return scalar_value(ValueType::Int32, int64_t{v}); }
+Value Value::u64(uint64_t v) { return scalar_value(ValueType::UInt64, v); }
+Value Value::f32(float v) { return scalar_value(ValueType::Float32, double{v}); }
+Value Value::boolean(bool v) { return scalar_value(ValueType::Bool, v); }
+Value Value::str(std::string v) { return scalar_value(ValueType::String, std::move(v)); }
 
 Value Value::string_array(std::vector<std::string> v) {
     Value out;
