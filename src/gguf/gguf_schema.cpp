@@ -141,10 +141,7 @@ void check_well_known_keys(const std::vector<KeyValue>& kvs, const std::string& 
     const std::string prefix = architecture.empty() ? std::string() : architecture + ".";
     for (const KeyValue& kv : kvs) {
         const std::string_view key = kv.key;
-        if (key == "general.alignment") {
-            check_alignment(kv);
-            continue;
-        }
+        if (key == "general.alignment") continue;  // checked by the reader via check_alignment()
         const Rule* rule = nullptr;
         for (const Rule& r : kGlobalRules)
             if (r.key == key) rule = &r;

@@ -11,7 +11,7 @@
 
 namespace hearth::gguf::detail {
 
-// Checks every KV whose key is well known; `architecture` is general.architecture ("" if absent).
+// Checks every KV whose key is well known (except general.alignment: see check_alignment); `architecture` is general.architecture ("" if absent).
 // Throws Error(InvalidFile) naming the key, its byte offset, the type found and the type required.
 void check_well_known_keys(const std::vector<KeyValue>& kvs, const std::string& architecture);
 
