@@ -197,6 +197,31 @@ TEST(ModelArchsQuant, QuantizedWeightsRun) {
     }
 }
 
+// The default context (the trained length, 4096 here) costs KV memory only as it fills: pages are
+// taken as tokens arrive and returned when the sequence is cleared.
+TEST(ModelArchsMemory, KvMemoryGrowsWithTokens) {
+    if (!std::filesystem::exists(kVocab)) GTEST_SKIP() << "no " << kVocab;
+    auto model = make_model("qwen3");
+    ContextParams cp;  // n_ctx = 0: trained length
+    cp.n_threads = 2;
+    Context ctx(*model, cp);
+    EXPECT_EQ(ctx.n_ctx(), model->n_ctx_train());
+    MemoryReport m0 = ctx.memory();
+    EXPECT_EQ(m0.kv_allocated, 0u);
+    EXPECT_GT(m0.kv_capacity, 0u);
+    EXPECT_GT(m0.weights, 0u);
+    Batch b;
+    for (int32_t i = 0; i < 300; ++i) b.add(kTokens[size_t(i) % kTokens.size()], i, 0, i == 299);
+    ctx.decode(b);
+    MemoryReport m1 = ctx.memory();
+    EXPECT_GT(m1.kv_used, 0u);
+    EXPECT_GE(m1.kv_allocated, m1.kv_used);
+    EXPECT_LT(m1.kv_allocated * 4, m1.kv_capacity);  // 2 pages of 16
+    EXPECT_GT(m1.compute, 0u);
+    ctx.kv_clear();
+    EXPECT_EQ(ctx.memory().kv_allocated, 0u);
+}
+
 // With only sliding-window layers (window 4, 5 layers: receptive field 5*3 = 15 positions), the
 // logits at position 20 do not depend on the first token, while with the global 6th layer they do.
 TEST(ModelArchsSwa, SlidingWindowLimitsContext) {
