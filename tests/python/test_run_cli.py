@@ -54,6 +54,17 @@ def test_run_text_reports_memory_and_timings():
     assert a.returncode == 0 and a.stdout == b.stdout
 
 
+def test_run_load_options_and_chat():
+    for flag in ("--no-mmap", "--mlock"):
+        r = hearth("run", "-m", QWEN, "-p", "Hi", "-n", "2", "--temp", "0", flag)
+        assert r.returncode == 0, r.stderr
+    # --chat reads turns from stdin (ChatML fallback for this vocabulary) and ends at EOF.
+    r = subprocess.run([BIN, "run", "-m", QWEN, "--chat", "-sys", "Be brief.", "-n", "3", "--temp", "0"],
+                       input="Hello\nHow are you?\n", capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.count("> ") >= 2 and "prompt eval time" in r.stderr
+
+
 def test_run_dump_graph(tmp_path):
     dot = tmp_path / "g.dot"
     r = hearth("run", "-m", QWEN, "-p", "Hi", "-n", "1", "--temp", "0", "--dump-graph", str(dot))
