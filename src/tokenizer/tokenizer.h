@@ -53,8 +53,8 @@ class Tokenizer {
     // byte-level BPE tokens are mapped back to raw bytes. Control tokens give "" unless
     // render_special. Out-of-range ids give "" (never throw).
     std::string token_to_piece(int32_t id, bool render_special = false) const;
-    // Concatenated pieces; for SPM with add_space_prefix the one leading space added by encode()
-    // is removed when the first token is preceded only by BOS (or nothing).
+    // Concatenated pieces; the one leading space encode() introduced (SPM with add_space_prefix,
+    // WordPiece's word-initial marker) is removed from the first token after an optional BOS.
     std::string decode(const std::vector<int32_t>& ids, bool render_special = false) const;
 
     int32_t n_vocab() const;
@@ -65,6 +65,9 @@ class Tokenizer {
     int32_t sep() const;  // -1 when none
     int32_t pad() const;  // -1 when none
     int32_t cls() const;  // -1 when none (WordPiece: equals bos)
+    // What encode(..., add_special = true) adds: tokenizer.ggml.add_bos_token (default: true for
+    // SPM and WordPiece, false for BPE) and add_eos_token (default false; WordPiece: add_sep_token,
+    // default true, appends SEP).
     bool add_bos() const;
     bool add_eos() const;
     TokenizerKind kind() const;
