@@ -197,6 +197,8 @@ TEST(KernelsMatmul, ActivationQuantizationIdenticalOnEveryIsa) {
 TEST(KernelsMatmul, RejectsBadArguments) {
     EXPECT_FALSE(matmul_supported(DType::F32));
     EXPECT_THROW(quantized_activation_bytes(DType::F16, 64, 1), Error);
+    EXPECT_THROW(quantized_activation_bytes(static_cast<DType>(4), 64, 1), Error);  // a removed type id
+    EXPECT_THROW(quantized_activation_bytes(static_cast<DType>(999), 64, 1), Error);
     EXPECT_THROW(quantized_activation_bytes(DType::Q4_K, 300, 1), Error);
     EXPECT_THROW(quantized_activation_bytes(DType::Q4_0, 0, 1), Error);
     std::vector<uint8_t> w(18 * 2), aq(quantized_activation_bytes(DType::Q4_0, 32, 1));

@@ -83,8 +83,11 @@ bool matmul_supported(DType wtype) {
 }
 
 static void check_type_and_k(DType wtype, int64_t k) {
-    if (!matmul_supported(wtype))
-        throw Error(ErrorKind::Unsupported, std::string("quantized matmul: unsupported weight type ") + dtype_name(wtype));
+    if (!matmul_supported(wtype)) {
+        const DTypeTraits* t = dtype_traits_by_id(static_cast<uint32_t>(wtype));  // may be an unknown id
+        throw Error(ErrorKind::Unsupported, std::string("quantized matmul: unsupported weight type ") +
+                                                (t ? t->name : ("#" + std::to_string(static_cast<uint32_t>(wtype))).c_str()));
+    }
     const int64_t be = dtype_traits(wtype).block_elems;
     if (k <= 0 || k % be != 0)
         throw Error(ErrorKind::InvalidArgument, "quantized matmul: row length " + std::to_string(k) +
