@@ -357,6 +357,10 @@ Value Interpreter::method(const Value& obj, const std::string& name) {
     else if (obj.is_object() && !obj.obj().is_namespace && is_dict_method(name)) impl = dict_method;
     else if (obj.is_array() && is_list_method(name)) impl = list_method;
     if (!impl) return Value::undefined();
+    const bool mutator = (impl == dict_method && !(name == "items" || name == "keys" || name == "values" || name == "get" || name == "copy")) ||
+                         (impl == list_method && !(name == "index" || name == "count"));
+    if (mutator && options().immutable)  // the sandbox's "unsafe" undefined: prints empty, raises when called
+        return Value::undefined("access to attribute '" + name + "' of '" + obj.type_name() + "' object is unsafe.");
     return Value::function(name, [impl, obj, name](Interpreter& in, CallArgs& a) -> Value {
         if ((name == "clear" || name == "popitem" || name == "remove" || name == "reverse" || name == "sort"))
             unsafe(in, name, obj);  // mutators hearth does not implement: refused like the sandbox

@@ -99,7 +99,11 @@ private:
         while (true) {
             const Token& t = cur();
             if (t.type == TokenType::Eof) {
-                if (!ends.empty()) fail("unexpected end of template, expected '" + *ends.begin() + "'");
+                if (!ends.empty()) {
+                    std::string want;
+                    for (const auto& e : ends) want += (want.empty() ? "'" : " or '") + e + "'";
+                    fail("unexpected end of template, looking for " + want);
+                }
                 return body;
             }
             if (t.type == TokenType::Text) {
