@@ -122,6 +122,18 @@ void matmul_args(benchmark::internal::Benchmark* b) {
 
 }  // namespace
 
+// Gemma 3 270M (the default model): Q8_0 tied embedding / output 640 x 262144, Q5_0 640 x 2048.
+void gemma_args(benchmark::internal::Benchmark* b) {
+    b->ArgNames({"type", "k", "rows", "n", "isa"});
+    for (int isa = 2; isa >= 1; --isa) {
+        b->Args({1, 640, 262144, 1, isa});
+        b->Args({1, 640, 8192, 512, isa});
+        b->Args({4, 640, 2048, 1, isa});
+        b->Args({4, 640, 2048, 512, isa});
+    }
+}
+
+BENCHMARK(BM_Matmul)->Name("BM_MatmulGemma")->Apply(gemma_args)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Matmul)->Apply(matmul_args)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_ActQuant)->Args({1024, 1})->Args({1024, 512})->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_ReadBandwidth)->Arg(512)->Unit(benchmark::kMillisecond);

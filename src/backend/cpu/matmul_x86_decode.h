@@ -40,20 +40,17 @@ inline uint64_t ld64(const uint8_t* p) {
 inline __m128i ld128(const uint8_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
 inline __m256i ld256(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
 
-// n (1..8) fp16 values at p, p+stride, ... as floats; missing lanes are 0.
+// n (1..8) fp16 values at p, p+stride, ... as floats; missing lanes are 0. Packed in general
+// registers (cheap scalar work) and moved with two vector inserts.
 inline __m256 f16_strided(const uint8_t* p, int stride, int n) {
-    if (n == 8) {  // pack in general registers (cheap scalar ALU work), 2 vector inserts
-        const uint64_t lo = static_cast<uint64_t>(ld16(p)) | (static_cast<uint64_t>(ld16(p + stride)) << 16) |
-                            (static_cast<uint64_t>(ld16(p + 2 * stride)) << 32) |
-                            (static_cast<uint64_t>(ld16(p + 3 * stride)) << 48);
-        const uint64_t hi = static_cast<uint64_t>(ld16(p + 4 * stride)) | (static_cast<uint64_t>(ld16(p + 5 * stride)) << 16) |
-                            (static_cast<uint64_t>(ld16(p + 6 * stride)) << 32) |
-                            (static_cast<uint64_t>(ld16(p + 7 * stride)) << 48);
-        return _mm256_cvtph_ps(_mm_insert_epi64(_mm_cvtsi64_si128(static_cast<long long>(lo)), static_cast<long long>(hi), 1));
-    }
-    alignas(16) uint16_t h[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    for (int i = 0; i < n; ++i) h[i] = ld16(p + i * stride);
-    return _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(h)));
+    uint64_t lo = 0, hi = 0;
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; ++i)
+        if (i < n) lo |= static_cast<uint64_t>(ld16(p + i * stride)) << (16 * i);
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; ++i)
+        if (i + 4 < n) hi |= static_cast<uint64_t>(ld16(p + (i + 4) * stride)) << (16 * i);
+    return _mm256_cvtph_ps(_mm_insert_epi64(_mm_cvtsi64_si128(static_cast<long long>(lo)), static_cast<long long>(hi), 1));
 }
 
 inline __m256 f16_one(const uint8_t* p) { return _mm256_set1_ps(_cvtsh_ss(ld16(p))); }

@@ -36,22 +36,23 @@ inline float hsum(__m256 v) {
     return _mm_cvtss_f32(_mm_add_ss(t, _mm_shuffle_ps(t, t, 1)));
 }
 
+// p[0..n) in lanes 0..n-1, zeros above (never reads past p + n).
 inline __m256 load_or_zero_tail(const float* p, int n) {
     if (n == 8) return _mm256_loadu_ps(p);
-    alignas(32) float t[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    for (int i = 0; i < n; ++i) t[i] = p[i];
-    return _mm256_load_ps(t);
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_maskload_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(n), lane));
 }
 
 // ------------------------------------------------------------------------------------------------
 // Row-streaming kernel: one weight row against one activation row, group (256 weights) at a time.
 // ------------------------------------------------------------------------------------------------
 // One group (8 sub-blocks of 32, or nsub < 8 at the end of a row of a 32-block format) of one
-// weight row against C activation rows (the weights are decoded once for all C); kFull lets the
-// compiler drop every nsub test in the common case.
-template <class F, bool kFull, int C>
-inline void group_dot(const uint8_t* wp, const ActRow* act, int64_t j0, int nsub_rt, __m256 (*acc)[2], __m256* macc) {
-    const int nsub = kFull ? 8 : nsub_rt;
+// weight row against C activation rows (the weights are decoded once for all C). NS, the number of
+// sub-blocks, is a compile-time constant so every loop and tail test folds away.
+template <class F, int NS, int C>
+inline void group_dot(const uint8_t* wp, const ActRow* act, int64_t j0, __m256 (*acc)[2], __m256* macc) {
+    constexpr int nsub = NS;
+    constexpr bool kFull = NS == 8;
     constexpr bool kXor = F::kSigned && HEARTH_MM_VNNI;  // u = q ^ 0x80 = q + 128, offset -128*sc per sub-block
     Group g;
     F::decode(wp, nsub, g);
@@ -163,11 +164,20 @@ void dot_row_cols(const uint8_t* row, const ActRow* act, int64_t k, float* out, 
         acc[c][0] = _mm256_add_ps(acc[c][0], _mm256_add_ps(_mm512_castps512_ps256(t), _mm512_extractf32x8_ps(t, 1)));
     }
 #else
-    for (int64_t G = 0; G < nfull; ++G) group_dot<F, true, C>(row + G * F::kGroupBytes, act, 8 * G, 8, acc, macc);
+    for (int64_t G = 0; G < nfull; ++G) group_dot<F, 8, C>(row + G * F::kGroupBytes, act, 8 * G, acc, macc);
 #endif
-    if (nb % 8)
-        group_dot<F, false, C>(row + nfull * F::kGroupBytes, act, 8 * nfull, static_cast<int>(nb % 8), acc, macc);
-    for (int c = 0; c < C; ++c) out[c * out_stride] = hsum(_mm256_add_ps(acc[c][0], acc[c][1])) + hsum(macc[c]);
+    const uint8_t* tail = row + nfull * F::kGroupBytes;
+    switch (nb % 8) {  // a row of a 32-block format may end in a partial group
+        case 1: group_dot<F, 1, C>(tail, act, 8 * nfull, acc, macc); break;
+        case 2: group_dot<F, 2, C>(tail, act, 8 * nfull, acc, macc); break;
+        case 3: group_dot<F, 3, C>(tail, act, 8 * nfull, acc, macc); break;
+        case 4: group_dot<F, 4, C>(tail, act, 8 * nfull, acc, macc); break;
+        case 5: group_dot<F, 5, C>(tail, act, 8 * nfull, acc, macc); break;
+        case 6: group_dot<F, 6, C>(tail, act, 8 * nfull, acc, macc); break;
+        case 7: group_dot<F, 7, C>(tail, act, 8 * nfull, acc, macc); break;
+        default: break;
+    }
+    for (int c = 0; c < C; ++c) out[c * out_stride] = hsum(_mm256_add_ps(_mm256_add_ps(acc[c][0], acc[c][1]), macc[c]));
 }
 
 // Few activation columns (decode): each weight row is streamed once and decoded once for all columns.
