@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "backend/cpu/matmul.h"
@@ -87,6 +88,42 @@ void BM_Matmul(benchmark::State& state) {
     state.counters["GB/s"] = benchmark::Counter(static_cast<double>(rb * rows) / 1e9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// Decode shape on 2 threads (weight rows split in halves), wall-clock: the fraction of the machine's
+// 2-thread read bandwidth a decode step can reach. args: type index, k, rows
+void BM_Matmul2T(benchmark::State& state) {
+    const DType t = kTypes[state.range(0)];
+    const int64_t k = state.range(1), rows = state.range(2);
+    const AlignedBuf& w = weights(t, rows, k);
+    const size_t rb = hearth::dtype_row_bytes(t, k);
+    std::vector<float> x(static_cast<size_t>(k), 0.25f), out(static_cast<size_t>(rows));
+    AlignedBuf aq(cpu::quantized_activation_bytes(t, k, 1));
+    cpu::quantize_activations(t, x.data(), k, k, 0, 1, aq.p);
+    const int64_t half = rows / 2 / 16 * 16;
+    for (auto _ : state) {
+        std::thread th([&] { cpu::matmul_quantized(t, w.p, rb, aq.p, k, 1, half, rows, out.data(), rows); });
+        cpu::matmul_quantized(t, w.p, rb, aq.p, k, 1, 0, half, out.data(), rows);
+        th.join();
+    }
+    state.SetLabel(std::string(hearth::dtype_name(t)) + " " + cpu::isa_name(cpu::active_isa()) + " 2 threads");
+    state.counters["GB/s"] = benchmark::Counter(static_cast<double>(rb * rows) / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void BM_ReadBandwidth2T(benchmark::State& state) {
+    const size_t bytes = static_cast<size_t>(state.range(0)) << 20;
+    AlignedBuf buf(bytes);
+    std::memset(buf.p, 1, bytes);
+    uint64_t sink = 0;
+    for (auto _ : state) {
+        uint64_t a = 0;
+        std::thread th([&] { a = cpu::stream_read_checksum(buf.bytes() + bytes / 2, bytes / 2); });
+        sink += cpu::stream_read_checksum(buf.p, bytes / 2);
+        th.join();
+        sink += a;
+    }
+    benchmark::DoNotOptimize(sink);
+    state.counters["GB/s"] = benchmark::Counter(static_cast<double>(bytes) / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
 void BM_ActQuant(benchmark::State& state) {
     const int64_t k = state.range(0), n = state.range(1);
     std::vector<float> x(static_cast<size_t>(n * k), 0.5f);
@@ -135,6 +172,17 @@ void gemma_args(benchmark::internal::Benchmark* b) {
 
 BENCHMARK(BM_Matmul)->Name("BM_MatmulGemma")->Apply(gemma_args)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Matmul)->Apply(matmul_args)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Matmul2T)
+    ->ArgNames({"type", "k", "rows"})
+    ->Args({0, 1024, 151936})
+    ->Args({1, 1024, 151936})
+    ->Args({2, 1024, 151936})
+    ->Args({3, 1024, 151936})
+    ->Args({4, 640, 262144})
+    ->Args({1, 640, 262144})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_ReadBandwidth2T)->Arg(512)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_ActQuant)->Args({1024, 1})->Args({1024, 512})->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_ReadBandwidth)->Arg(512)->Unit(benchmark::kMillisecond);
 BENCHMARK_MAIN();
