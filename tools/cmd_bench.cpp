@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "cli_parse.h"
 #include "command.h"
 #include "core/error.h"
 #include "model/model.h"
@@ -23,16 +24,6 @@ namespace {
 void usage() {
     std::fprintf(stderr, "usage: hearth bench -m FILE [-p 512] [-n 128] [-t N] [-r 5] [-b 2048] [-ub 512] [-o md|json]\n"
                          "  -p 0 or -n 0 skips that test\n");
-}
-
-int64_t to_int(const std::string& opt, const std::string& v) {
-    try {
-        size_t pos = 0;
-        long long x = std::stoll(v, &pos);
-        if (pos == v.size()) return x;
-    } catch (const std::exception&) {
-    }
-    throw Error(ErrorKind::InvalidArgument, "option " + opt + " expects an integer, got '" + v + "'");
 }
 
 struct Result {
@@ -66,12 +57,12 @@ int bench(const std::vector<std::string>& a) {
             usage();
             return 0;
         } else if (o == "-m" || o == "--model") model_path = need();
-        else if (o == "-p" || o == "--n-prompt") n_prompt = to_int(o, need());
-        else if (o == "-n" || o == "--n-gen") n_gen = to_int(o, need());
-        else if (o == "-t" || o == "--threads") n_threads = int(to_int(o, need()));
-        else if (o == "-r" || o == "--repetitions") reps = to_int(o, need());
-        else if (o == "-b" || o == "--batch-size") n_batch = to_int(o, need());
-        else if (o == "-ub" || o == "--ubatch-size") n_ubatch = to_int(o, need());
+        else if (o == "-p" || o == "--n-prompt") n_prompt = parse_int(o, need());
+        else if (o == "-n" || o == "--n-gen") n_gen = parse_int(o, need());
+        else if (o == "-t" || o == "--threads") n_threads = int(parse_int(o, need()));
+        else if (o == "-r" || o == "--repetitions") reps = parse_int(o, need());
+        else if (o == "-b" || o == "--batch-size") n_batch = parse_int(o, need());
+        else if (o == "-ub" || o == "--ubatch-size") n_ubatch = parse_int(o, need());
         else if (o == "-o" || o == "--output") format = need();
         else {
             std::fprintf(stderr, "hearth bench: unknown option '%s'\n", o.c_str());

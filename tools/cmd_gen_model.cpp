@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "cli_parse.h"
 #include "command.h"
 #include "core/error.h"
 #include "model/synthetic.h"
@@ -20,16 +21,6 @@ void usage() {
                  "                        --type f16|f32|q8_0|q4_0|q4_k|... OUT.gguf\n");
 }
 
-int64_t to_int(const std::string& opt, const std::string& v) {
-    try {
-        size_t pos = 0;
-        long long x = std::stoll(v, &pos);
-        if (pos == v.size()) return x;
-    } catch (const std::exception&) {
-    }
-    throw Error(ErrorKind::InvalidArgument, "option " + opt + " expects an integer, got '" + v + "'");
-}
-
 int gen_model(const std::vector<std::string>& a) {
     SyntheticSpec s;
     std::string out;
@@ -44,16 +35,16 @@ int gen_model(const std::vector<std::string>& a) {
             return 0;
         } else if (o == "--arch") s.arch = need();
         else if (o == "--vocab") s.vocab_path = need();
-        else if (o == "--n-layer") s.n_layer = to_int(o, need());
-        else if (o == "--n-embd") s.n_embd = to_int(o, need());
-        else if (o == "--n-head") s.n_head = to_int(o, need());
-        else if (o == "--n-head-kv") s.n_head_kv = to_int(o, need());
-        else if (o == "--head-dim") s.head_dim = to_int(o, need());
-        else if (o == "--n-ff") s.n_ff = to_int(o, need());
-        else if (o == "--n-ctx") s.n_ctx_train = to_int(o, need());
-        else if (o == "--sliding-window") s.sliding_window = to_int(o, need());
-        else if (o == "--seed") s.seed = uint64_t(to_int(o, need()));
-        else if (o == "--rope-base") s.rope_base = std::stof(need());
+        else if (o == "--n-layer") s.n_layer = parse_int(o, need());
+        else if (o == "--n-embd") s.n_embd = parse_int(o, need());
+        else if (o == "--n-head") s.n_head = parse_int(o, need());
+        else if (o == "--n-head-kv") s.n_head_kv = parse_int(o, need());
+        else if (o == "--head-dim") s.head_dim = parse_int(o, need());
+        else if (o == "--n-ff") s.n_ff = parse_int(o, need());
+        else if (o == "--n-ctx") s.n_ctx_train = parse_int(o, need());
+        else if (o == "--sliding-window") s.sliding_window = parse_int(o, need());
+        else if (o == "--seed") s.seed = uint64_t(parse_int(o, need()));
+        else if (o == "--rope-base") s.rope_base = parse_float(o, need());
         else if (o == "--untied") s.tied_output = false;
         else if (o == "--type") {
             const std::string& t = need();

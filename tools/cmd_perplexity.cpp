@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "cli_parse.h"
 #include "command.h"
 #include "core/error.h"
 #include "model/model.h"
@@ -21,16 +22,6 @@ namespace {
 
 void usage() {
     std::fprintf(stderr, "usage: hearth perplexity -m FILE -f TEXT [-c 512] [-b N] [--chunks N] [-t N] [--no-mmap]\n");
-}
-
-int64_t to_int(const std::string& opt, const std::string& v) {
-    try {
-        size_t pos = 0;
-        long long x = std::stoll(v, &pos);
-        if (pos == v.size()) return x;
-    } catch (const std::exception&) {
-    }
-    throw Error(ErrorKind::InvalidArgument, "option " + opt + " expects an integer, got '" + v + "'");
 }
 
 // log-softmax value of `target` among n logits (double accumulation).
@@ -58,10 +49,10 @@ int perplexity(const std::vector<std::string>& a) {
             return 0;
         } else if (o == "-m" || o == "--model") model_path = need();
         else if (o == "-f" || o == "--file") text_path = need();
-        else if (o == "-c" || o == "--ctx-size") n_ctx = to_int(o, need());
-        else if (o == "-b" || o == "--batch-size") n_batch = to_int(o, need());
-        else if (o == "--chunks") n_chunks = to_int(o, need());
-        else if (o == "-t" || o == "--threads") n_threads = int(to_int(o, need()));
+        else if (o == "-c" || o == "--ctx-size") n_ctx = parse_int(o, need());
+        else if (o == "-b" || o == "--batch-size") n_batch = parse_int(o, need());
+        else if (o == "--chunks") n_chunks = parse_int(o, need());
+        else if (o == "-t" || o == "--threads") n_threads = int(parse_int(o, need()));
         else if (o == "--no-mmap") no_mmap = true;
         else {
             std::fprintf(stderr, "hearth perplexity: unknown option '%s'\n", o.c_str());

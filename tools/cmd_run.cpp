@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "cli_parse.h"
 #include "command.h"
 #include "core/error.h"
 #include "model/model.h"
@@ -48,26 +49,6 @@ int parse(const std::vector<std::string>& a, RunArgs& r) {
         if (i + 1 >= a.size()) throw Error(ErrorKind::InvalidArgument, "option " + a[i] + " needs a value");
         return a[++i];
     };
-    auto to_int = [](const std::string& opt, const std::string& v) {
-        try {
-            size_t pos = 0;
-            long long x = std::stoll(v, &pos);
-            if (pos != v.size()) throw std::invalid_argument(v);
-            return x;
-        } catch (const std::exception&) {
-            throw Error(ErrorKind::InvalidArgument, "option " + opt + " expects an integer, got '" + v + "'");
-        }
-    };
-    auto to_float = [](const std::string& opt, const std::string& v) {
-        try {
-            size_t pos = 0;
-            float x = std::stof(v, &pos);
-            if (pos != v.size()) throw std::invalid_argument(v);
-            return x;
-        } catch (const std::exception&) {
-            throw Error(ErrorKind::InvalidArgument, "option " + opt + " expects a number, got '" + v + "'");
-        }
-    };
     for (size_t i = 0; i < a.size(); ++i) {
         const std::string& o = a[i];
         if (o == "-h" || o == "--help") {
@@ -76,21 +57,21 @@ int parse(const std::vector<std::string>& a, RunArgs& r) {
         } else if (o == "-m" || o == "--model") r.model = need(i);
         else if (o == "-p" || o == "--prompt") r.prompt = need(i), r.prompt_set = true;
         else if (o == "-f" || o == "--file") r.prompt_file = need(i);
-        else if (o == "-n" || o == "--n-predict") r.n_predict = int(to_int(o, need(i)));
-        else if (o == "--temp") r.sp.temperature = to_float(o, need(i));
-        else if (o == "--seed") r.sp.seed = uint64_t(to_int(o, need(i)));
-        else if (o == "--top-k") r.sp.top_k = int32_t(to_int(o, need(i)));
-        else if (o == "--top-p") r.sp.top_p = to_float(o, need(i));
-        else if (o == "--min-p") r.sp.min_p = to_float(o, need(i));
-        else if (o == "--repeat-penalty") r.sp.repeat_penalty = to_float(o, need(i));
-        else if (o == "-c" || o == "--ctx-size") r.n_ctx = to_int(o, need(i));
-        else if (o == "-t" || o == "--threads") r.n_threads = int(to_int(o, need(i)));
+        else if (o == "-n" || o == "--n-predict") r.n_predict = int(parse_int(o, need(i)));
+        else if (o == "--temp") r.sp.temperature = parse_float(o, need(i));
+        else if (o == "--seed") r.sp.seed = uint64_t(parse_int(o, need(i)));
+        else if (o == "--top-k") r.sp.top_k = int32_t(parse_int(o, need(i)));
+        else if (o == "--top-p") r.sp.top_p = parse_float(o, need(i));
+        else if (o == "--min-p") r.sp.min_p = parse_float(o, need(i));
+        else if (o == "--repeat-penalty") r.sp.repeat_penalty = parse_float(o, need(i));
+        else if (o == "-c" || o == "--ctx-size") r.n_ctx = parse_int(o, need(i));
+        else if (o == "-t" || o == "--threads") r.n_threads = int(parse_int(o, need(i)));
         else if (o == "--chat") r.chat = true;
         else if (o == "-sys" || o == "--system") r.system = need(i);
         else if (o == "--verbose-prompt") r.verbose_prompt = true;
         else if (o == "--no-mmap") r.no_mmap = true;
         else if (o == "--mlock") r.mlock = true;
-        else if (o == "--n-probs") r.n_probs = int(to_int(o, need(i)));
+        else if (o == "--n-probs") r.n_probs = int(parse_int(o, need(i)));
         else if (o == "--output-format") r.output_format = need(i);
         else if (o == "--dump-graph") r.dump_graph = need(i);
         else {

@@ -118,6 +118,20 @@ Tensor* GraphBuilder::ffn(Tensor* x, int il) {
     return cb(ops::mul_mat(ctx, weight(L.ffn_down), act), "ffn_out", il);  // [n_embd, T]
 }
 
+Tensor* GraphBuilder::prenorm_layer(Tensor* x, int il) {
+    const LayerWeights& L = w.layers[size_t(il)];
+    Tensor* cur = norm(x, L.attn_norm, "attn_norm", il);
+    cur = attention(cur, il);
+    if (il == hp.n_layer - 1) {  // only the rows whose logits are wanted go further
+        cur = select_outputs(cur);
+        x = select_outputs(x);
+    }
+    x = add(cur, x, "ffn_inp", il);
+    cur = norm(x, L.ffn_norm, "ffn_norm", il);
+    cur = ffn(cur, il);
+    return add(cur, x, "l_out", il);
+}
+
 Tensor* GraphBuilder::select_outputs(Tensor* x) {
     // All rows wanted: inp_out_ids is the identity. None wanted: keep the rows (output() stops early).
     if (in.n_outputs == in.n_tokens || in.n_outputs == 0) return x;

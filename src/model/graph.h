@@ -56,6 +56,9 @@ public:
     Tensor* attention(Tensor* x, int il);
     Tensor* ffn(Tensor* x, int il);                       // gated FFN (SwiGLU / GeGLU) -> [n_embd, n_tokens]
     Tensor* add(Tensor* a, Tensor* b, const char* name, int il);
+    // The llama-family layer: x + attn(norm(x)), then + ffn(norm(.)); on the last layer only the
+    // rows wanted for output go on. [n_embd, n_tokens] -> [n_embd, n_tokens or n_outputs].
+    Tensor* prenorm_layer(Tensor* x, int il);
     // Rows wanted for output (last layer) -> [n_embd, n_outputs].
     Tensor* select_outputs(Tensor* x);
     // Output norm, LM head, optional soft-capping: sets result = logits [n_vocab, n_outputs].
