@@ -176,14 +176,15 @@ inline void pack_scales_q3k(uint8_t* s, const int* stored) {
 // Round half away from zero (C roundf), the rounding llama.cpp's reference quantizers use.
 inline int round_int(float x) { return static_cast<int>(std::round(x)); }
 
-// round(v) (half away from zero) clamped to [lo, hi]; NaN maps to the level nearest 0. Inlined
-// compare-and-truncate: the searches call this for every element of every candidate scale.
+// round(v) clamped to [lo, hi] (|lo|, |hi| < 2^22), ties to even; NaN maps to lo. Branch-free
+// (max/min, then the add-and-subtract-2^23+2^22 rounding trick): the scale searches call this for
+// every element of every candidate scale.
 inline int clamp_round(float v, int lo, int hi) {
-    if (!(v == v)) return lo > 0 ? lo : (hi < 0 ? hi : 0);
-    if (v <= static_cast<float>(lo)) return lo;
-    if (v >= static_cast<float>(hi)) return hi;
-    const int r = static_cast<int>(v >= 0 ? v + 0.5f : v - 0.5f);
-    return r < lo ? lo : (r > hi ? hi : r);
+    const float flo = static_cast<float>(lo), fhi = static_cast<float>(hi);
+    float c = v > flo ? v : flo;
+    c = c < fhi ? c : fhi;
+    const float r = (c + 12582912.0f) - 12582912.0f;
+    return static_cast<int>(r);
 }
 
 }  // namespace hearth::quant

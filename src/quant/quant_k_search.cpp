@@ -76,10 +76,11 @@ void encode_asym(const AsymShape& s, const float* x, const float* w, AsymCode& b
     }
     double err = assign_asym(s, x, w, c);
     for (int round = 0; round < kRefineRounds; ++round) {
+        bool changed = false;
         // (1) integer scale/min tweaks per sub-block.
         for (int j = 0; j < s.nsub; ++j) {
             const int sc0 = c.sc[j], m0 = c.m[j];
-            double cur = assign_asym_sub(s, x, w, j, c.d, c.dmin, sc0, m0, c.L);
+            double cur = assign_asym_sub(s, x, w, j, c.d, c.dmin, sc0, m0, L);
             int bsc = sc0, bm = m0;
             for (int dsc = -1; dsc <= 1; ++dsc) {
                 for (int dm = -1; dm <= 1; ++dm) {
@@ -93,11 +94,13 @@ void encode_asym(const AsymShape& s, const float* x, const float* w, AsymCode& b
                     }
                 }
             }
-            c.sc[j] = bsc;
-            c.m[j] = bm;
-            assign_asym_sub(s, x, w, j, c.d, c.dmin, bsc, bm, c.L);
+            if (bsc != sc0 || bm != m0) {
+                changed = true;
+                c.sc[j] = bsc;
+                c.m[j] = bm;
+            }
         }
-        err = assign_asym(s, x, w, c);
+        if (changed) err = assign_asym(s, x, w, c);
         // (2) least-squares refit of d and dmin: x ≈ d*u - dmin*v with u = sc*L, v = m.
         double suu = 0, suv = 0, svv = 0, sux = 0, svx = 0;
         for (int i = 0; i < s.sub * s.nsub; ++i) {
@@ -120,12 +123,16 @@ void encode_asym(const AsymShape& s, const float* x, const float* w, AsymCode& b
             AsymCode t = c;
             t.d = fp16_round(static_cast<float>(std::max(d, 0.0)));
             t.dmin = fp16_round(static_cast<float>(e));
-            const double terr = assign_asym(s, x, w, t);
-            if (terr < err) {
-                c = t;
-                err = terr;
+            if (t.d != c.d || t.dmin != c.dmin) {
+                const double terr = assign_asym(s, x, w, t);
+                if (terr < err) {
+                    c = t;
+                    err = terr;
+                    changed = true;
+                }
             }
         }
+        if (!changed) break;
     }
     best = c;
 }

@@ -47,7 +47,11 @@ float fit_symmetric(const float* x, const float* w, int n, int lo, int hi, int8_
         return 0;
     }
     int8_t cand[256];
-    double best_err = std::numeric_limits<double>::infinity();
+    float wx[256];
+    for (int i = 0; i < n; ++i) wx[i] = w[i] * x[i];
+    // For fixed levels L the best a is sum(w x L) / sum(w L^2) and the error is
+    // sum(w x^2) - sum(w x L)^2 / sum(w L^2): candidates are ranked by the last ratio.
+    float best_score = -1.0f;
     float best_a = 0;
     // Map the extreme value onto level t for t near lo and near hi.
     for (int side = 0; side < 2; ++side) {
@@ -56,16 +60,24 @@ float fit_symmetric(const float* x, const float* w, int n, int lo, int hi, int8_
             const float t = base + 0.1f * static_cast<float>(k);
             if (std::fabs(t) < 0.5f) continue;
             const float inv = t / maxv;
-            for (int i = 0; i < n; ++i) cand[i] = static_cast<int8_t>(clamp_round(x[i] * inv, lo, hi));
-            float a;
-            const double err = refit_symmetric(x, w, n, cand, &a);
-            if (err < best_err) {
-                best_err = err;
-                best_a = a;
+            float sxl = 0, sll = 0;
+            for (int i = 0; i < n; ++i) {
+                const int q = clamp_round(x[i] * inv, lo, hi);
+                cand[i] = static_cast<int8_t>(q);
+                sxl += wx[i] * static_cast<float>(q);
+                sll += w[i] * static_cast<float>(q * q);
+            }
+            if (!(sll > 0)) continue;
+            const float score = sxl * sxl / sll;
+            if (score > best_score) {
+                best_score = score;
+                best_a = sxl / sll;
                 std::copy(cand, cand + n, L);
             }
         }
     }
+    double best_err = std::numeric_limits<double>::infinity();
+    if (best_score >= 0) best_err = refit_symmetric(x, w, n, L, &best_a);
     // Alternate nearest-level assignment and least-squares refit.
     for (int iter = 0; iter < 8 && best_a != 0; ++iter) {
         const float inv = 1.0f / best_a;
@@ -87,43 +99,52 @@ float fit_symmetric(const float* x, const float* w, int n, int lo, int hi, int8_
 
 namespace {
 
-// Least-squares (a, b) for fixed levels; returns the weighted error.
-double refit_asymmetric(const float* x, const float* w, int n, const uint8_t* L, bool nonpositive,
-                        float* a, float* b) {
-    double sw = 0, sl = 0, sll = 0, sx = 0, slx = 0;
-    for (int i = 0; i < n; ++i) {
-        sw += w[i];
-        sl += double(w[i]) * L[i];
-        sll += double(w[i]) * L[i] * L[i];
-        sx += double(w[i]) * x[i];
-        slx += double(w[i]) * L[i] * x[i];
-    }
-    const double det = sw * sll - sl * sl;
+// Weighted sums of one candidate level assignment.
+struct AsymSums {
+    float sw = 0, sl = 0, sll = 0, sx = 0, slx = 0;
+};
+
+// Least-squares (a, b) for the sums (b clamped <= 0 when nonpositive, a >= 0); returns the
+// weighted error sum w (a L + b - x)^2, expanded in the sums (sxx = sum w x^2).
+double solve_asymmetric(const AsymSums& s, double sxx, bool nonpositive, float* a, float* b) {
+    const double det = double(s.sw) * s.sll - double(s.sl) * s.sl;
     double da, db;
-    if (det > 0) {
-        da = (sw * slx - sl * sx) / det;
-        db = (sll * sx - sl * slx) / det;
+    if (det > 1e-12 * double(s.sw) * s.sll) {
+        da = (double(s.sw) * s.slx - double(s.sl) * s.sx) / det;
+        db = (double(s.sll) * s.sx - double(s.sl) * s.slx) / det;
     } else {  // all levels equal: only an offset
         da = 0;
-        db = sw > 0 ? sx / sw : 0;
+        db = s.sw > 0 ? s.sx / s.sw : 0;
     }
     if (nonpositive && db > 0) {
         db = 0;
-        da = sll > 0 ? slx / sll : 0;
+        da = s.sll > 0 ? s.slx / s.sll : 0;
     }
     if (da < 0) {
         da = 0;
-        db = sw > 0 ? sx / sw : 0;
+        db = s.sw > 0 ? s.sx / s.sw : 0;
         if (nonpositive && db > 0) db = 0;
     }
     *a = static_cast<float>(da);
     *b = static_cast<float>(db);
-    double err = 0;
+    const double err = sxx - 2 * da * s.slx - 2 * db * s.sx + da * da * s.sll + 2 * da * db * s.sl + db * db * s.sw;
+    return std::max(0.0, err);
+}
+
+AsymSums assign_asymmetric(const float* x, const float* w, int n, int nmax, float offset, float iscale,
+                           uint8_t* L) {
+    AsymSums s;
     for (int i = 0; i < n; ++i) {
-        const double d = *a * L[i] + *b - x[i];
-        err += w[i] * d * d;
+        const int q = clamp_round((x[i] - offset) * iscale, 0, nmax);
+        L[i] = static_cast<uint8_t>(q);
+        const float fq = static_cast<float>(q);
+        s.sw += w[i];
+        s.sl += w[i] * fq;
+        s.sll += w[i] * fq * fq;
+        s.sx += w[i] * x[i];
+        s.slx += w[i] * fq * x[i];
     }
-    return err;
+    return s;
 }
 
 }  // namespace
@@ -142,15 +163,17 @@ void fit_asymmetric(const float* x, const float* w, int n, int nmax, bool nonpos
         *b = xmin;
         return;
     }
+    double sxx = 0;
+    for (int i = 0; i < n; ++i) sxx += double(w[i]) * x[i] * x[i];
     uint8_t cand[256];
     double best_err = std::numeric_limits<double>::infinity();
     float best_a = 0, best_b = xmin;
     for (int k = -nsteps; k <= nsteps; ++k) {
         const float iscale = (static_cast<float>(nmax) + 0.1f * static_cast<float>(k)) / (xmax - xmin);
         if (!(iscale > 0)) continue;
-        for (int i = 0; i < n; ++i) cand[i] = static_cast<uint8_t>(clamp_round((x[i] - xmin) * iscale, 0, nmax));
+        const AsymSums sums = assign_asymmetric(x, w, n, nmax, xmin, iscale, cand);
         float ca, cb;
-        const double err = refit_asymmetric(x, w, n, cand, nonpositive_offset, &ca, &cb);
+        const double err = solve_asymmetric(sums, sxx, nonpositive_offset, &ca, &cb);
         if (err < best_err) {
             best_err = err;
             best_a = ca;
@@ -159,15 +182,10 @@ void fit_asymmetric(const float* x, const float* w, int n, int nmax, bool nonpos
         }
     }
     for (int iter = 0; iter < 8 && best_a > 0; ++iter) {
-        const float inv = 1.0f / best_a;
-        bool changed = false;
-        for (int i = 0; i < n; ++i) {
-            cand[i] = static_cast<uint8_t>(clamp_round((x[i] - best_b) * inv, 0, nmax));
-            changed |= cand[i] != L[i];
-        }
-        if (!changed) break;
+        const AsymSums sums = assign_asymmetric(x, w, n, nmax, best_b, 1.0f / best_a, cand);
+        if (std::equal(cand, cand + n, L)) break;
         float ca, cb;
-        const double err = refit_asymmetric(x, w, n, cand, nonpositive_offset, &ca, &cb);
+        const double err = solve_asymmetric(sums, sxx, nonpositive_offset, &ca, &cb);
         if (!(err < best_err)) break;
         best_err = err;
         best_a = ca;
