@@ -97,6 +97,10 @@ struct FmtQ4_0 {  // {f16 d; u8 qs[16]}, value = d*(nibble-8)
         g.sc[0] = f16_strided(p, 18, nsub);
         g.mn[0] = _mm256_mul_ps(g.sc[0], _mm256_set1_ps(-8.0f));
     }
+    static void scales(const uint8_t* p, int nsub, __m256& sc, __m256& mn) {
+        sc = f16_strided(p, 18, nsub);
+        mn = _mm256_mul_ps(sc, _mm256_set1_ps(-8.0f));
+    }
 };
 
 struct FmtQ4_1 {  // {f16 d; f16 m; u8 qs[16]}, value = d*nibble + m
@@ -108,6 +112,10 @@ struct FmtQ4_1 {  // {f16 d; f16 m; u8 qs[16]}, value = d*nibble + m
         zero_tail(g, nsub);
         g.sc[0] = f16_strided(p, 20, nsub);
         g.mn[0] = f16_strided(p + 2, 20, nsub);
+    }
+    static void scales(const uint8_t* p, int nsub, __m256& sc, __m256& mn) {
+        sc = f16_strided(p, 20, nsub);
+        mn = f16_strided(p + 2, 20, nsub);
     }
 };
 
@@ -124,6 +132,10 @@ struct FmtQ5_0 {  // {f16 d; u32 qh; u8 qs[16]}, value = d*(q5-16)
         g.sc[0] = f16_strided(p, 22, nsub);
         g.mn[0] = _mm256_mul_ps(g.sc[0], _mm256_set1_ps(-16.0f));
     }
+    static void scales(const uint8_t* p, int nsub, __m256& sc, __m256& mn) {
+        sc = f16_strided(p, 22, nsub);
+        mn = _mm256_mul_ps(sc, _mm256_set1_ps(-16.0f));
+    }
 };
 
 struct FmtQ5_1 {  // {f16 d; f16 m; u32 qh; u8 qs[16]}, value = d*q5 + m
@@ -138,6 +150,10 @@ struct FmtQ5_1 {  // {f16 d; f16 m; u32 qh; u8 qs[16]}, value = d*q5 + m
         zero_tail(g, nsub);
         g.sc[0] = f16_strided(p, 24, nsub);
         g.mn[0] = f16_strided(p + 2, 24, nsub);
+    }
+    static void scales(const uint8_t* p, int nsub, __m256& sc, __m256& mn) {
+        sc = f16_strided(p, 24, nsub);
+        mn = f16_strided(p + 2, 24, nsub);
     }
 };
 
@@ -163,6 +179,10 @@ struct FmtIQ4_NL {  // {f16 d; u8 qs[16]}, value = d*table[nibble] (signed)
         zero_tail(g, nsub);
         g.sc[0] = f16_strided(p, 18, nsub);
         g.mn[0] = _mm256_setzero_ps();
+    }
+    static void scales(const uint8_t* p, int nsub, __m256& sc, __m256& mn) {
+        sc = f16_strided(p, 18, nsub);
+        mn = _mm256_setzero_ps();
     }
 };
 
