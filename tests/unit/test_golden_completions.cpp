@@ -135,7 +135,11 @@ INSTANTIATE_TEST_SUITE_P(Quantized, GoldenCompletions,
                                            GoldenCase{"tiny-llama-spm-Q4_K_M", 0.3, false}),
                          case_name);
 INSTANTIATE_TEST_SUITE_P(Models, GoldenTokenization,
-                         ::testing::Values(GoldenCase{"tiny-llama-spm-f16", 0}, GoldenCase{"tiny-llama-spm-Q4_K_M", 0}), case_name);
+                         ::testing::Values(GoldenCase{"tiny-llama-spm-f16", 0}, GoldenCase{"tiny-llama-spm-Q4_K_M", 0},
+                                           GoldenCase{"tiny-qwen3-bpe-f16", 0}, GoldenCase{"tiny-qwen3-bpe-Q8_0", 0},
+                                           GoldenCase{"tiny-qwen3-bpe-Q4_0", 0}, GoldenCase{"tiny-qwen3-bpe-Q4_K_M", 0},
+                                           GoldenCase{"tiny-qwen3-bpe-Q5_K_M", 0}, GoldenCase{"tiny-qwen3-bpe-IQ4_XS", 0}),
+                         case_name);
 
 }  // namespace
 }  // namespace hearth
