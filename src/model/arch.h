@@ -24,6 +24,8 @@ struct ArchSpec {
     int swa_period;            // >0: every swa_period-th layer is global, the others sliding-window
     float rope_base_swa;       // rope base of sliding-window layers (when swa_period > 0)
     void (*build)(GraphBuilder& g);  // builds the forward graph for one ubatch
+    bool causal = true;        // false: a token attends to every token of its sequence (bert); the
+                               // whole sequence must then be in one ubatch
 };
 
 // Every architecture hearth runs (one table, defined in arch.cpp).

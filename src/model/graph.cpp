@@ -146,6 +146,10 @@ void GraphBuilder::output(Tensor* x) {
     x = norm(x, w.output_norm, "result_norm", -1);  // [n_embd, n_outputs]
     result_norm = x;
     x->flags |= kFlagOutput;
+    if (in.embeddings_only) {  // embedding contexts want the hidden state only
+        result = x;
+        return;
+    }
     Tensor* logits = cb(ops::mul_mat(ctx, weight(w.output), x), "result_output", -1);  // [n_vocab, n_outputs]
     if (hp.final_softcap > 0.0f) logits = cb(ops::softcap(ctx, logits, hp.final_softcap), "result_softcap", -1);
     logits->flags |= kFlagOutput;

@@ -31,6 +31,7 @@ struct GraphInputs {
     int64_t n_kv = 0;       // cache cells attention scans (all used pages)
     int64_t n_outputs = 0;  // tokens whose logits are wanted
     std::vector<KvRun> kv_runs;
+    bool embeddings_only = false;  // output() stops after the output norm (no LM head)
 };
 
 class GraphBuilder {

@@ -82,7 +82,7 @@ void Context::decode(const Batch& b) {
     I.out_row.assign(n, -1);
     for (size_t i = 0, r = 0; i < n; ++i)
         if (b.logits[i]) I.out_row[i] = int32_t(r++);
-    I.logits.resize(n_out * size_t(n_vocab));
+    I.logits.resize(I.params.embeddings_only ? 0 : n_out * size_t(n_vocab));
     if (I.params.embeddings) I.embd.resize(n_out * size_t(I.model.n_embd()));
 
     for (size_t first = 0; first < n; first += size_t(I.params.n_ubatch))
@@ -109,6 +109,8 @@ void Context::Impl::decode_ubatch(const Batch& b, size_t first, size_t n) {
         for (size_t i = 0; i < n; ++i)
             if (b.logits[first + i]) in_out_ids.push_back(int32_t(i));
         gi.n_outputs = int64_t(in_out_ids.size());
+        gi.embeddings_only = params.embeddings && params.embeddings_only;
+        const bool causal = model.arch().causal;
 
         // Masks [n_tokens][n_kv]: a cell is visible to token i when it belongs to i's sequence and
         // holds an earlier (or the same) position; the SWA mask also needs pos_i - pos_cell < n_swa.
@@ -120,7 +122,7 @@ void Context::Impl::decode_ubatch(const Batch& b, size_t first, size_t n) {
             const int32_t s = b.seq[first + i], p = b.pos[first + i];
             for (size_t c = 0; c < nkv; ++c) {
                 const int32_t cp = kv.cell_pos(int64_t(c));
-                if (cp < 0 || cp > p || !kv.visible(int64_t(c), s)) continue;
+                if (cp < 0 || (causal && cp > p) || !kv.visible(int64_t(c), s)) continue;
                 in_mask[i * nkv + c] = 0.0f;
                 if (hp.n_swa > 0 && int64_t(p) - cp < hp.n_swa) in_mask_swa[i * nkv + c] = 0.0f;
             }
@@ -147,8 +149,9 @@ void Context::Impl::decode_ubatch(const Batch& b, size_t first, size_t n) {
             for (size_t i = 0; i < first; ++i) row0 += b.logits[i] ? 1 : 0;
             const Tensor* r = gb.result;
             const size_t nv = size_t(r->ne[0]);
-            for (int64_t j = 0; j < gi.n_outputs; ++j)
-                std::memcpy(logits.data() + (row0 + size_t(j)) * nv, r->row_ptr(j), nv * sizeof(float));
+            if (!gi.embeddings_only)
+                for (int64_t j = 0; j < gi.n_outputs; ++j)
+                    std::memcpy(logits.data() + (row0 + size_t(j)) * nv, r->row_ptr(j), nv * sizeof(float));
             if (params.embeddings) {
                 const Tensor* e = gb.result_norm;
                 const size_t ne = size_t(e->ne[0]);
@@ -163,6 +166,8 @@ void Context::Impl::decode_ubatch(const Batch& b, size_t first, size_t n) {
 }
 
 const float* Context::logits(size_t i) const {
+    if (impl_->params.embeddings && impl_->params.embeddings_only)
+        throw Error(ErrorKind::InvalidArgument, "logits: the context computes embeddings only");
     if (i >= impl_->out_row.size() || impl_->out_row[i] < 0)
         throw Error(ErrorKind::InvalidArgument, "logits: batch index " + std::to_string(i) + " did not request logits in the last decode");
     return impl_->logits.data() + size_t(impl_->out_row[i]) * size_t(impl_->model.n_vocab());

@@ -28,6 +28,7 @@ struct ContextParams {
     DType kv_type_k = DType::F16;
     DType kv_type_v = DType::F16;
     bool embeddings = false;  // also keep the final hidden state of logits-requesting tokens
+    bool embeddings_only = false;  // with embeddings: skip the LM head (logits() is then unavailable)
 };
 
 struct MemoryReport {
