@@ -150,15 +150,17 @@ PlanStats MemoryPlanner::plan(const std::vector<Tensor*>& order, const std::func
         st.naive_bytes += sz;
         ++st.n_planned;
     };
-    // Memory whose last reader is node i returns to the free list only after node i+1 got its
-    // memory: node i+1 then never overwrites what node i reads, which lets the CPU backend run
-    // row-aligned element-wise chains without a barrier between the two nodes.
-    std::vector<std::pair<size_t, size_t>> pending, next_pending;
+    // Memory whose last reader is node i returns to the free list only once node i+kReleaseLag
+    // got its memory: the next few nodes never overwrite what node i reads, which lets the CPU
+    // backend run short element-wise chains (norm -> mul -> add) without barriers between them.
+    constexpr int kReleaseLag = 4;
+    std::vector<std::pair<size_t, size_t>> pending[kReleaseLag];
+    int step = 0;  // counts computing nodes only (views are free)
     auto maybe_release = [&](const Tensor* r, int i) {
         auto it = placed.find(r);
         if (it == placed.end() || it->second.second == 0) return;
         if (last_use[r] != i) return;
-        next_pending.push_back(it->second);
+        pending[step % kReleaseLag].push_back(it->second);
         it->second.second = 0;  // mark released, keep the offset
     };
 
@@ -166,12 +168,15 @@ PlanStats MemoryPlanner::plan(const std::vector<Tensor*>& order, const std::func
     for (int i = 0; i < n; ++i) {
         Tensor* t = order[i];
         if (needs_memory(t)) place(t);
-        for (const auto& [off, sz] : pending) ranges.release(off, sz);
-        pending.clear();
+        if (t->op != OpKind::View) {
+            ++step;
+            auto& due = pending[step % kReleaseLag];  // released kReleaseLag computing nodes ago
+            for (const auto& [off, sz] : due) ranges.release(off, sz);
+            due.clear();
+        }
         for (int k = 0; k < kMaxSrc; ++k)
             if (t->src[k]) maybe_release(root_of(t->src[k]), i);
         maybe_release(root_of(t), i);
-        std::swap(pending, next_pending);
     }
 
     st.arena_bytes = ranges.peak();

@@ -225,7 +225,9 @@ TEST(CorePlanner, ReusesMemoryAndNeverOverlapsLiveTensors) {
     const size_t one = 1000 * 3 * 4;
     EXPECT_EQ(st.n_planned, 22u);  // input + 20 activations + out
     EXPECT_GE(st.naive_bytes, 22 * one);
-    EXPECT_LE(st.arena_bytes, 5 * one);  // input, skip, out, two in flight
+    // input, skip, out, two in flight and the few released ones held back for barrier-free chains
+    EXPECT_LE(st.arena_bytes, 10 * one);
+    EXPECT_LT(st.arena_bytes * 2, st.naive_bytes);
     EXPECT_TRUE(st.arena_grew);
     ASSERT_NE(g.leafs()[0]->data, nullptr);  // the input got memory
 

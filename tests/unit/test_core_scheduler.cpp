@@ -166,7 +166,7 @@ TEST(CoreScheduler, DecodeStepsReuseTheArena) {
     for (int step = 0; step < 6; ++step) {
         ctx.reset();
         g.clear();
-        build_block(ctx, g, /*T=*/1, /*n_past=*/3 + step);
+        build_block(ctx, g, /*T=*/1, /*n_past=*/3, /*seed=*/7 + step);  // same shapes, new data
         s.compute(g);
         if (step == 0) capacity = s.stats().arena_capacity[0];
         EXPECT_EQ(s.stats().arena_capacity[0], capacity) << "step " << step;
@@ -198,25 +198,30 @@ TEST(CoreCpuBackend, ElementwiseChainsSkipBarriersAndStayCorrect) {
     Tensor* x = random_leaf(ctx, rng, DType::F32, {640, 7}, "x");
     Tensor* w = random_leaf(ctx, rng, DType::F32, {640}, "w", 0.5f, 1.5f);
     Tensor* wm = random_leaf(ctx, rng, DType::F16, {640, 640}, "wm", -0.05f, 0.05f);
+    Tensor* cache = random_leaf(ctx, rng, DType::F16, {640, 7 * 12}, "cache");
+    Graph g;
     Tensor* cur = x;
     for (int i = 0; i < 12; ++i) {
         Tensor* n = ops::mul(ctx, ops::rms_norm(ctx, cur, 1e-6f), w);
+        g.expand(ops::cpy(ctx, n, ops::view_2d(ctx, cache, 640, 7, cache->nb[1], 7 * i * cache->nb[1])));
         Tensor* a = ops::add(ctx, ops::silu(ctx, n), cur);
         Tensor* g = ops::geglu(ctx, a, n);
         cur = (i % 3 == 2) ? ops::mul_mat(ctx, wm, g) : ops::scale(ctx, ops::softcap(ctx, g, 5.0f), 0.9f);
     }
     cur->flags |= kFlagOutput;
-    Graph g;
     g.expand(cur);
     cpu::CpuBackend cpu(3);
     Scheduler s({&cpu});
     s.compute(g);
     EXPECT_LT(cpu.barriers_planned() * 2, g.size()) << "barriers " << cpu.barriers_planned() << " of " << g.size();
     const std::vector<double> got = testutil::values(*cur);
+    const std::vector<double> got_cache = testutil::values(*cache);
     for (Tensor* n : g.nodes()) cpu::compute_reference(*n);
     EXPECT_LE(testutil::nmse(got, testutil::values(*cur)), 1e-10);
+    EXPECT_LE(testutil::nmse(got_cache, testutil::values(*cache)), 1e-6);
     for (int rep = 0; rep < 20; ++rep) {  // races would show up as run-to-run differences
         s.compute(g);
         ASSERT_EQ(testutil::values(*cur), got) << "run " << rep;
+        ASSERT_EQ(testutil::values(*cache), got_cache) << "run " << rep;
     }
 }

@@ -114,7 +114,10 @@ CpuBackend::~CpuBackend() {
 std::string CpuBackend::profile_report() const {
     double total = 0;
     for (double t : op_seconds_) total += t;
-    std::string out = std::string("hearth: ") + name_ + " op profile (" + std::to_string(pool_.n_threads()) + " threads)\n";
+    std::string out = std::string("hearth: ") + name_ + " op profile (" + std::to_string(pool_.n_threads()) +
+                      " threads; per compute: " + std::to_string(prof_computes_ ? prof_nodes_ / prof_computes_ : 0) +
+                      " nodes, " + std::to_string(prof_computes_ ? prof_barriers_ / prof_computes_ : 0) +
+                      " barriers between nodes)\n";
     for (int i = 0; i < static_cast<int>(OpKind::Count); ++i) {
         if (!op_calls_[i]) continue;
         char line[160];
@@ -136,17 +139,27 @@ bool CpuBackend::supports_op(const Tensor& node) const {
 void CpuBackend::compute(std::span<Tensor* const> nodes) {
     const int nth = pool_.n_threads();
     // One scratch area for the whole run, sized for the hungriest node.
-    size_t need = 0;
+    // Scratch layout, fixed for the whole run: [shared: max over nodes][thread 0]...[thread nth-1],
+    // each thread's slot max-per-thread bytes. Fixed slots mean a thread's private scratch never
+    // overlaps another thread's, even across nodes that run without a barrier between them.
+    size_t max_shared = 0, max_private = 0;
     for (Tensor* t : nodes) {
         HEARTH_ASSERT_MSG(t->op == OpKind::View || t->data != nullptr, "node has no memory (was the graph planned?)");
         const WorkSize w = op_work_size(*t, nth);
-        need = std::max(need, align_up(w.shared) + static_cast<size_t>(nth) * align_up(w.per_thread));
+        max_shared = std::max(max_shared, align_up(w.shared));
+        max_private = std::max(max_private, align_up(w.per_thread));
     }
+    const size_t need = max_shared + static_cast<size_t>(nth) * max_private;
     if (work_.size() < need) work_.resize(need + kAlign);
     unsigned char* base = work_.data();
     base += (kAlign - reinterpret_cast<uintptr_t>(base) % kAlign) % kAlign;
 
     plan_barriers(nodes, nth);
+    if (profiling_) {
+        ++prof_computes_;
+        prof_nodes_ += nodes.size();
+        prof_barriers_ += barriers_planned();
+    }
     ComputeErrors errors;
     auto run = [&](int ith, int n) {
         OpCtx c;
@@ -160,9 +173,8 @@ void CpuBackend::compute(std::span<Tensor* const> nodes) {
             Tensor* t = nodes[i];
             if (t->op == OpKind::View || t->op == OpKind::None) continue;
             if (sync_before_[i]) c.barrier();
-            const WorkSize w = op_work_size(*t, n);
             c.shared = base;
-            c.per_thread = base + align_up(w.shared) + static_cast<size_t>(ith) * align_up(w.per_thread);
+            c.per_thread = base + max_shared + static_cast<size_t>(ith) * max_private;
             // Every thread runs every node even after an error was recorded, so all threads meet
             // the same barriers (an op that meets bad input writes zeros and records the error).
             if (profiling_ && ith == 0) {  // time includes the barrier before the node
@@ -190,8 +202,20 @@ bool row_local(OpKind op) {
         case OpKind::Tanh: case OpKind::Add: case OpKind::Mul: case OpKind::Div: case OpKind::Swiglu:
         case OpKind::Geglu: case OpKind::RmsNorm: case OpKind::LayerNorm: case OpKind::SoftMax: case OpKind::Rope:
             return true;
+        case OpKind::GetRows:  // row r = table[ids[r]]: rows split like the others (ids is 1-D/2-D)
+            return true;
         default: return false;
     }
+}
+
+// Whether consumer t reads source s row-aligned: row r of t is computed by the thread that owns
+// row r under split_range(t.nrows()) and reads only row r of s. Row-local ops index sources by
+// the same (i1, i2, i3), so shapes must match; cont/cpy map elements in logical order, so equal
+// row length and row count suffice.
+bool reads_rows_aligned(const Tensor& t, const Tensor& s) {
+    if (row_local(t.op)) return s.same_shape(t) && t.is_contiguous();
+    if (t.op == OpKind::Cont || t.op == OpKind::Cpy) return t.src[0] == &s && s.ne[0] == t.ne[0] && s.nrows() == t.nrows();
+    return false;
 }
 
 struct ByteRange {
@@ -206,10 +230,14 @@ ByteRange bytes_of(const Tensor& t) {
 
 }  // namespace
 
-// A barrier is needed before a node unless (1) it is row-local, (2) every source written since
-// the last barrier is the very node that wrote it (no view), row-locally, with the same shape, so
-// each thread reads only rows it wrote itself, (3) its output overlaps no memory read or written
-// since the last barrier, and (4) no scratch is shared across the two.
+// A node may start without a barrier (threads run ahead into it) when nothing it reads or writes
+// can race with the nodes since the last barrier:
+//   (1) every source overlapping memory written since the barrier was written by a row-local node
+//       of the same shape that this row-local node reads row-aligned (each thread reads only rows
+//       it wrote itself) — typically norm -> mul -> add chains;
+//   (2) its output overlaps no memory read or written since the barrier;
+//   (3) at most one node of the phase uses the shared scratch (private slots are fixed per thread).
+// Independent nodes (Q/K/V projections of one input, gate/up) thus also run back to back.
 void CpuBackend::plan_barriers(std::span<Tensor* const> nodes, int nth) {
     sync_before_.assign(nodes.size(), 1);  // (the first compute node needs none: run() syncs)
     if (nth <= 1) return;
@@ -221,7 +249,7 @@ void CpuBackend::plan_barriers(std::span<Tensor* const> nodes, int nth) {
         const Tensor* t = nodes[i];
         if (t->op == OpKind::View || t->op == OpKind::None) continue;
         const WorkSize ws = op_work_size(*t, nth);
-        bool can_skip = !first && row_local(t->op) && !shared_scratch && ws.shared == 0;
+        bool can_skip = !first && !(shared_scratch && ws.shared > 0);
         if (can_skip) {
             const ByteRange out = bytes_of(*t);
             for (const ByteRange& r : touched)
@@ -229,12 +257,15 @@ void CpuBackend::plan_barriers(std::span<Tensor* const> nodes, int nth) {
             for (int k = 0; k < kMaxSrc && can_skip; ++k) {
                 const Tensor* s = t->src[k];
                 if (!s) continue;
-                const Tensor* root = s->view_src ? s->view_src : s;
+                const ByteRange in = bytes_of(*s);
                 for (const Tensor* w : written) {
-                    const bool hit = w == root || w == s || (w->view_src && w->view_src == root) || bytes_of(*w).overlaps(bytes_of(*s));
-                    if (!hit) continue;
-                    if (w != s || !row_local(w->op) || !w->same_shape(*t) || !s->is_contiguous() || !t->is_contiguous())
-                        can_skip = false;
+                    if (!bytes_of(*w).overlaps(in)) continue;
+                    // s is w itself or a same-rows reshape of it (row r of s is row r of w).
+                    const bool same_rows = w == s || (s->view_src == w && s->view_offset == 0 && s->is_contiguous() &&
+                                                      s->ne[0] == w->ne[0] && s->nrows() == w->nrows());
+                    const bool row_aligned = same_rows && row_local(w->op) && w->is_contiguous() &&
+                                             reads_rows_aligned(*t, *s);
+                    if (!row_aligned) can_skip = false;
                 }
             }
         }

@@ -56,6 +56,7 @@ private:
     bool print_profile_ = false;
     double op_seconds_[static_cast<int>(OpKind::Count)] = {};
     uint64_t op_calls_[static_cast<int>(OpKind::Count)] = {};
+    uint64_t prof_computes_ = 0, prof_nodes_ = 0, prof_barriers_ = 0;
 };
 
 // Single-threaded scalar reference of one node (double accumulation where it matters): the truth

@@ -17,6 +17,9 @@ bool use_kernel(const Tensor& w) { return dtype_traits(w.type).block_elems > 1 &
 
 size_t align64(size_t n) { return (n + 63) / 64 * 64; }
 
+// Up to this many activation rows, each thread quantizes all of them itself (no barrier).
+constexpr int64_t kPrivateQuantRows = 8;
+
 // Dot product with 8 independent partial sums so the compiler can keep them in vector lanes.
 float dot_f32(const float* a, const float* b, int64_t n) {
     float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
@@ -79,7 +82,12 @@ WorkSize mul_mat_work_size(const Tensor& node, int nth) {
     const Tensor& x = *node.src[1];
     WorkSize ws;
     if (use_kernel(w)) {
-        ws.shared = align64(quantized_activation_bytes(w.type, w.ne[0], 1)) * static_cast<size_t>(x.ne[1] * x.ne[2] * x.ne[3]);
+        const int64_t rows = x.ne[1] * x.ne[2] * x.ne[3];
+        const size_t bytes = align64(quantized_activation_bytes(w.type, w.ne[0], 1)) * static_cast<size_t>(rows);
+        if (rows <= kPrivateQuantRows)
+            ws.per_thread = bytes;
+        else
+            ws.shared = bytes;
     } else {
         ws.per_thread = sizeof(float) * static_cast<size_t>(w.ne[0]);
     }
@@ -96,20 +104,24 @@ void op_mul_mat(Tensor& dst, const OpCtx& c) {
     if (use_kernel(w)) {
         const size_t qrow = align64(quantized_activation_bytes(w.type, g.K, 1));
         HEARTH_ASSERT(qrow == quantized_activation_bytes(w.type, g.K, 1));  // kernel pads rows to 64
-        // Phase 1: quantize all activation rows (every batch), rows split across threads.
+        // Phase 1: quantize all activation rows (every batch). Few rows (decode): every thread
+        // quantizes them all into its private scratch, so no barrier is needed; else rows are
+        // split across threads into the shared scratch, then a barrier.
         const int64_t total_rows = g.N * g.X2 * g.X3;
-        int64_t q0, q1;
-        split_range(total_rows, c.ith, c.nth, q0, q1);
+        const bool private_rows = total_rows <= kPrivateQuantRows;
+        unsigned char* aq = private_rows ? c.per_thread : c.shared;
+        int64_t q0 = 0, q1 = total_rows;
+        if (!private_rows) split_range(total_rows, c.ith, c.nth, q0, q1);
         for (int64_t r = q0; r < q1;) {
             const int64_t b = r / g.N, j = r % g.N;
             const int64_t j_end = std::min(g.N, j + (q1 - r));
             const int64_t i2 = b % g.X2, i3 = b / g.X2;
             const float* src = reinterpret_cast<const float*>(static_cast<const char*>(x.data) + i2 * x.nb[2] + i3 * x.nb[3]);
             quantize_activations(w.type, src, static_cast<int64_t>(x.nb[1] / sizeof(float)), g.K, j, j_end,
-                                 c.shared + static_cast<size_t>(b * g.N) * qrow);
+                                 aq + static_cast<size_t>(b * g.N) * qrow);
             r += j_end - j;
         }
-        c.barrier();
+        if (!private_rows) c.barrier();
         // Phase 2: weight rows of each batch.
         for (int64_t u = c.ith; u < g.units; u += c.nth) {
             const int64_t b = u / g.n_chunks, ch = u % g.n_chunks;
@@ -117,7 +129,7 @@ void op_mul_mat(Tensor& dst, const OpCtx& c) {
             const int64_t m0 = ch * g.chunk, m1 = std::min(g.M, m0 + g.chunk);
             const char* wb = static_cast<const char*>(w.data) + (i2 / g.r2) * w.nb[2] + (i3 / g.r3) * w.nb[3];
             float* out = reinterpret_cast<float*>(static_cast<char*>(dst.data) + i2 * dst.nb[2] + i3 * dst.nb[3]);
-            matmul_quantized_isa(c.isa, w.type, wb, w.nb[1], c.shared + static_cast<size_t>(b * g.N) * qrow, g.K, g.N,
+            matmul_quantized_isa(c.isa, w.type, wb, w.nb[1], aq + static_cast<size_t>(b * g.N) * qrow, g.K, g.N,
                                  m0, m1, out, out_stride);
         }
         return;

@@ -16,7 +16,7 @@ inline void cpu_relax() {
 #endif
 }
 
-constexpr int kSpins = 2000;         // pause-loop iterations before yielding
+constexpr int kSpins = 64;           // pause-loop iterations before yielding
 constexpr int kYieldsBeforeSleep = 2000;  // yields before an idle worker sleeps
 
 }  // namespace
