@@ -222,6 +222,18 @@ struct FmtQ4_K {  // {f16 d; f16 dmin; u8 scales[12]; u8 qs[128]}: value = d*sc*
             g.u[2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16(x, 4), m4);
         }
     }
+#if defined(__AVX512BW__)
+    static constexpr bool kPairs = true;
+    // u2[c] = sub-blocks 2c (low 256 bits) and 2c+1 (high): one broadcast load, one half-masked shift.
+    static void decode_pairs(const uint8_t* p, __m512i u2[4]) {
+        const __m512i m4 = _mm512_set1_epi8(0x0F);
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; ++c) {
+            const __m512i x = _mm512_broadcast_i64x4(ld256(p + 16 + 32 * c));
+            u2[c] = _mm512_and_si512(_mm512_mask_srli_epi16(x, static_cast<__mmask32>(0xFFFF0000u), x, 4), m4);
+        }
+    }
+#endif
 };
 
 // byte-wise (x >> s) & 1, moved to bit 4
@@ -285,6 +297,25 @@ struct FmtQ6_K {  // {u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d}: value = d*sc
                                              _mm256_and_si256(_mm256_srli_epi16(qh, 2), m3));
         }
     }
+#if defined(__AVX512BW__)
+    static constexpr bool kPairs = true;
+    // u2[2h] = sub-blocks 4h (low 256 bits) and 4h+1, u2[2h+1] = 4h+2 and 4h+3.
+    static void decode_pairs(const uint8_t* p, __m512i u2[4]) {
+        const __m512i m4 = _mm512_set1_epi8(0x0F), m3 = _mm512_set1_epi8(0x30);
+        const __mmask32 lo_half = 0x0000FFFFu;
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; ++h) {
+            const __m512i l = _mm512_loadu_si512(p + 64 * h);              // ql: sub 4h low | 4h+1 low nibbles
+            const __m512i qh = _mm512_broadcast_i64x4(ld256(p + 128 + 32 * h));
+            // pair (4h, 4h+1): high bits are qh bits 0-1 (<<4) / bits 2-3 (<<2)
+            const __m512i h01 = _mm512_mask_slli_epi16(_mm512_slli_epi16(qh, 2), lo_half, qh, 4);
+            // pair (4h+2, 4h+3): qh bits 4-5 (as is) / bits 6-7 (>>2)
+            const __m512i h23 = _mm512_mask_mov_epi16(_mm512_srli_epi16(qh, 2), lo_half, qh);
+            u2[2 * h] = _mm512_or_si512(_mm512_and_si512(l, m4), _mm512_and_si512(h01, m3));
+            u2[2 * h + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), m4), _mm512_and_si512(h23, m3));
+        }
+    }
+#endif
 };
 
 struct FmtQ2_K {  // {u8 scales[16] (lo4 scale, hi4 min); u8 qs[64]; f16 d; f16 dmin}

@@ -3,6 +3,8 @@
 // (matmul_avx2.cpp / matmul_avx512.cpp; anonymous namespace).
 #pragma once
 
+#include <type_traits>
+
 #include "backend/cpu/matmul_x86_common.h"
 
 namespace hearth::cpu {
@@ -64,6 +66,16 @@ inline void group_dot(const uint8_t* wp, const ActRow* act, int64_t j0, __m256 (
 }
 
 #if HEARTH_MM_VNNI
+// Formats with a native 512-bit pair decoder (F::decode_pairs, F::kPairs).
+template <class F, class = void>
+struct HasPairs {
+    static constexpr bool value = false;
+};
+template <class F>
+struct HasPairs<F, std::void_t<decltype(F::kPairs)>> {
+    static constexpr bool value = F::kPairs;
+};
+
 // group_dot for a full group with 512-bit vectors: each zmm holds two sub-blocks, halving the
 // instruction count of the dot / convert / scale / accumulate chain.
 template <class F, int C>
@@ -71,10 +83,14 @@ inline void group_dot512(const uint8_t* wp, const ActRow* act, int64_t j0, __m51
     Group g;
     F::decode(wp, 8, g);
     __m512i u2[4];  // sub-blocks 2t (low half) and 2t+1 (high half)
+    if constexpr (HasPairs<F>::value) {
+        F::decode_pairs(wp, u2);  // the g.u decoded above are then dead and dropped by the compiler
+    } else {
 #pragma GCC unroll 4
-    for (int t = 0; t < 4; ++t) {
-        u2[t] = _mm512_inserti64x4(_mm512_castsi256_si512(g.u[2 * t]), g.u[2 * t + 1], 1);
-        if constexpr (F::kSigned) u2[t] = _mm512_xor_si512(u2[t], _mm512_set1_epi8(-128));  // u = q + 128
+        for (int t = 0; t < 4; ++t) {
+            u2[t] = _mm512_inserti64x4(_mm512_castsi256_si512(g.u[2 * t]), g.u[2 * t + 1], 1);
+            if constexpr (F::kSigned) u2[t] = _mm512_xor_si512(u2[t], _mm512_set1_epi8(-128));  // u = q + 128
+        }
     }
     if constexpr (F::kSigned) g.mn[0] = _mm256_fnmadd_ps(g.sc[0], _mm256_set1_ps(128.0f), g.mn[0]);
 #pragma GCC unroll 4
