@@ -178,11 +178,12 @@ void CpuBackend::compute(std::span<Tensor* const> nodes) {
             // Every thread runs every node even after an error was recorded, so all threads meet
             // the same barriers (an op that meets bad input writes zeros and records the error).
             if (profiling_ && ith == 0) {  // time includes the barrier before the node
-                const int k = static_cast<int>(t->op);
-                op_seconds_[k] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t_prev).count();
                 compute_node(*t, c);
+                const auto now = std::chrono::steady_clock::now();
+                const int k = static_cast<int>(t->op);
+                op_seconds_[k] += std::chrono::duration<double>(now - t_prev).count();
                 ++op_calls_[k];
-                t_prev = std::chrono::steady_clock::now();
+                t_prev = now;
                 continue;
             }
             compute_node(*t, c);

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "backend/cpu/cpu_ops.h"
+#include "backend/cpu/cpu_simd.h"
 #include "backend/cpu/matmul.h"
 #include "core/error.h"
 #include "quant/fp16.h"
@@ -20,28 +21,12 @@ size_t align64(size_t n) { return (n + 63) / 64 * 64; }
 // Up to this many activation rows, each thread quantizes all of them itself (no barrier).
 constexpr int64_t kPrivateQuantRows = 8;
 
-// Dot product with 8 independent partial sums so the compiler can keep them in vector lanes.
-float dot_f32(const float* a, const float* b, int64_t n) {
-    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; ++k) acc[k] += a[i + k] * b[i + k];
-    float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-    for (; i < n; ++i) s += a[i] * b[i];
-    return s;
-}
-
 // Weight row (K values of w.type) -> F32.
-const float* weight_row_f32(const Tensor& w, const char* row, float* buf) {
+const float* weight_row_f32(const Tensor& w, const char* row, float* buf, Isa isa) {
     const int64_t k = w.ne[0];
     switch (w.type) {
         case DType::F32: return reinterpret_cast<const float*>(row);
-        case DType::F16: {
-            const uint16_t* h = reinterpret_cast<const uint16_t*>(row);
-            const float* tab = fp16_table();
-            for (int64_t i = 0; i < k; ++i) buf[i] = tab[h[i]];
-            return buf;
-        }
+        case DType::F16: f16_to_f32(isa, reinterpret_cast<const uint16_t*>(row), buf, k); return buf;
         case DType::BF16: {
             const uint16_t* h = reinterpret_cast<const uint16_t*>(row);
             for (int64_t i = 0; i < k; ++i) buf[i] = bf16_to_fp32(h[i]);
@@ -143,10 +128,20 @@ void op_mul_mat(Tensor& dst, const OpCtx& c) {
         const char* wb = static_cast<const char*>(w.data) + (i2 / g.r2) * w.nb[2] + (i3 / g.r3) * w.nb[3];
         const char* xb = static_cast<const char*>(x.data) + i2 * x.nb[2] + i3 * x.nb[3];
         float* out = reinterpret_cast<float*>(static_cast<char*>(dst.data) + i2 * dst.nb[2] + i3 * dst.nb[3]);
+        // F16 rows against one or two activation rows: fused convert-and-dot; else convert once.
+        const bool fused_f16 = w.type == DType::F16 && g.N <= 2 && use_avx2(c.isa);
         for (int64_t i = m0; i < m1; ++i) {
-            const float* wr = weight_row_f32(w, wb + i * w.nb[1], buf);
+            if (fused_f16) {
+#if defined(HEARTH_X86)
+                const uint16_t* wr = reinterpret_cast<const uint16_t*>(wb + i * w.nb[1]);
+                for (int64_t j = 0; j < g.N; ++j)
+                    out[j * out_stride + i] = avx2::dot_f16_f32(wr, reinterpret_cast<const float*>(xb + j * x.nb[1]), g.K);
+#endif
+                continue;
+            }
+            const float* wr = weight_row_f32(w, wb + i * w.nb[1], buf, c.isa);
             for (int64_t j = 0; j < g.N; ++j)
-                out[j * out_stride + i] = dot_f32(wr, reinterpret_cast<const float*>(xb + j * x.nb[1]), g.K);
+                out[j * out_stride + i] = dot_f32(c.isa, wr, reinterpret_cast<const float*>(xb + j * x.nb[1]), g.K);
         }
     }
 }

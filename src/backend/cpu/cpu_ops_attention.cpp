@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "backend/cpu/cpu_ops.h"
+#include "backend/cpu/cpu_simd.h"
 #include "core/error.h"
 
 namespace hearth::cpu {
@@ -105,24 +106,11 @@ size_t fa_thread_floats(const FaGeom& g) {
     return static_cast<size_t>(kTile * g.D + kTile * g.Dv + rows * g.D + rows * g.Dv + 2 * rows + kTile);
 }
 
-void load_row_f32(const Tensor& t, const char* p, float* out, int64_t n) {
-    if (t.type == DType::F32) {
+void load_row_f32(const Tensor& t, const char* p, float* out, int64_t n, Isa isa) {
+    if (t.type == DType::F32)
         std::memcpy(out, p, sizeof(float) * static_cast<size_t>(n));
-    } else {
-        const uint16_t* h = reinterpret_cast<const uint16_t*>(p);
-        const float* tab = fp16_table();
-        for (int64_t i = 0; i < n; ++i) out[i] = tab[h[i]];
-    }
-}
-
-float dot(const float* a, const float* b, int64_t n) {
-    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; ++k) acc[k] += a[i + k] * b[i + k];
-    float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-    for (; i < n; ++i) s += a[i] * b[i];
-    return s;
+    else
+        f16_to_f32(isa, reinterpret_cast<const uint16_t*>(p), out, n);
 }
 
 }  // namespace
@@ -223,8 +211,8 @@ void op_flash_attn(Tensor& dst, const OpCtx& c) {
             }
             if (!any_visible) continue;
             for (int64_t j = 0; j < tn; ++j) {
-                load_row_f32(k, k.row_ptr(t0 + j, hk), kt + j * g.D, g.D);
-                load_row_f32(v, v.row_ptr(t0 + j, hk), vt + j * g.Dv, g.Dv);
+                load_row_f32(k, k.row_ptr(t0 + j, hk), kt + j * g.D, g.D, c.isa);
+                load_row_f32(v, v.row_ptr(t0 + j, hk), vt + j * g.Dv, g.Dv, c.isa);
             }
             for (int64_t r = 0; r < rows; ++r) {
                 const int64_t qi = r % nqb;
@@ -235,7 +223,7 @@ void op_flash_attn(Tensor& dst, const OpCtx& c) {
                         s[j] = kNegInf;
                         continue;
                     }
-                    float sc = dot(qr + r * g.D, kt + j * g.D, g.D) * scale;
+                    float sc = dot_f32(c.isa, qr + r * g.D, kt + j * g.D, g.D) * scale;
                     if (softcap > 0.0f) sc = softcap * std::tanh(sc / softcap);
                     if (mr) sc += mr[j];
                     s[j] = sc;
@@ -252,8 +240,7 @@ void op_flash_attn(Tensor& dst, const OpCtx& c) {
                     if (s[j] == kNegInf) continue;
                     const float p = std::exp(s[j] - m_new);
                     lsum += p;
-                    const float* vr = vt + j * g.Dv;
-                    for (int64_t d = 0; d < g.Dv; ++d) a[d] += p * vr[d];
+                    axpy_f32(c.isa, p, vt + j * g.Dv, a, g.Dv);
                 }
                 l[r] = lsum;
                 m[r] = m_new;
