@@ -3,7 +3,6 @@
 // through the fixed level table kIQ4Values; the encoders search scales by weighted least squares.
 #include <algorithm>
 #include <cmath>
-#include <limits>
 
 #include "quant/quant_blocks.h"
 #include "quant/quant_impl.h"
@@ -14,24 +13,18 @@ namespace {
 
 inline float fp16_round(float v) { return fp16_to_fp32(fp32_to_fp16(v)); }
 
-int nearest_iq4(float v) {
-    int best = 0;
-    float best_d = std::numeric_limits<float>::infinity();
-    for (int k = 0; k < 16; ++k) {
-        const float d = std::fabs(v - static_cast<float>(kIQ4Values[k]));
-        if (d < best_d) {
-            best_d = d;
-            best = k;
-        }
-    }
-    return best;
+const LevelTable& iq4_levels() {
+    static const LevelTable table(kIQ4Values, 16);
+    return table;
 }
 
 // Levels of n elements for the effective scale ds; returns the weighted squared error.
 double assign_iq4(const float* x, const float* w, int n, float ds, uint8_t* L) {
+    const LevelTable& levels = iq4_levels();
+    const float inv = ds != 0 ? 1.0f / ds : 0.0f;
     double err = 0;
     for (int i = 0; i < n; ++i) {
-        const int k = ds != 0 ? nearest_iq4(x[i] / ds) : nearest_iq4(0.0f);
+        const int k = levels.nearest(x[i] * inv);
         L[i] = static_cast<uint8_t>(k);
         const double e = double(ds * static_cast<float>(kIQ4Values[k])) - x[i];
         err += w[i] * e * e;
@@ -74,7 +67,7 @@ void quantize_iq4_nl(const float* src, void* dst, int64_t n, const float* import
     for (int64_t i = 0; i < n / kQK; ++i) {
         const float* x = src + i * kQK;
         block_weights(importance, i * kQK, kQK, w);
-        const float d = fp16_round(fit_levels(x, w, kQK, kIQ4Values, 16, L, 10));
+        const float d = fp16_round(fit_levels(x, w, kQK, iq4_levels(), L, 10));
         assign_iq4(x, w, kQK, d, L);
         BlockIQ4_NL b{};
         b.d = fp32_to_fp16(d);
@@ -91,7 +84,7 @@ void quantize_iq4_xs(const float* src, void* dst, int64_t n, const float* import
         block_weights(importance, i * kQKK, kQKK, w);
         float a[8], amax = 0, maxv = 0;
         for (int j = 0; j < 8; ++j) {
-            a[j] = fit_levels(x + 32 * j, w + 32 * j, 32, kIQ4Values, 16, L + 32 * j, 10);
+            a[j] = fit_levels(x + 32 * j, w + 32 * j, 32, iq4_levels(), L + 32 * j, 10);
             if (std::fabs(a[j]) > amax) {
                 amax = std::fabs(a[j]);
                 maxv = a[j];

@@ -198,23 +198,10 @@ void fit_asymmetric(const float* x, const float* w, int n, int nmax, bool nonpos
 
 namespace {
 
-int nearest_level(float v, const int8_t* levels, int n_levels) {
-    if (!(v == v)) return 0;
-    int lo = 0, hi = n_levels - 1;
-    if (v <= levels[lo]) return lo;
-    if (v >= levels[hi]) return hi;
-    while (hi - lo > 1) {
-        const int mid = (lo + hi) / 2;
-        if (v < levels[mid]) hi = mid;
-        else lo = mid;
-    }
-    return (v - levels[lo] < levels[hi] - v) ? lo : hi;
-}
-
-double refit_levels(const float* x, const float* w, int n, const int8_t* levels, const uint8_t* L, float* a) {
+double refit_levels(const float* x, const float* w, int n, const LevelTable& levels, const uint8_t* L, float* a) {
     double sxx = 0, sxl = 0, sll = 0;
     for (int i = 0; i < n; ++i) {
-        const double q = levels[L[i]];
+        const double q = levels.level(L[i]);
         sxx += double(w[i]) * x[i] * x[i];
         sxl += double(w[i]) * x[i] * q;
         sll += double(w[i]) * q * q;
@@ -229,8 +216,17 @@ double refit_levels(const float* x, const float* w, int n, const int8_t* levels,
 
 }  // namespace
 
-float fit_levels(const float* x, const float* w, int n, const int8_t* levels, int n_levels, uint8_t* L,
-                 int nsteps) {
+LevelTable::LevelTable(const int8_t* levels, int n_levels) : levels_(levels), n_(n_levels) {
+    for (int i = 0; i < 512; ++i) {
+        const float v = (static_cast<float>(i - 256) + 0.5f) * 0.5f;  // centre of the half-unit cell
+        int best = 0;
+        for (int k = 1; k < n_levels; ++k)
+            if (std::fabs(v - levels[k]) < std::fabs(v - levels[best])) best = k;
+        index_[i] = static_cast<uint8_t>(best);
+    }
+}
+
+float fit_levels(const float* x, const float* w, int n, const LevelTable& levels, uint8_t* L, int nsteps) {
     float amax = 0, maxv = 0;
     for (int i = 0; i < n; ++i) {
         if (std::fabs(x[i]) > amax) {
@@ -238,7 +234,7 @@ float fit_levels(const float* x, const float* w, int n, const int8_t* levels, in
             maxv = x[i];
         }
     }
-    const int zero = nearest_level(0.0f, levels, n_levels);
+    const int zero = levels.nearest(0.0f);
     if (!(amax > kTiny)) {
         std::fill(L, L + n, static_cast<uint8_t>(zero));
         return 0;
@@ -248,11 +244,11 @@ float fit_levels(const float* x, const float* w, int n, const int8_t* levels, in
     float best_a = 0;
     std::fill(L, L + n, static_cast<uint8_t>(zero));
     for (int side = 0; side < 2; ++side) {
-        const float base = side == 0 ? levels[0] : levels[n_levels - 1];
+        const float base = side == 0 ? levels.level(0) : levels.level(levels.size() - 1);
         for (int k = -nsteps; k <= nsteps; ++k) {
             const float t = base * (1.0f + 0.01f * static_cast<float>(k));
             const float inv = t / maxv;
-            for (int i = 0; i < n; ++i) cand[i] = static_cast<uint8_t>(nearest_level(x[i] * inv, levels, n_levels));
+            for (int i = 0; i < n; ++i) cand[i] = static_cast<uint8_t>(levels.nearest(x[i] * inv));
             float a;
             const double err = refit_levels(x, w, n, levels, cand, &a);
             if (err < best_err) {
@@ -266,7 +262,7 @@ float fit_levels(const float* x, const float* w, int n, const int8_t* levels, in
         const float inv = 1.0f / best_a;
         bool changed = false;
         for (int i = 0; i < n; ++i) {
-            cand[i] = static_cast<uint8_t>(nearest_level(x[i] * inv, levels, n_levels));
+            cand[i] = static_cast<uint8_t>(levels.nearest(x[i] * inv));
             changed |= cand[i] != L[i];
         }
         if (!changed) break;

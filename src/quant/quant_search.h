@@ -18,9 +18,28 @@ float fit_symmetric(const float* x, const float* w, int n, int lo, int hi, int8_
 void fit_asymmetric(const float* x, const float* w, int n, int nmax, bool nonpositive_offset,
                     uint8_t* L, float* a, float* b, int nsteps);
 
-// Non-uniform levels: x ≈ a * levels[L], L in [0, n_levels), levels sorted ascending. Returns a.
-float fit_levels(const float* x, const float* w, int n, const int8_t* levels, int n_levels, uint8_t* L,
-                 int nsteps);
+// Nearest-level lookup for sorted integer levels in [-127, 127]: a table over half-unit steps (the
+// midpoints of integer levels fall on half units, so the nearest level is constant in between).
+class LevelTable {
+public:
+    LevelTable(const int8_t* levels, int n_levels);
+    int nearest(float v) const {
+        float h = 2.0f * v;
+        h = h > -256.0f ? h : -256.0f;  // NaN -> lowest
+        h = h < 255.5f ? h : 255.5f;
+        return index_[static_cast<int>(h + 256.0f)];
+    }
+    int8_t level(int i) const { return levels_[i]; }
+    int size() const { return n_; }
+
+private:
+    const int8_t* levels_;
+    int n_;
+    uint8_t index_[512];
+};
+
+// Non-uniform levels: x ≈ a * level(L), L in [0, size). Returns a.
+float fit_levels(const float* x, const float* w, int n, const LevelTable& levels, uint8_t* L, int nsteps);
 
 // Weights for a block: importance when given, else all ones (plain squared error).
 void block_weights(const float* importance, int64_t offset, int n, float* w);
