@@ -225,6 +225,14 @@ Value string_method(Interpreter& in, const Value& self, const std::string& name,
 
 Value dict_method(Interpreter& in, const Value& self, const std::string& name, CallArgs& a) {
     Object& o = self.obj();
+    for (const Value& v : a.positional) {
+        if (value_reaches(v, &o)) in.fail("refusing to create a reference cycle");
+        if (v.is_array() || v.is_object()) in.count_link();
+    }
+    for (const auto& [k, v] : a.keywords) {
+        if (value_reaches(v, &o)) in.fail("refusing to create a reference cycle");
+        if (v.is_array() || v.is_object()) in.count_link();
+    }
     if (name == "items") {
         std::vector<Value> out;
         for (const auto& [k, v] : o.entries) out.push_back(Value::array({o.key_value(k), v}, true));
@@ -284,6 +292,12 @@ Value dict_method(Interpreter& in, const Value& self, const std::string& name, C
 
 Value list_method(Interpreter& in, const Value& self, const std::string& name, CallArgs& a) {
     auto& items = self.arr().items;
+    for (const Value& v : a.positional) {
+        if (value_reaches(v, &self.arr())) in.fail("refusing to create a reference cycle");
+        if (v.is_array() || v.is_object()) in.count_link();
+        if (value_depth(v) + 1 > kMaxValueDepth) in.fail("value nested too deeply");
+        self.arr().depth = std::max(self.arr().depth, value_depth(v) + 1);
+    }
     if (name == "index" || name == "count") {
         const Value* x = find_arg(a, 0, nullptr);
         if (!x) in.fail(name + " takes exactly one argument");
@@ -390,6 +404,7 @@ Value Interpreter::make_globals() {
           }));
     auto make_dict = [](bool ns) {
         return [ns](Interpreter& in, CallArgs& a) -> Value {
+            if (ns) in.count_link();
             Value d = ns ? Value::namespace_object() : Value::object();
             for (const Value& v : a.positional) {
                 if (!v.is_object()) in.fail("dict() positional argument must be a mapping");

@@ -164,8 +164,13 @@ std::string python_repr_string(std::string_view s) {
     return out;
 }
 
-std::string python_repr(const Value& v) {
+static std::string repr_at(const Value& v, int depth);
+
+std::string python_repr(const Value& v) { return repr_at(v, 0); }
+
+static std::string repr_at(const Value& v, int depth) {
     using K = Value::Kind;
+    if (depth > 512) throw Error(ErrorKind::InvalidArgument, "template: value nested too deeply to print");
     switch (v.kind()) {
         case K::Undefined: return "Undefined";
         case K::String: return python_repr_string(v.str());
@@ -174,7 +179,7 @@ std::string python_repr(const Value& v) {
             std::string out = a.is_tuple ? "(" : "[";
             for (size_t i = 0; i < a.items.size(); ++i) {
                 if (i) out += ", ";
-                out += python_repr(a.items[i]);
+                out += repr_at(a.items[i], depth + 1);
             }
             if (a.is_tuple && a.items.size() == 1) out += ",";
             return out + (a.is_tuple ? ")" : "]");
@@ -185,7 +190,7 @@ std::string python_repr(const Value& v) {
             for (const auto& [k, e] : v.obj().entries) {
                 if (!first) out += ", ";
                 first = false;
-                out += python_repr(v.obj().key_value(k)) + ": " + python_repr(e);
+                out += repr_at(v.obj().key_value(k), depth + 1) + ": " + repr_at(e, depth + 1);
             }
             return out + (v.obj().is_namespace ? "}>" : "}");
         }

@@ -40,6 +40,11 @@ Interpreter::Interpreter(const RenderOptions& opt, const Value& context)
         for (const auto& [k, v] : context.obj().entries) root_->vars[k] = v;
 }
 
+Interpreter::~Interpreter() {
+    for (auto& f : closures_)  // the closure and its ancestors hold every path back to a macro
+        for (Frame* fr = f.get(); fr; fr = fr->parent.get()) fr->vars.clear();
+}
+
 void Interpreter::fail(const std::string& msg) const {
     throw Error(ErrorKind::InvalidArgument,
                 "template error at " + std::to_string(line_) + ":" + std::to_string(col_) + ": " + msg);
@@ -47,6 +52,10 @@ void Interpreter::fail(const std::string& msg) const {
 
 void Interpreter::step() {
     if (++steps_ > opt_.max_steps) fail("template exceeded the step limit (" + std::to_string(opt_.max_steps) + ")");
+}
+
+void Interpreter::count_link() {
+    if (++links_ > 4096) fail("too many namespaces / stored containers (limit 4096)");
 }
 
 std::string Interpreter::render(const Template& tmpl) {
@@ -142,6 +151,8 @@ Interpreter::Flow Interpreter::exec(const Stmt& s, const FramePtr& f) {
                 Value target = lookup(f, s.names[0]);
                 if (!target.is_object() || !target.obj().is_namespace)
                     fail("cannot assign attribute on non-namespace object");
+                if (value_reaches(v, target.obj_ptr().get())) fail("assignment would create a reference cycle");
+                if (v.is_array() || v.is_object()) count_link();
                 target.obj().set(s.text, v);
             } else {
                 assign(f, s.names, v);
@@ -233,6 +244,7 @@ Interpreter::Flow Interpreter::exec_for(const Stmt& s, const FramePtr& f) {
 
 // A macro (caller_body == nullptr) or the `caller` of a {% call %} block (its body and params).
 Value Interpreter::make_macro(const Stmt& s, const FramePtr& closure, const Body* caller_body) {
+    closures_.push_back(closure);
     const Stmt* def = &s;
     const Body* body = caller_body ? caller_body : &s.body;
     std::string name = caller_body ? "caller" : s.names[0];
@@ -442,12 +454,12 @@ Value Interpreter::get_attr(const Value& obj, const std::string& name) {
             return Value::undefined("'Namespace' object has no attribute '" + name + "'");
         }
         Value m = method(obj, name);
-        if (!m.is_undefined()) return m;
+        if (!m.is_undefined() || !m.str().empty()) return m;
         if (const Value* v = obj.obj().find(name)) return *v;
         return Value::undefined("'dict object' has no attribute '" + name + "'");
     }
     Value m = method(obj, name);
-    if (!m.is_undefined()) return m;
+    if (!m.is_undefined() || !m.str().empty()) return m;
     return Value::undefined(std::string("'") + obj.type_name() + " object' has no attribute '" + name + "'");
 }
 
@@ -476,7 +488,7 @@ Value Interpreter::get_item(const Value& obj, const Value& key) {
     }
     if (key.is_string()) {
         Value m = obj.is_object() && obj.obj().is_namespace ? Value() : method(obj, key.str());
-        if (!m.is_undefined()) return m;
+        if (!m.is_undefined() || !m.str().empty()) return m;
         return Value::undefined(std::string("'") + (obj.is_object() ? "dict" : obj.type_name()) +
                                 " object' has no attribute '" + key.str() + "'");
     }

@@ -20,11 +20,17 @@ using FramePtr = std::shared_ptr<Frame>;
 class Interpreter {
 public:
     Interpreter(const RenderOptions& opt, const Value& context);
+    ~Interpreter();  // breaks macro <-> frame reference cycles
+    Interpreter(const Interpreter&) = delete;
+    Interpreter& operator=(const Interpreter&) = delete;
     std::string render(const Template& tmpl);
 
     const RenderOptions& options() const { return opt_; }
     [[noreturn]] void fail(const std::string& msg) const;  // InvalidArgument "... at line:col"
     void step();  // counts one unit of work against max_steps
+    // Counts namespaces created and containers stored into mutable ones: those are the only ways
+    // to build long reference chains (whose recursive destruction could exhaust the stack).
+    void count_link();
 
     Value call(const Value& fn, CallArgs& args);
     Value get_attr(const Value& obj, const std::string& name);  // obj.name (jinja2 getattr)
@@ -48,7 +54,9 @@ private:
     std::string* out_ = nullptr;
     uint64_t steps_ = 0;
     int depth_ = 0;
+    int links_ = 0;
     int line_ = 0, col_ = 0;
+    std::vector<FramePtr> closures_;  // frames captured by macros (a macro lives in its frame)
 
     struct DepthGuard {
         Interpreter& in;

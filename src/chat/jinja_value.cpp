@@ -1,6 +1,7 @@
 // Jinja values: construction, JSON conversion, and Python's truthiness / == / < semantics.
 #include "chat/jinja_value.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "chat/jinja_format.h"
@@ -22,7 +23,20 @@ Value Object::key_value(const std::string& key) const {
     return Value(key);
 }
 
+int value_depth(const Value& v) {
+    if (v.is_array()) return v.arr().depth;
+    if (v.is_object()) return v.obj().depth;
+    return 0;
+}
+
+static int checked_depth(int d) {
+    if (d > kMaxValueDepth)
+        throw Error(ErrorKind::InvalidArgument, "template: value nested deeper than " + std::to_string(kMaxValueDepth));
+    return d;
+}
+
 void Object::set(const std::string& key, Value v) {
+    depth = std::max(depth, checked_depth(value_depth(v) + 1));
     auto it = index.find(key);
     if (it != index.end()) {
         entries[it->second].second = std::move(v);
@@ -72,6 +86,7 @@ Value Value::array(std::vector<Value> items, bool is_tuple) {
     v.arr_ = std::make_shared<Array>();
     v.arr_->items = std::move(items);
     v.arr_->is_tuple = is_tuple;
+    for (const auto& e : v.arr_->items) v.arr_->depth = std::max(v.arr_->depth, checked_depth(value_depth(e) + 1));
     return v;
 }
 
@@ -175,31 +190,32 @@ const char* Value::type_name() const {
     return "object";
 }
 
-nlohmann::ordered_json Value::to_json() const {
-    switch (kind_) {
-        case Kind::None: return nullptr;
-        case Kind::Bool: return b_;
-        case Kind::Int: return i_;
-        case Kind::Float: return f_;
-        case Kind::String: return s_;
-        case Kind::Array: {
-            auto j = nlohmann::ordered_json::array();
-            for (const auto& e : arr_->items) j.push_back(e.to_json());
-            return j;
-        }
-        case Kind::Object: {
-            auto j = nlohmann::ordered_json::object();
-            for (const auto& [k, e] : obj_->entries) j[k] = e.to_json();
-            return j;
-        }
-        default:
-            throw Error(ErrorKind::InvalidArgument,
-                        std::string("template: object of type ") + type_name() + " is not JSON serializable");
+static bool reaches(const Value& v, const void* target, int depth) {
+    if (depth > 256) return true;  // absurdly deep: treat as unsafe
+    if (v.is_array()) {
+        if (v.arr_ptr().get() == target) return true;
+        for (const auto& e : v.arr().items)
+            if ((e.is_array() || e.is_object()) && reaches(e, target, depth + 1)) return true;
+    } else if (v.is_object()) {
+        if (v.obj_ptr().get() == target) return true;
+        for (const auto& [k, e] : v.obj().entries)
+            if ((e.is_array() || e.is_object()) && reaches(e, target, depth + 1)) return true;
     }
+    return false;
 }
 
-bool values_equal(const Value& a, const Value& b) {
+bool value_reaches(const Value& v, const void* target) { return reaches(v, target, 0); }
+
+static void check_depth(int depth) {
+    if (depth > 512) throw Error(ErrorKind::InvalidArgument, "template: value nested too deeply to compare");
+}
+
+static bool equal_at(const Value& a, const Value& b, int depth);
+bool values_equal(const Value& a, const Value& b) { return equal_at(a, b, 0); }
+
+static bool equal_at(const Value& a, const Value& b, int depth) {
     using K = Value::Kind;
+    check_depth(depth);
     if (a.is_number() && b.is_number()) {
         if (a.is_float() || b.is_float()) return a.as_float() == b.as_float();
         return a.as_int() == b.as_int();
@@ -214,7 +230,7 @@ bool values_equal(const Value& a, const Value& b) {
             const auto& y = b.arr().items;
             if (a.arr().is_tuple != b.arr().is_tuple || x.size() != y.size()) return false;
             for (size_t i = 0; i < x.size(); ++i)
-                if (!values_equal(x[i], y[i])) return false;
+                if (!equal_at(x[i], y[i], depth + 1)) return false;
             return true;
         }
         case K::Object: {
@@ -223,7 +239,7 @@ bool values_equal(const Value& a, const Value& b) {
             if (a.obj().entries.size() != b.obj().entries.size()) return false;
             for (const auto& [k, v] : a.obj().entries) {
                 const Value* o = b.obj().find(k);
-                if (!o || !values_equal(v, *o)) return false;
+                if (!o || !equal_at(v, *o, depth + 1)) return false;
             }
             return true;
         }
@@ -232,7 +248,11 @@ bool values_equal(const Value& a, const Value& b) {
     }
 }
 
-int values_compare(const Value& a, const Value& b) {
+static int compare_at(const Value& a, const Value& b, int depth);
+int values_compare(const Value& a, const Value& b) { return compare_at(a, b, 0); }
+
+static int compare_at(const Value& a, const Value& b, int depth) {
+    check_depth(depth);
     if (a.is_number() && b.is_number()) {
         if (a.is_float() || b.is_float()) {
             double x = a.as_float(), y = b.as_float();
@@ -249,8 +269,8 @@ int values_compare(const Value& a, const Value& b) {
         const auto& x = a.arr().items;
         const auto& y = b.arr().items;
         for (size_t i = 0; i < x.size() && i < y.size(); ++i) {
-            if (values_equal(x[i], y[i])) continue;
-            return values_compare(x[i], y[i]);
+            if (equal_at(x[i], y[i], depth + 1)) continue;
+            return compare_at(x[i], y[i], depth + 1);
         }
         return x.size() < y.size() ? -1 : (x.size() > y.size() ? 1 : 0);
     }

@@ -31,7 +31,11 @@ using NativeFn = std::function<Value(Interpreter&, CallArgs&)>;
 struct Array {
     std::vector<Value> items;
     bool is_tuple = false;
+    int depth = 1;  // nesting depth (1 + deepest child); bounded so recursion over values is safe
 };
+
+constexpr int kMaxValueDepth = 256;
+int value_depth(const Value& v);  // 0 for scalars
 
 // A dict with Python's insertion order. Keys are strings (chat templates index by string keys;
 // other key types are converted to their str() on insertion). A namespace() is a dict whose
@@ -40,6 +44,7 @@ struct Object {
     std::vector<std::pair<std::string, Value>> entries;  // insertion order
     std::unordered_map<std::string, size_t> index;      // key -> position in entries
     bool is_namespace = false;
+    int depth = 1;  // see Array::depth
     // Keys written as non-strings in a dict literal ({4096: 512}) keep their value here, keyed by
     // their str(): iteration, items() and dictsort then yield the int/float/bool key, as Python.
     std::shared_ptr<std::unordered_map<std::string, Value>> typed_keys;
@@ -101,7 +106,6 @@ public:
 
     bool truthy() const;          // Python bool()
     const char* type_name() const;  // Python type name, for error messages
-    nlohmann::ordered_json to_json() const;  // throws for undefined/callables
 
 private:
     Kind kind_ = Kind::Undefined;
@@ -113,6 +117,10 @@ private:
     std::shared_ptr<Object> obj_;
     std::shared_ptr<Function> fn_;
 };
+
+// True when `v` is, or (through lists/dicts) contains, the container at `target`: storing v in that
+// container would create a reference cycle, which hearth refuses (no leaks, no endless printing).
+bool value_reaches(const Value& v, const void* target);
 
 // Python ==. Numbers compare by value across int/float/bool; lists elementwise; dicts by content.
 bool values_equal(const Value& a, const Value& b);
