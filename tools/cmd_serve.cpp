@@ -150,7 +150,11 @@ int run_serve(const std::vector<std::string>& args) {
     std::fflush(stdout);
     srv.drain(std::chrono::seconds(30));
     std::printf("hearth serve: stopped\n");
-    return 0;
+    std::fflush(stdout);
+    std::fflush(stderr);
+    // Everything in flight has ended; do not wait for (or destroy under) HTTP threads still blocked
+    // on idle client sockets.
+    std::_Exit(0);
 }
 
 CommandRegistration reg("serve", "OpenAI-compatible HTTP server (chat, completions, metrics)", run_serve);

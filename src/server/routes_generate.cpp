@@ -84,6 +84,20 @@ Task make_task(const Prepared& p) {
     t.logprobs = p.req.logprobs;
     t.top_logprobs = p.req.top_logprobs;
     t.cache_prompt = p.req.cache_prompt;
+    if (p.tools_active && (p.req.tool_choice == "required" || p.req.tool_choice == "function")) {
+        // Forced tool call: the output is {"name": <tool>, "arguments": {...}}, parsed back below.
+        std::vector<std::string> names;
+        for (const auto& tool : p.req.tools) {
+            std::string name = tool["function"]["name"];
+            if (p.req.tool_choice != "function" || name == p.req.tool_choice_function) names.push_back(name);
+        }
+        if (names.empty())
+            throw bad_request("tool_choice names '" + p.req.tool_choice_function + "', which is not in 'tools'",
+                              "tool_choice");
+        t.constraint = OutputConstraint::tool_call(names);
+    } else if (p.req.response_format == "json_object" || p.req.response_format == "json_schema") {
+        t.constraint = OutputConstraint::json_object();
+    }
     return t;
 }
 
@@ -152,15 +166,18 @@ void answer_blocking(Server::State& st, const httplib::Request& http, httplib::R
     int fd = find_connection_socket(http.remote_addr, http.remote_port, http.local_port);
     Collected c;
     Event ev;
+    auto next_check = Clock::now() + 50ms;
     while (true) {
-        if (!ch->pop(ev, 50ms)) {
+        bool got = ch->pop(ev, 50ms);
+        if (Clock::now() >= next_check) {  // every 50 ms, even while tokens flow
+            next_check = Clock::now() + 50ms;
             if (peer_closed(fd)) {  // the client left: free the slot (or never start)
                 ch->cancel();
                 res.status = 499;
                 return;
             }
-            continue;
         }
+        if (!got) continue;
         if (ev.kind == Event::Kind::Error) throw ApiError(ev.error_status, ev.error);
         c.text += ev.text;
         for (auto& t : ev.tokens) c.tokens.push_back(std::move(t));

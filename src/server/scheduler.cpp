@@ -3,6 +3,7 @@
 #include "server/scheduler.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "core/error.h"
 #include "server/api_error.h"
@@ -284,7 +285,44 @@ void Scheduler::sample_slot(Slot& slot, const float* logits) {
         finish(slot, "length");
         return;
     }
-    const int32_t tok = slot.sampler->sample(logits);
+    const float* sample_from = logits;
+    if (task.constraint) {
+        const int32_t n_vocab = backend_.n_vocab();
+        if (pieces_.empty()) {
+            pieces_.resize(n_vocab);
+            eog_.resize(n_vocab);
+            for (int32_t v = 0; v < n_vocab; ++v) {
+                pieces_[v] = text_.piece(v);
+                eog_[v] = text_.is_eog(v) ? 1 : 0;
+            }
+        }
+        masked_.assign(logits, logits + n_vocab);
+        // With max_tokens, a token is allowed only if the output can still be completed with the
+        // tokens left after it, so constrained output ends as complete JSON whenever it fits.
+        const bool budgeted = task.max_tokens > 0;
+        const size_t left = budgeted ? size_t(task.max_tokens - slot.stats.predicted_n - 1) : 0;
+        bool any = false;
+        for (int32_t v = 0; v < n_vocab; ++v) {
+            const std::string& pc = pieces_[v];
+            bool ok = !eog_[v] && (budgeted ? task.constraint->accepts_within(pc, left) : task.constraint->accepts(pc));
+            if (ok) any = true;
+            else masked_[v] = -INFINITY;
+        }
+        if (!any && budgeted) {  // max_tokens too small for any complete output: a valid prefix then
+            masked_.assign(logits, logits + n_vocab);
+            for (int32_t v = 0; v < n_vocab; ++v) {
+                if (!eog_[v] && task.constraint->accepts(pieces_[v])) any = true;
+                else masked_[v] = -INFINITY;
+            }
+        }
+        if (!any) {  // nothing can continue the constrained output
+            slot.t_last = now;
+            finish(slot, "stop");
+            return;
+        }
+        sample_from = masked_.data();
+    }
+    const int32_t tok = slot.sampler->sample(sample_from);
     slot.sampler->accept(tok);
     if (metrics_) {
         if (first) metrics_->on_ttft(ms_between(task.arrival, now) / 1000.0);
@@ -310,7 +348,8 @@ void Scheduler::sample_slot(Slot& slot, const float* logits) {
         ev.tokens.push_back(std::move(info));
     }
     if (!ev.text.empty() || !ev.tokens.empty()) task.channel->push(std::move(ev));
-    if (slot.text->stopped()) {
+    if (task.constraint) task.constraint->advance(piece);
+    if (slot.text->stopped() || (task.constraint && task.constraint->done())) {
         finish(slot, "stop");
     } else if (task.max_tokens > 0 && slot.stats.predicted_n >= task.max_tokens) {
         finish(slot, "length");

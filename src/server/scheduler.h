@@ -117,6 +117,11 @@ private:
     bool cancel_all_ = false;
     uint64_t use_counter_ = 0;
     size_t prompt_rr_ = 0;  // round-robin start among prompt-processing slots
+    // Constrained sampling (loop thread only): every token's piece and EOG flag, built on first
+    // use, and the masked copy of a slot's logits.
+    std::vector<std::string> pieces_;
+    std::vector<uint8_t> eog_;
+    std::vector<float> masked_;
     std::thread thread_;
 };
 

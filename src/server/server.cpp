@@ -102,7 +102,12 @@ int Server::start() {
         throw Error(ErrorKind::Io, "cannot bind " + st.cfg.host + ":" + std::to_string(port) +
                                        " (in use, or not a local address?)");
     }
-    st.http_thread = std::thread([&st] { st.http.listen_after_bind(); });
+    st.http_thread = std::thread([&st] {
+        st.http.listen_after_bind();
+        st.http_done.store(true);
+    });
+    // stop() is a no-op until the listen loop runs: wait for it so an early stop cannot be lost.
+    for (int i = 0; i < 5000 && !st.http.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     return port;
 }
 
@@ -170,7 +175,14 @@ void Server::stop() {
     State& st = *st_;
     st.draining.store(true);
     if (st.http.is_running() || st.http_thread.joinable()) st.http.stop();
-    if (st.http_thread.joinable()) st.http_thread.join();
+    if (st.http_thread.joinable()) {
+        // cpp-httplib joins its workers on stop; one blocked reading an idle client's half-sent
+        // request would hold it for the whole read timeout. Wait a bounded time, then let the
+        // process exit around it (`hearth serve` ends with _Exit after draining).
+        for (int i = 0; i < 300 && !st.http_done.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        if (st.http_done.load()) st.http_thread.join();
+        else st.http_thread.detach();
+    }
     if (st.scheduler) st.scheduler->stop();
 }
 

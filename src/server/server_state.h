@@ -24,6 +24,7 @@ struct Server::State {
     ServerConfig cfg;
     httplib::Server http;
     std::thread http_thread;
+    std::atomic<bool> http_done{false};  // the listen thread has returned
     std::atomic<bool> ready{false};
     std::atomic<bool> draining{false};
     std::atomic<int> active_requests{0};  // generation requests between submit and last byte

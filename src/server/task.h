@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "sampling/sampler.h"
+#include "server/json_constraint.h"
 
 namespace hearth::server {
 
@@ -71,6 +72,7 @@ struct Task {
     bool logprobs = false;
     int top_logprobs = 0;
     bool cache_prompt = true;
+    std::shared_ptr<OutputConstraint> constraint;  // json_object / forced tool call; null: free text
     Clock::time_point arrival = Clock::now();
     std::shared_ptr<TaskChannel> channel = std::make_shared<TaskChannel>();
 };

@@ -210,13 +210,25 @@ def test_tool_call_round_trip(tool_server):
     server = tool_server
     client = openai.OpenAI(base_url=server + "/v1", api_key="unused", max_retries=0, timeout=60)
     msgs = [{"role": "user", "content": "Weather in Paris?"}]
-    first = client.chat.completions.create(model="tiny", messages=msgs, tools=TOOLS, max_tokens=8, temperature=0)
-    assert first.choices[0].finish_reason in ("stop", "length", "tool_calls")
+    # tool_choice "required" constrains the output to {"name": <tool>, "arguments": {...}}, completed
+    # within max_tokens, so even random weights produce a well-formed call (random arguments).
+    first = client.chat.completions.create(model="tiny", messages=msgs, tools=TOOLS, tool_choice="required",
+                                           max_tokens=60, temperature=0)
+    assert first.choices[0].finish_reason == "tool_calls"
+    call = first.choices[0].message.tool_calls[0]
+    assert call.type == "function" and call.function.name == "get_weather"
+    assert isinstance(json.loads(call.function.arguments), dict)
+    streamed = list(client.chat.completions.create(model="tiny", messages=msgs, tools=TOOLS, max_tokens=60,
+                                                   tool_choice={"type": "function", "function": {"name": "get_weather"}},
+                                                   temperature=0.7, seed=3, stream=True))
+    deltas = [c.choices[0].delta for c in streamed if c.choices and c.choices[0].delta.tool_calls]
+    assert deltas and deltas[0].tool_calls[0].function.name == "get_weather"
+    assert streamed[-1].choices[0].finish_reason == "tool_calls"
     # The client runs the tool and sends the call and its result back.
     msgs += [{"role": "assistant", "content": None, "tool_calls": [
-                 {"id": "call_1", "type": "function",
+                 {"id": call.id, "type": "function",
                   "function": {"name": "get_weather", "arguments": json.dumps({"city": "Paris"})}}]},
-             {"role": "tool", "tool_call_id": "call_1", "content": "sunny, 21 C"}]
+             {"role": "tool", "tool_call_id": call.id, "content": "sunny, 21 C"}]
     prompt = post(server, "/apply-template", {"messages": msgs, "tools": TOOLS}).json()["prompt"]
     assert "<tools>" in prompt and "get_weather" in prompt  # the tool definitions
     assert '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>' in prompt
@@ -226,6 +238,17 @@ def test_tool_call_round_trip(tool_server):
     stream = list(client.chat.completions.create(model="tiny", messages=msgs, tools=TOOLS, max_tokens=8,
                                                  temperature=0, stream=True))
     assert stream[-1].choices[0].finish_reason in ("stop", "length", "tool_calls")
+
+
+def test_response_format_json_object(server, client):
+    for max_tokens, temperature in ((30, 0), (8, 1.0), (50, 0.8)):
+        r = client.chat.completions.create(model="tiny", messages=MSGS, max_tokens=max_tokens, temperature=temperature,
+                                           response_format={"type": "json_object"}, seed=1)
+        assert r.choices[0].finish_reason == "stop"  # completed within the token budget
+        assert isinstance(json.loads(r.choices[0].message.content), dict)
+    text = "".join(c.choices[0].delta.content or "" for c in client.chat.completions.create(
+        model="tiny", messages=MSGS, max_tokens=20, stream=True, response_format={"type": "json_object"}) if c.choices)
+    assert isinstance(json.loads(text), dict)
 
 
 def test_metrics(server, client):
