@@ -89,3 +89,30 @@ def test_argument_validation(hq):
     assert hq.dequantize_status(2, data, -32, out) == 2
     assert hq.dequantize_status(16, np.zeros(66, dtype=np.uint8), 256, np.zeros(256, np.float32)) == 3  # IQ2_XXS
     assert hq.dequantize_status(2, data, 32, None) == 2  # NULL dst
+
+
+# Without importance weights the legacy encoders use the classic formulas: byte-identical to the
+# gguf package's (llama.cpp-equivalent) reference quantizers.
+@pytest.mark.parametrize("qtype", [T.F16, T.BF16, T.Q4_0, T.Q4_1, T.Q5_0, T.Q5_1, T.Q8_0], ids=lambda q: q.name)
+def test_legacy_quantize_matches_gguf(hq, qtype):
+    rng = np.random.default_rng(100 + int(qtype))
+    x = (rng.standard_normal((64, 256)) * rng.uniform(0.01, 3.0, size=(64, 1))).astype(np.float32)
+    x[3, :] = 0.0  # an all-zero row
+    x[5, 7] = 40.0  # an outlier
+    ref = np.asarray(gguf.quants.quantize(x, qtype)).view(np.uint8).reshape(-1)
+    ours = hq.quantize(int(qtype), x, ref.nbytes)
+    assert np.array_equal(ours, ref)
+
+
+def test_quantize_argument_validation(hq):
+    x = np.ones(256, dtype=np.float32)
+    out = np.zeros(144, dtype=np.uint8)
+    lib = hq.lib
+    assert lib.hearth_quantize(12, x.ctypes.data, 256, None, out.ctypes.data, 144) == 0
+    assert lib.hearth_quantize(12, x.ctypes.data, 256, None, out.ctypes.data, 143) == 2
+    assert lib.hearth_quantize(12, x.ctypes.data, 128, None, out.ctypes.data, 72) == 2
+    assert lib.hearth_quantize(16, x.ctypes.data, 256, None, out.ctypes.data, 66) == 3  # IQ2_XXS: no encoder
+    assert lib.hearth_quantize(12, None, 256, None, out.ctypes.data, 144) == 2
+    x[9] = np.nan
+    assert lib.hearth_quantize(12, x.ctypes.data, 256, None, out.ctypes.data, 144) == 2
+    assert "non-finite" in hq.last_error()
