@@ -172,9 +172,11 @@ TEST_P(ModelArchs, BadBatchesThrow) {
     EXPECT_THROW(ctx.logits(0), Error);
 }
 
+// Every causal language-model architecture of the table (encoders such as bert have no LM head).
 std::vector<std::string> arch_names() {
     std::vector<std::string> v;
-    for (const ArchSpec& a : arch_table()) v.push_back(a.name);
+    for (const ArchSpec& a : arch_table())
+        if (a.causal) v.push_back(a.name);
     return v;
 }
 
@@ -220,6 +222,34 @@ TEST(ModelArchsMemory, KvMemoryGrowsWithTokens) {
     EXPECT_GT(m1.compute, 0u);
     ctx.kv_clear();
     EXPECT_EQ(ctx.memory().kv_allocated, 0u);
+}
+
+// params.embeddings keeps the final normed hidden state of each output token.
+TEST(ModelArchsEmbeddings, FinalHiddenState) {
+    if (!std::filesystem::exists(kVocab)) GTEST_SKIP() << "no " << kVocab;
+    auto model = make_model("llama");
+    ContextParams cp;
+    cp.n_ctx = 32;
+    cp.n_threads = 2;
+    cp.embeddings = true;
+    Context ctx(*model, cp);
+    Batch b;
+    for (int32_t i = 0; i < 4; ++i) b.add(kTokens[size_t(i)], i, 0, i >= 2);
+    ctx.decode(b);
+    for (size_t i : {2u, 3u}) {
+        const float* e = ctx.embeddings(i);
+        double ss = 0;
+        for (int64_t j = 0; j < model->n_embd(); ++j) {
+            ASSERT_TRUE(std::isfinite(e[j]));
+            ss += double(e[j]) * e[j];
+        }
+        EXPECT_GT(ss, 0.0);
+    }
+    EXPECT_THROW(ctx.embeddings(0), Error);  // no output requested for token 0
+    cp.embeddings = false;
+    Context plain(*model, cp);
+    plain.decode(b);
+    EXPECT_THROW(plain.embeddings(2), Error);
 }
 
 // With only sliding-window layers (window 4, 5 layers: receptive field 5*3 = 15 positions), the
