@@ -29,6 +29,12 @@ inline __m256i dot_s8(__m256i acc, __m256i q, __m256i a) {
     return dot_u8(acc, _mm256_abs_epi8(q), _mm256_sign_epi8(a, q));
 }
 
+#if HEARTH_MM_VNNI
+// int32 -> float for 512-bit vectors. The zero-masked form with a full mask is the same instruction;
+// it avoids GCC 12's false -Wmaybe-uninitialized from the unmasked intrinsic's undefined source.
+inline __m512 cvt512(__m512i v) { return _mm512_maskz_cvtepi32_ps(static_cast<__mmask16>(0xFFFF), v); }
+#endif
+
 inline float hsum(__m256 v) {
     const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));

@@ -234,7 +234,7 @@ void panel_tile512(const PanelSub* panel, const ActRow* act, int64_t s0, int64_t
             for (int c = 0; c < NC; ++c) {
                 const __m512 da = _mm512_set1_ps(act[c].d[s]);
                 const __m512 ds = _mm512_set1_ps(kSub16 ? act[c].ds16[2 * s + h] : act[c].ds32[s]);
-                f[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ia[c]), _mm512_mul_ps(sc, da), f[c]);
+                f[c] = _mm512_fmadd_ps(cvt512(ia[c]), _mm512_mul_ps(sc, da), f[c]);
                 f[c] = _mm512_fmadd_ps(mn, ds, f[c]);
             }
         }

@@ -88,7 +88,7 @@ inline void group_dot512(const uint8_t* wp, const ActRow* act, int64_t j0, __m51
     } else {
 #pragma GCC unroll 4
         for (int t = 0; t < 4; ++t) {
-            u2[t] = _mm512_inserti64x4(_mm512_castsi256_si512(g.u[2 * t]), g.u[2 * t + 1], 1);
+            u2[t] = _mm512_inserti64x4(_mm512_zextsi256_si512(g.u[2 * t]), g.u[2 * t + 1], 1);
             if constexpr (F::kSigned) u2[t] = _mm512_xor_si512(u2[t], _mm512_set1_epi8(-128));  // u = q + 128
         }
     }
@@ -101,13 +101,13 @@ inline void group_dot512(const uint8_t* wp, const ActRow* act, int64_t j0, __m51
         __m512 sv;
         if constexpr (!F::kSub16) {
             // lane s of the low 256 bits: scale of sub-block s
-            sv = _mm512_castps256_ps512(_mm256_mul_ps(g.sc[0], da));
+            sv = _mm512_zextps256_ps512(_mm256_mul_ps(g.sc[0], da));
             macc[c] = _mm256_fmadd_ps(g.mn[0], _mm256_loadu_ps(a.ds32 + j0), macc[c]);
         } else {
             // lane 2s+h: scale of half h of sub-block s
             const __m256 da_lo = _mm256_permutevar8x32_ps(da, _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3));
             const __m256 da_hi = _mm256_permutevar8x32_ps(da, _mm256_setr_epi32(4, 4, 5, 5, 6, 6, 7, 7));
-            sv = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_mul_ps(g.sc[0], da_lo)), _mm256_mul_ps(g.sc[1], da_hi), 1);
+            sv = _mm512_insertf32x8(_mm512_zextps256_ps512(_mm256_mul_ps(g.sc[0], da_lo)), _mm256_mul_ps(g.sc[1], da_hi), 1);
             macc[c] = _mm256_fmadd_ps(g.mn[0], _mm256_loadu_ps(a.ds16 + 2 * j0), macc[c]);
             macc[c] = _mm256_fmadd_ps(g.mn[1], _mm256_loadu_ps(a.ds16 + 2 * j0 + 8), macc[c]);
         }
@@ -117,12 +117,12 @@ inline void group_dot512(const uint8_t* wp, const ActRow* act, int64_t j0, __m51
             const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u2[t], av);
             __m512i idx;
             if constexpr (!F::kSub16) {
-                idx = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi32(2 * t)), _mm256_set1_epi32(2 * t + 1), 1);
+                idx = _mm512_inserti64x4(_mm512_zextsi256_si512(_mm256_set1_epi32(2 * t)), _mm256_set1_epi32(2 * t + 1), 1);
             } else {
                 idx = _mm512_setr_epi32(4 * t, 4 * t, 4 * t, 4 * t, 4 * t + 1, 4 * t + 1, 4 * t + 1, 4 * t + 1,  //
                                         4 * t + 2, 4 * t + 2, 4 * t + 2, 4 * t + 2, 4 * t + 3, 4 * t + 3, 4 * t + 3, 4 * t + 3);
             }
-            acc[c][t & 1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_permutexvar_ps(idx, sv), acc[c][t & 1]);
+            acc[c][t & 1] = _mm512_fmadd_ps(cvt512(p), _mm512_permutexvar_ps(idx, sv), acc[c][t & 1]);
         }
     }
 }
@@ -187,7 +187,7 @@ inline void group_dot512_split(const uint8_t* wp, const ActRow* act, const int8_
 #pragma GCC unroll 2
     for (int t = 0; t < 2; ++t) {
         const uint8_t* b = wp + 4 * t * S::kBlock;
-        __m512i z = _mm512_castsi128_si512(ld128(b + S::kQs));
+        __m512i z = _mm512_zextsi128_si512(ld128(b + S::kQs));
         z = _mm512_inserti32x4(z, ld128(b + S::kBlock + S::kQs), 1);
         z = _mm512_inserti32x4(z, ld128(b + 2 * S::kBlock + S::kQs), 2);
         z = _mm512_inserti32x4(z, ld128(b + 3 * S::kBlock + S::kQs), 3);
@@ -215,7 +215,7 @@ inline void group_dot512_split(const uint8_t* wp, const ActRow* act, const int8_
 #pragma GCC unroll 4
     for (int c = 0; c < C; ++c) {
         const ActRow& a = act[c];
-        const __m512 sv = _mm512_castps256_ps512(_mm256_mul_ps(sc, _mm256_loadu_ps(a.d + j0)));
+        const __m512 sv = _mm512_zextps256_ps512(_mm256_mul_ps(sc, _mm256_loadu_ps(a.d + j0)));
         macc[c] = _mm256_fmadd_ps(mn, _mm256_loadu_ps(a.ds32 + j0), macc[c]);
         const int8_t* aq = split[c] + j0 * 32;
 #pragma GCC unroll 2
@@ -225,7 +225,7 @@ inline void group_dot512_split(const uint8_t* wp, const ActRow* act, const int8_
             const __m512i idx = _mm512_setr_epi32(4 * t, 4 * t, 4 * t, 4 * t, 4 * t + 1, 4 * t + 1, 4 * t + 1, 4 * t + 1,
                                                   4 * t + 2, 4 * t + 2, 4 * t + 2, 4 * t + 2, 4 * t + 3, 4 * t + 3, 4 * t + 3,
                                                   4 * t + 3);
-            acc[c][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_permutexvar_ps(idx, sv), acc[c][t]);
+            acc[c][t] = _mm512_fmadd_ps(cvt512(p), _mm512_permutexvar_ps(idx, sv), acc[c][t]);
         }
     }
 }
