@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -177,6 +178,12 @@ TEST(KernelsMatmul, ActivationQuantizationIdenticalOnEveryIsa) {
     for (auto& v : x) v = nd(rng);
     for (int64_t i = 0; i < 32; ++i) x[64 + i] = 0.0f;  // an all-zero block
     x[200] = 1e-30f;                                      // a tiny block maximum
+    for (int64_t i = 0; i < 32; ++i) x[256 + i] = 1e-41f * static_cast<float>(i % 3);  // denormal block
+    x[320] = std::numeric_limits<float>::infinity();    // inf / nan inputs: defined bytes, same on every ISA
+    x[353] = -std::numeric_limits<float>::infinity();
+    x[390] = std::numeric_limits<float>::quiet_NaN();
+    x[420] = std::numeric_limits<float>::quiet_NaN();
+    x[421] = 5.0f;
     const size_t bytes = quantized_activation_bytes(DType::Q4_K, k, n);
     std::vector<uint8_t> ref(bytes, 0xAB);
     quantize_activations_isa(Isa::Scalar, DType::Q4_K, x.data(), k, k, 0, n, ref.data());

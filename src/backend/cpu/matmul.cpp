@@ -42,9 +42,12 @@ void quantize_act_row_scalar(const float* x, int64_t k, uint8_t* base) {
         const float id = db > 0.0f ? 127.0f / amax : 0.0f;
         int s0 = 0, s1 = 0;
         for (int e = 0; e < 32; ++e) {
-            float v = std::nearbyint(xb[e] * id);
+            // NaN (e.g. inf * 0) -> 0 and a clamp before rounding keep every input defined; the
+            // AVX2 path does the same steps so both give identical bytes.
+            float v = xb[e] * id;
+            if (!(v == v)) v = 0.0f;
             v = v > 127.0f ? 127.0f : (v < -127.0f ? -127.0f : v);
-            const int iv = static_cast<int>(v);
+            const int iv = static_cast<int>(std::nearbyint(v));
             q[b * 32 + e] = static_cast<int8_t>(iv);
             (e < 16 ? s0 : s1) += iv;
         }

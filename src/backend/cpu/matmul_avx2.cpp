@@ -26,8 +26,11 @@ void quantize_act_row_avx2(const float* x, int64_t k, uint8_t* base) {
         __m256 v[4];
 #pragma GCC unroll 4
         for (int i = 0; i < 4; ++i) v[i] = _mm256_loadu_ps(xb + 8 * i);
-        __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v[0]), _mm256_andnot_ps(sign, v[1])),
-                                 _mm256_max_ps(_mm256_andnot_ps(sign, v[2]), _mm256_andnot_ps(sign, v[3])));
+        // max_ps returns its second operand when either is NaN: folding into the accumulator as the
+        // second operand ignores NaN inputs, as the scalar fmax does.
+        __m256 m = _mm256_setzero_ps();
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; ++i) m = _mm256_max_ps(_mm256_andnot_ps(sign, v[i]), m);
         __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
         m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
         m4 = _mm_max_ss(m4, _mm_shuffle_ps(m4, m4, 1));
@@ -37,8 +40,13 @@ void quantize_act_row_avx2(const float* x, int64_t k, uint8_t* base) {
         __m256i iv[4];
 #pragma GCC unroll 4
         for (int i = 0; i < 4; ++i)
-            iv[i] = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v[i], id), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-        // int32 -> int8 (saturating, which also clamps to [-128,127]; values never exceed 127 here)
+        {
+            __m256 t = _mm256_mul_ps(v[i], id);
+            t = _mm256_and_ps(t, _mm256_cmp_ps(t, t, _CMP_ORD_Q));  // NaN -> 0
+            t = _mm256_min_ps(_mm256_max_ps(t, _mm256_set1_ps(-127.0f)), _mm256_set1_ps(127.0f));
+            iv[i] = _mm256_cvtps_epi32(_mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        }
+        // int32 -> int8 (values are already within [-127, 127])
         const __m256i p16a = _mm256_packs_epi32(iv[0], iv[1]), p16b = _mm256_packs_epi32(iv[2], iv[3]);
         const __m256i p8 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(p16a, p16b), order);
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + 32 * b), p8);
