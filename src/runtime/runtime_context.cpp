@@ -85,8 +85,13 @@ void Context::decode(const Batch& b) {
     I.logits.resize(I.params.embeddings_only ? 0 : n_out * size_t(n_vocab));
     if (I.params.embeddings) I.embd.resize(n_out * size_t(I.model.n_embd()));
 
-    for (size_t first = 0; first < n; first += size_t(I.params.n_ubatch))
-        I.decode_ubatch(b, first, std::min(n - first, size_t(I.params.n_ubatch)));
+    try {
+        for (size_t first = 0; first < n; first += size_t(I.params.n_ubatch))
+            I.decode_ubatch(b, first, std::min(n - first, size_t(I.params.n_ubatch)));
+    } catch (...) {
+        I.out_row.assign(n, -1);  // no logits of a failed decode are readable
+        throw;
+    }
 }
 
 void Context::Impl::decode_ubatch(const Batch& b, size_t first, size_t n) {

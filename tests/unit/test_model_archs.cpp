@@ -169,7 +169,7 @@ TEST_P(ModelArchs, BadBatchesThrow) {
         EXPECT_NE(std::string(e.what()).find("n_ctx"), std::string::npos) << e.what();
     }
     EXPECT_EQ(ctx.kv_pos_max(0), -1);  // the failed batch left nothing behind
-    EXPECT_THROW(ctx.logits(0), Error);
+    EXPECT_THROW(ctx.logits(8), Error);  // a failed decode leaves no readable logits
 }
 
 // Every causal language-model architecture of the table (encoders such as bert have no LM head).
