@@ -56,6 +56,8 @@ Tensor* argmax(Context& ctx, Tensor* a);
 // x [K, N, X2, X3] F32 activations (rows element-contiguous), X2 % W2 == 0, X3 % W3 == 0.
 // -> [M, N, X2, X3] F32 with out[i, j, i2, i3] = dot(w[:, i, i2 / (X2/W2), i3 / (X3/W3)], x[:, j, i2, i3]).
 // The dim-2/3 broadcast is grouped-query attention: KV head h serves query heads h*g .. h*g+g-1.
+// With F16/BF16 weights the activations are rounded to that type first (as llama.cpp does);
+// quantized weights meet activations quantized by the kernels (Q8 formats).
 Tensor* mul_mat(Context& ctx, Tensor* w, Tensor* x);
 
 // ---------------- element-wise --------------------------------------------------------------------

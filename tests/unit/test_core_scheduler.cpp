@@ -217,7 +217,8 @@ TEST(CoreCpuBackend, ElementwiseChainsSkipBarriersAndStayCorrect) {
     const std::vector<double> got = testutil::values(*cur);
     const std::vector<double> got_cache = testutil::values(*cache);
     for (Tensor* n : g.nodes()) cpu::compute_reference(*n);
-    EXPECT_LE(testutil::nmse(got, testutil::values(*cur)), 1e-10);
+    // (F16 rounding of mul_mat activations may flip at a rounding boundary: loose bound)
+    EXPECT_LE(testutil::nmse(got, testutil::values(*cur)), 1e-6);
     EXPECT_LE(testutil::nmse(got_cache, testutil::values(*cache)), 1e-6);
     for (int rep = 0; rep < 20; ++rep) {  // races would show up as run-to-run differences
         s.compute(g);

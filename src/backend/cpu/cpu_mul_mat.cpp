@@ -21,6 +21,10 @@ size_t align64(size_t n) { return (n + 63) / 64 * 64; }
 // Up to this many activation rows, each thread quantizes all of them itself (no barrier).
 constexpr int64_t kPrivateQuantRows = 8;
 
+// F16/BF16 weights meet activations rounded to the same 16-bit type (as llama.cpp computes
+// them), which keeps hearth's logits closest to its peers'.
+bool rounds_activations(const Tensor& w) { return w.type == DType::F16 || w.type == DType::BF16; }
+
 // Weight row (K values of w.type) -> F32.
 const float* weight_row_f32(const Tensor& w, const char* row, float* buf, Isa isa) {
     const int64_t k = w.ne[0];
@@ -74,7 +78,15 @@ WorkSize mul_mat_work_size(const Tensor& node, int nth) {
         else
             ws.shared = bytes;
     } else {
-        ws.per_thread = sizeof(float) * static_cast<size_t>(w.ne[0]);
+        ws.per_thread = align64(sizeof(float) * static_cast<size_t>(w.ne[0]));  // one weight row
+        if (rounds_activations(w)) {
+            const int64_t rows = x.ne[1] * x.ne[2] * x.ne[3];
+            const size_t bytes = sizeof(float) * static_cast<size_t>(rows * x.ne[0]);
+            if (rows <= kPrivateQuantRows)
+                ws.per_thread += bytes;
+            else
+                ws.shared = bytes;
+        }
     }
     (void)nth;
     return ws;
@@ -121,12 +133,41 @@ void op_mul_mat(Tensor& dst, const OpCtx& c) {
     }
 
     float* buf = reinterpret_cast<float*>(c.per_thread);
+    // Optional phase 1: activation rows rounded to the weights' 16-bit type, packed [batch][N][K]
+    // (privately per thread for few rows, else split across threads then a barrier).
+    const bool round16 = rounds_activations(w);
+    float* xr = nullptr;
+    if (round16) {
+        const int64_t total_rows = g.N * g.X2 * g.X3;
+        const bool private_rows = total_rows <= kPrivateQuantRows;
+        xr = private_rows ? reinterpret_cast<float*>(c.per_thread + align64(sizeof(float) * static_cast<size_t>(g.K)))
+                          : reinterpret_cast<float*>(c.shared);
+        int64_t r0 = 0, r1 = total_rows;
+        if (!private_rows) split_range(total_rows, c.ith, c.nth, r0, r1);
+        for (int64_t r = r0; r < r1; ++r) {
+            const int64_t b = r / g.N, j = r % g.N;
+            const int64_t i2 = b % g.X2, i3 = b / g.X2;
+            const float* src = reinterpret_cast<const float*>(static_cast<const char*>(x.data) + i2 * x.nb[2] +
+                                                              i3 * x.nb[3] + j * x.nb[1]);
+            float* d = xr + r * g.K;
+            if (w.type == DType::F16)
+                for (int64_t k = 0; k < g.K; ++k) d[k] = fp16_to_fp32(fp32_to_fp16(src[k]));
+            else
+                for (int64_t k = 0; k < g.K; ++k) d[k] = bf16_to_fp32(fp32_to_bf16(src[k]));
+        }
+        if (!private_rows) c.barrier();
+    }
     for (int64_t u = c.ith; u < g.units; u += c.nth) {
         const int64_t b = u / g.n_chunks, ch = u % g.n_chunks;
         const int64_t i2 = b % g.X2, i3 = b / g.X2;
         const int64_t m0 = ch * g.chunk, m1 = std::min(g.M, m0 + g.chunk);
         const char* wb = static_cast<const char*>(w.data) + (i2 / g.r2) * w.nb[2] + (i3 / g.r3) * w.nb[3];
         const char* xb = static_cast<const char*>(x.data) + i2 * x.nb[2] + i3 * x.nb[3];
+        size_t x_stride = x.nb[1];
+        if (round16) {
+            xb = reinterpret_cast<const char*>(xr + b * g.N * g.K);
+            x_stride = sizeof(float) * static_cast<size_t>(g.K);
+        }
         float* out = reinterpret_cast<float*>(static_cast<char*>(dst.data) + i2 * dst.nb[2] + i3 * dst.nb[3]);
         // F16 rows against one or two activation rows: fused convert-and-dot; else convert once.
         const bool fused_f16 = w.type == DType::F16 && g.N <= 2 && use_avx2(c.isa);
@@ -135,13 +176,13 @@ void op_mul_mat(Tensor& dst, const OpCtx& c) {
 #if defined(HEARTH_X86)
                 const uint16_t* wr = reinterpret_cast<const uint16_t*>(wb + i * w.nb[1]);
                 for (int64_t j = 0; j < g.N; ++j)
-                    out[j * out_stride + i] = avx2::dot_f16_f32(wr, reinterpret_cast<const float*>(xb + j * x.nb[1]), g.K);
+                    out[j * out_stride + i] = avx2::dot_f16_f32(wr, reinterpret_cast<const float*>(xb + j * x_stride), g.K);
 #endif
                 continue;
             }
             const float* wr = weight_row_f32(w, wb + i * w.nb[1], buf, c.isa);
             for (int64_t j = 0; j < g.N; ++j)
-                out[j * out_stride + i] = dot_f32(c.isa, wr, reinterpret_cast<const float*>(xb + j * x.nb[1]), g.K);
+                out[j * out_stride + i] = dot_f32(c.isa, wr, reinterpret_cast<const float*>(xb + j * x_stride), g.K);
         }
     }
 }

@@ -56,6 +56,14 @@ std::vector<double> row(const Tensor& t, int64_t i1, int64_t i2, int64_t i3) {
     return r;
 }
 
+// mul_mat's activations meet F16/BF16 weights rounded to the weights' type (see core/ops.h).
+double round_like(DType wtype, double v) {
+    const float f = static_cast<float>(v);
+    if (wtype == DType::F16) return fp16_to_fp32(fp32_to_fp16(f));
+    if (wtype == DType::BF16) return bf16_to_fp32(fp32_to_bf16(f));
+    return v;
+}
+
 template <class F>
 void for_each(const Tensor& t, F f) {
     for (int64_t i3 = 0; i3 < t.ne[3]; ++i3)
@@ -226,7 +234,7 @@ void compute_reference(Tensor& d) {
                         const std::vector<double> w = row(*a, i, i2 / r2, i3 / r3);
                         for (int64_t j = 0; j < d.ne[1]; ++j) {
                             double acc = 0;
-                            for (int64_t e = 0; e < a->ne[0]; ++e) acc += w[e] * get(*b, e, j, i2, i3);
+                            for (int64_t e = 0; e < a->ne[0]; ++e) acc += w[e] * round_like(a->type, get(*b, e, j, i2, i3));
                             set(d, acc, i, j, i2, i3);
                         }
                     }
