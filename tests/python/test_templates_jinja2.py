@@ -106,6 +106,19 @@ USER_TOOL = {"role": "user", "content": "What's the weather in Paris?"}
 ASSIST_AFTER_TOOL = {"role": "assistant", "content": "It is 21°C and clear in Paris."}
 ASSIST_REASONING = {"role": "assistant", "content": "It is 4.", "reasoning_content": "The user asks 2+2, which is 4."}
 
+TOOL_CALLS_TWO = {
+    "role": "assistant",
+    "content": None,
+    "tool_calls": [
+        {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": {"city": "Oslo"}}},
+        {"id": "call_2", "type": "function", "function": {"name": "search", "arguments": {"query": "Oslo news", "limit": 2}}},
+    ],
+}
+TOOL_RESULTS_TWO = [
+    {"role": "tool", "tool_call_id": "call_1", "name": "get_weather", "content": "-3 and snowing"},
+    {"role": "tool", "tool_call_id": "call_2", "name": "search", "content": "[]"},
+]
+
 CONVERSATIONS = {
     "system_user": dict(messages=[SYSTEM, USER1], add_generation_prompt=True),
     "user_only": dict(messages=[USER1], add_generation_prompt=True),
@@ -115,6 +128,9 @@ CONVERSATIONS = {
     "tools": dict(messages=[SYSTEM, USER_TOOL, TOOL_CALL, TOOL_RESULT], tools=TOOLS, add_generation_prompt=True),
     "tools_answered": dict(
         messages=[USER_TOOL, TOOL_CALL, TOOL_RESULT, ASSIST_AFTER_TOOL], tools=TOOLS, add_generation_prompt=False
+    ),
+    "tools_two_calls_null_content": dict(
+        messages=[SYSTEM, USER_TOOL, TOOL_CALLS_TWO, *TOOL_RESULTS_TWO], tools=TOOLS, add_generation_prompt=True
     ),
     "tools_no_call": dict(messages=[SYSTEM, USER_TOOL], tools=TOOLS, add_generation_prompt=True),
     "no_thinking": dict(messages=[SYSTEM, USER1, ASSIST1, USER2], add_generation_prompt=True, enable_thinking=False),
