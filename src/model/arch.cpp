@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "model/weights.h"
 
 namespace hearth {
 
@@ -13,6 +14,8 @@ void build_llama(GraphBuilder& g);
 void build_qwen2(GraphBuilder& g);
 void build_qwen3(GraphBuilder& g);
 void build_gemma3(GraphBuilder& g);
+void build_bert(GraphBuilder& g);
+ModelWeights load_bert(const gguf::File& f, HParams& hp);
 }  // namespace archs
 
 const std::vector<ArchSpec>& arch_table() {
@@ -22,6 +25,8 @@ const std::vector<ArchSpec>& arch_table() {
         {"qwen2", RopeKind::NeoX, FfnKind::SwiGLU, true, false, false, false, 0, 10000.0f, archs::build_qwen2},
         {"qwen3", RopeKind::NeoX, FfnKind::SwiGLU, false, true, false, false, 0, 10000.0f, archs::build_qwen3},
         {"gemma3", RopeKind::NeoX, FfnKind::GeGLU, false, true, true, true, 6, 10000.0f, archs::build_gemma3},
+        // bert: encoder, absolute positions, post-LayerNorm, GELU; its own tensor layout and no LM head
+        {"bert", RopeKind::None, FfnKind::GeGLU, true, false, false, false, 0, 10000.0f, archs::build_bert, false, archs::load_bert},
     };
     return table;
 }

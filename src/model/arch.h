@@ -9,8 +9,14 @@
 namespace hearth {
 
 class GraphBuilder;  // src/model/graph.h
+struct HParams;
+struct ModelWeights;
+namespace gguf {
+class File;
+}
 
-enum class RopeKind { Normal, NeoX };    // Normal: rotate adjacent pairs (x0,x1); NeoX: (x_i, x_{i+d/2})
+enum class RopeKind { Normal, NeoX, None };  // Normal: rotate adjacent pairs (x0,x1); NeoX: (x_i, x_{i+d/2});
+                                            // None: absolute position embeddings instead (bert)
 enum class FfnKind { SwiGLU, GeGLU };    // silu(gate)*up or gelu_tanh(gate)*up
 
 struct ArchSpec {
@@ -26,6 +32,8 @@ struct ArchSpec {
     void (*build)(GraphBuilder& g);  // builds the forward graph for one ubatch
     bool causal = true;        // false: a token attends to every token of its sequence (bert); the
                                // whole sequence must then be in one ubatch
+    // Non-null: binds this architecture's tensors instead of the llama-family layout (bert).
+    ModelWeights (*load_weights)(const gguf::File& file, HParams& hp) = nullptr;
 };
 
 // Every architecture hearth runs (one table, defined in arch.cpp).

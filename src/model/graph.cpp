@@ -69,14 +69,16 @@ Tensor* GraphBuilder::attention(Tensor* x, int il) {
     if (L.q_norm) q = norm(q, L.q_norm, "Qcur_normed", il);
     if (L.k_norm) k = norm(k, L.k_norm, "Kcur_normed", il);
 
-    ops::RopeParams rp;
-    rp.n_dims = int32_t(hp.n_rot);
-    rp.mode = spec.rope == RopeKind::NeoX ? ops::RopeMode::NeoX : ops::RopeMode::Normal;
-    rp.freq_base = hp.layer_rope_base(il);
-    rp.freq_scale = hp.layer_rope_scale(il);
-    rp.n_ctx_orig = int32_t(hp.n_ctx_train);
-    q = cb(ops::rope(ctx, q, inp_pos, rp), "Qcur_rope", il);
-    k = cb(ops::rope(ctx, k, inp_pos, rp), "Kcur_rope", il);
+    if (spec.rope != RopeKind::None) {  // bert adds absolute positions to the embeddings instead
+        ops::RopeParams rp;
+        rp.n_dims = int32_t(hp.n_rot);
+        rp.mode = spec.rope == RopeKind::NeoX ? ops::RopeMode::NeoX : ops::RopeMode::Normal;
+        rp.freq_base = hp.layer_rope_base(il);
+        rp.freq_scale = hp.layer_rope_scale(il);
+        rp.n_ctx_orig = int32_t(hp.n_ctx_train);
+        q = cb(ops::rope(ctx, q, inp_pos, rp), "Qcur_rope", il);
+        k = cb(ops::rope(ctx, k, inp_pos, rp), "Kcur_rope", il);
+    }
 
     // KV cache of this layer: [n_embd_k_gqa, n_cells] / [n_embd_v_gqa, n_cells] rows, one row per cell.
     Tensor* k_cache = ctx.new_tensor(kv.type_k(), {hp.n_embd_k_gqa(), kv.n_cells()});

@@ -55,6 +55,7 @@ private:
 }  // namespace
 
 ModelWeights load_weights(const gguf::File& f, const ArchSpec& spec, HParams& hp) {
+    if (spec.load_weights) return spec.load_weights(f, hp);  // a layout of its own (bert)
     Binder b(f);
     ModelWeights w;
     const std::string a = std::string(spec.name) + ".";

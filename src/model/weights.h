@@ -39,6 +39,12 @@ struct LayerWeights {
     TensorRef ffn_gate, ffn_up; // [n_embd, n_ff]
     TensorRef ffn_down;         // [n_ff, n_embd]
     TensorRef ffn_post_norm;    // [n_embd] (gemma: post_ffw_norm)
+    // bert (post-layer-norm encoder): biases and LayerNorm weight/bias pairs, all F32
+    TensorRef bo;                                  // [n_embd] attn_output.bias
+    TensorRef attn_out_norm, attn_out_norm_b;      // [n_embd] attn_output_norm
+    TensorRef ffn_up_b;                            // [n_ff]
+    TensorRef ffn_down_b;                          // [n_embd]
+    TensorRef layer_out_norm, layer_out_norm_b;    // [n_embd] layer_output_norm
 };
 
 struct ModelWeights {
@@ -46,6 +52,9 @@ struct ModelWeights {
     TensorRef output_norm;  // [n_embd]
     TensorRef output;       // [n_embd, n_vocab]; the token_embd tensor when tied (no output.weight)
     bool tied_output = false;
+    // bert: absolute position embeddings [n_embd, n_ctx_train], token-type embeddings [n_embd, n_types]
+    // and the LayerNorm over the summed embeddings [n_embd] (weight, bias)
+    TensorRef pos_embd, tok_types, tok_norm, tok_norm_b;
     std::vector<LayerWeights> layers;
 };
 

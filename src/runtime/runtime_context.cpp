@@ -52,6 +52,9 @@ Context::Context(const Model& model, const ContextParams& params) {
         throw Error(ErrorKind::InvalidArgument, "n_batch and n_ubatch must be >= 1 (got " + std::to_string(p.n_batch) + ", " +
                                                     std::to_string(p.n_ubatch) + ")");
     if (p.n_ubatch > p.n_batch) p.n_ubatch = p.n_batch;
+    if (!model.weights().output && !(p.embeddings && p.embeddings_only))
+        throw Error(ErrorKind::Unsupported, "model '" + model.architecture() +
+                                                "' has no LM head: it computes embeddings only (hearth embed, hearth serve --embedding)");
     p.n_ctx = n_ctx;
     impl_ = std::make_unique<Impl>(model, p, n_ctx);
 }

@@ -1,0 +1,189 @@
+// BERT conversion: HF tensor names -> GGUF names (token_embd, position_embd, token_types,
+// token_embd_norm, blk.N.attn_q/k/v, attn_output, attn_output_norm, ffn_up, ffn_down,
+// layer_output_norm), config.json -> bert.* keys, vocab.txt -> a "phantom space" WordPiece vocab
+// (word-initial pieces get a leading U+2581, "##" continuations lose the prefix, [X] stay as is).
+#include "model/convert/hf_convert.h"
+
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "gguf/gguf.h"
+#include "model/convert/safetensors.h"
+#include "quant/fp16.h"
+#include "quant/quant.h"
+
+namespace hearth::convert {
+
+namespace {
+
+using nlohmann::json;
+
+json read_json(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) throw Error(ErrorKind::Io, "cannot read '" + path + "'");
+    try {
+        return json::parse(in);
+    } catch (const json::exception& e) {
+        throw Error(ErrorKind::InvalidFile, "'" + path + "' is not valid JSON (" + e.what() + ")");
+    }
+}
+
+int64_t cfg_int(const json& cfg, const char* key) {
+    if (!cfg.contains(key) || !cfg[key].is_number_integer() || cfg[key].get<int64_t>() <= 0 || cfg[key].get<int64_t>() > (1 << 24))
+        throw Error(ErrorKind::InvalidFile, std::string("config.json: '") + key + "' must be a positive integer");
+    return cfg[key].get<int64_t>();
+}
+
+bool file_exists(const std::string& p) { return std::ifstream(p).good(); }
+
+// The HF name of a GGUF tensor's source, with or without the "bert." prefix.
+std::string source_name(const SafeTensors& st, const std::string& name) {
+    if (st.find(name)) return name;
+    if (st.find("bert." + name)) return "bert." + name;
+    throw Error(ErrorKind::InvalidFile, "model.safetensors has no tensor '" + name + "'");
+}
+
+}  // namespace
+
+ConvertReport convert_hf(const std::string& dir, const std::string& out_path, DType outtype) {
+    if (outtype != DType::F32 && outtype != DType::F16 && outtype != DType::BF16 && outtype != DType::Q8_0)
+        throw Error(ErrorKind::InvalidArgument, "convert: --outtype must be f32, f16, bf16 or q8_0");
+    const json cfg = read_json(dir + "/config.json");
+    const std::string model_type = cfg.value("model_type", "");
+    if (model_type != "bert")
+        throw Error(ErrorKind::Unsupported, "convert: model_type '" + model_type + "' is not supported (supported: bert)");
+    const int64_t E = cfg_int(cfg, "hidden_size"), L = cfg_int(cfg, "num_hidden_layers"), H = cfg_int(cfg, "num_attention_heads");
+    const int64_t F = cfg_int(cfg, "intermediate_size"), P = cfg_int(cfg, "max_position_embeddings");
+    const std::string act = cfg.value("hidden_act", "gelu");
+    if (act != "gelu") throw Error(ErrorKind::Unsupported, "convert: hidden_act '" + act + "' is not supported (bert: gelu)");
+    if (E % H != 0) throw Error(ErrorKind::InvalidFile, "config.json: hidden_size is not a multiple of num_attention_heads");
+    const double eps = cfg.contains("layer_norm_eps") && cfg["layer_norm_eps"].is_number() ? cfg["layer_norm_eps"].get<double>() : 1e-12;
+
+    // Vocabulary: vocab.txt, one token per line, id = line number.
+    std::ifstream vin(dir + "/vocab.txt");
+    if (!vin) throw Error(ErrorKind::Io, "cannot read '" + dir + "/vocab.txt' (bert needs a WordPiece vocab.txt)");
+    std::vector<std::string> tokens;
+    std::vector<int64_t> types;
+    std::map<std::string, int64_t> id_of;
+    for (std::string line; std::getline(vin, line);) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        id_of.emplace(line, int64_t(tokens.size()));
+        const bool bracket = line.size() >= 2 && line.front() == '[' && line.back() == ']';
+        const bool control = line == "[PAD]" || line == "[UNK]" || line == "[CLS]" || line == "[SEP]" || line == "[MASK]";
+        if (bracket) tokens.push_back(line);
+        else if (line.rfind("##", 0) == 0 && line.size() > 2) tokens.push_back(line.substr(2));
+        else tokens.push_back("\xE2\x96\x81" + line);  // U+2581 word-initial marker
+        types.push_back(control ? 3 : 1);
+    }
+    if (tokens.empty()) throw Error(ErrorKind::InvalidFile, "'" + dir + "/vocab.txt' is empty");
+    const int64_t V = int64_t(tokens.size());
+    const auto special = [&](const char* t) -> int64_t {
+        auto it = id_of.find(t);
+        if (it == id_of.end()) throw Error(ErrorKind::InvalidFile, std::string("vocab.txt has no ") + t + " token");
+        return it->second;
+    };
+
+    // Pooling from sentence-transformers' 1_Pooling/config.json (mean when absent).
+    uint32_t pooling = 1;
+    if (file_exists(dir + "/1_Pooling/config.json")) {
+        const json pc = read_json(dir + "/1_Pooling/config.json");
+        if (pc.value("pooling_mode_cls_token", false)) pooling = 2;
+        else if (pc.value("pooling_mode_lasttoken", false)) pooling = 3;
+    }
+
+    const SafeTensors st = SafeTensors::open(dir + "/model.safetensors");
+
+    gguf::Writer w;
+    w.set("general.architecture", gguf::Value::str("bert"));
+    w.set("general.name", gguf::Value::str(cfg.value("_name_or_path", "bert")));
+    w.set("bert.context_length", gguf::Value::u32(uint32_t(P)));
+    w.set("bert.embedding_length", gguf::Value::u32(uint32_t(E)));
+    w.set("bert.feed_forward_length", gguf::Value::u32(uint32_t(F)));
+    w.set("bert.block_count", gguf::Value::u32(uint32_t(L)));
+    w.set("bert.attention.head_count", gguf::Value::u32(uint32_t(H)));
+    w.set("bert.attention.layer_norm_epsilon", gguf::Value::f32(float(eps)));
+    w.set("bert.attention.causal", gguf::Value::boolean(false));
+    w.set("bert.pooling_type", gguf::Value::u32(pooling));
+    w.set("tokenizer.ggml.model", gguf::Value::str("bert"));
+    w.set("tokenizer.ggml.pre", gguf::Value::str("default"));
+    w.set("tokenizer.ggml.tokens", gguf::Value::string_array(tokens));
+    w.set("tokenizer.ggml.token_type", gguf::Value::int_array(gguf::ValueType::Int32, types));
+    w.set("tokenizer.ggml.unknown_token_id", gguf::Value::u32(uint32_t(special("[UNK]"))));
+    w.set("tokenizer.ggml.seperator_token_id", gguf::Value::u32(uint32_t(special("[SEP]"))));
+    w.set("tokenizer.ggml.padding_token_id", gguf::Value::u32(uint32_t(special("[PAD]"))));
+    w.set("tokenizer.ggml.cls_token_id", gguf::Value::u32(uint32_t(special("[CLS]"))));
+    w.set("tokenizer.ggml.mask_token_id", gguf::Value::u32(uint32_t(special("[MASK]"))));
+    w.set("general.file_type", gguf::Value::u32(outtype == DType::F32 ? 0 : outtype == DType::F16 ? 1 : outtype == DType::Q8_0 ? 7 : 32));
+
+    ConvertReport rep;
+    rep.arch = "bert";
+    // One GGUF tensor: torch shape [rows, cols] is ggml [cols, rows] with the same bytes.
+    // Vectors and the tiny token-type table stay F32 (llama.cpp adds the type row without a conversion).
+    const auto add = [&](const std::string& gname, const std::string& hf, std::vector<int64_t> torch_shape) {
+        const std::string src = source_name(st, hf);
+        const StTensor& t = *st.find(src);
+        if (t.shape != torch_shape) {
+            std::string want, got;
+            for (int64_t d : torch_shape) want += std::to_string(d) + " ";
+            for (int64_t d : t.shape) got += std::to_string(d) + " ";
+            throw Error(ErrorKind::InvalidFile, "tensor '" + src + "' has shape [ " + got + "] but config.json implies [ " + want + "]");
+        }
+        std::vector<int64_t> ne(torch_shape.rbegin(), torch_shape.rend());
+        DType type = torch_shape.size() == 1 || gname == "token_types.weight" ? DType::F32 : outtype;
+        if (type == DType::Q8_0 && ne[0] % 32 != 0) type = DType::F16;
+        const size_t nbytes = dtype_row_bytes(type, ne[0]) * size_t(ne.size() > 1 ? ne[1] : 1);
+        w.add_tensor(gname, type, ne, [&st, src, type, ne](uint8_t* dst, size_t) {
+            const std::vector<float> v = st.read_f32(src);
+            const int64_t rows = ne.size() > 1 ? ne[1] : 1;
+            const size_t rb = dtype_row_bytes(type, ne[0]);
+            for (int64_t r = 0; r < rows; ++r) {
+                const float* row = v.data() + size_t(r * ne[0]);
+                uint8_t* d = dst + size_t(r) * rb;
+                if (type == DType::F32) std::memcpy(d, row, rb);
+                else if (type == DType::F16)
+                    for (int64_t i = 0; i < ne[0]; ++i) reinterpret_cast<uint16_t*>(d)[i] = fp32_to_fp16(row[i]);
+                else if (type == DType::BF16)
+                    for (int64_t i = 0; i < ne[0]; ++i) reinterpret_cast<uint16_t*>(d)[i] = fp32_to_bf16(row[i]);
+                else quant::quantize_row(type, row, d, ne[0]);
+            }
+        });
+        rep.n_tensors++;
+        rep.bytes += nbytes;
+    };
+    const std::string emb = "embeddings.";
+    const StTensor& tt = *st.find(source_name(st, emb + "token_type_embeddings.weight"));
+    const int64_t n_types = tt.shape.size() == 2 ? tt.shape[0] : 2;
+    w.set("tokenizer.ggml.token_type_count", gguf::Value::u32(uint32_t(n_types)));
+    add("token_embd.weight", emb + "word_embeddings.weight", {V, E});
+    add("position_embd.weight", emb + "position_embeddings.weight", {P, E});
+    add("token_types.weight", emb + "token_type_embeddings.weight", {n_types, E});
+    add("token_embd_norm.weight", emb + "LayerNorm.weight", {E});
+    add("token_embd_norm.bias", emb + "LayerNorm.bias", {E});
+    for (int64_t il = 0; il < L; ++il) {
+        const std::string h = "encoder.layer." + std::to_string(il) + ".", g = "blk." + std::to_string(il) + ".";
+        for (const auto& [gn, hn] : std::vector<std::pair<std::string, std::string>>{
+                 {"attn_q", "attention.self.query"}, {"attn_k", "attention.self.key"}, {"attn_v", "attention.self.value"},
+                 {"attn_output", "attention.output.dense"}}) {
+            add(g + gn + ".weight", h + hn + ".weight", {E, E});
+            add(g + gn + ".bias", h + hn + ".bias", {E});
+        }
+        add(g + "attn_output_norm.weight", h + "attention.output.LayerNorm.weight", {E});
+        add(g + "attn_output_norm.bias", h + "attention.output.LayerNorm.bias", {E});
+        add(g + "ffn_up.weight", h + "intermediate.dense.weight", {F, E});
+        add(g + "ffn_up.bias", h + "intermediate.dense.bias", {F});
+        add(g + "ffn_down.weight", h + "output.dense.weight", {E, F});
+        add(g + "ffn_down.bias", h + "output.dense.bias", {E});
+        add(g + "layer_output_norm.weight", h + "output.LayerNorm.weight", {E});
+        add(g + "layer_output_norm.bias", h + "output.LayerNorm.bias", {E});
+    }
+    w.write(out_path);
+    return rep;
+}
+
+}  // namespace hearth::convert
