@@ -1,12 +1,14 @@
 // libFuzzer target for the server's request parsing: arbitrary bytes go through the body parser
 // and the generation-request schema of every endpoint, the /tokenize-style field getters, and the
-// UTF-8 / stop-string text stream. Anything but ApiError (or a clean result) is a bug.
+// UTF-8 / stop-string text stream, and the JSON-constraint automaton (every accepted prefix plus its
+// closing() must parse as a JSON object). Anything but ApiError (or a clean result) is a bug.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
 #include "server/api_error.h"
+#include "server/json_constraint.h"
 #include "server/oai_format.h"
 #include "server/request_schema.h"
 #include "server/text_stream.h"
@@ -63,5 +65,26 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (utf8_sanitize(out) != out) __builtin_trap();  // deltas are always valid UTF-8
     for (const auto& s : stops)
         if (out.find(s) != std::string::npos) __builtin_trap();  // a stop string never leaks
+    // JSON constraint: feed bytes while accepted; the accepted prefix + closing() is one JSON object.
+    JsonPrefix jp(true);
+    std::string accepted;
+    for (char c : body) {
+        JsonPrefix before = jp;
+        if (!jp.feed(c)) {
+            jp = before;
+            break;
+        }
+        accepted.push_back(c);
+        if (jp.complete()) break;
+    }
+    std::string completed = accepted + jp.closing();
+    try {
+        if (!nlohmann::json::parse(completed).is_object()) __builtin_trap();
+    } catch (const nlohmann::json::out_of_range&) {
+        // valid JSON grammar, but a number beyond double range: nlohmann's limit, not ours
+    } catch (const nlohmann::json::parse_error&) {
+        // string contents are not UTF-8-checked by the automaton: only invalid UTF-8 may fail here
+        if (utf8_sanitize(completed) == completed) __builtin_trap();
+    }
     return 0;
 }

@@ -2,6 +2,9 @@
 // API-error rendering, API-key checks, and the UTF-8 / stop-string text stream.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <fstream>
+
 #include "core/error.h"
 #include "server/api_error.h"
 #include "server/auth.h"
@@ -165,6 +168,17 @@ TEST(ServerAuth, KeysAndHeaders) {
     EXPECT_FALSE(constant_time_equals("abc", "abd"));
     EXPECT_FALSE(constant_time_equals("abc", "ab"));
     EXPECT_THROW(keys.add_file("/nonexistent/keys.txt"), hearth::Error);
+    std::string path = testing::TempDir() + "/hearth_server_keys.txt";
+    {
+        std::ofstream f(path);
+        f << "# comment\n  gamma  \n\ndelta\n";
+    }
+    keys.add_file(path);
+    EXPECT_EQ(keys.size(), 4u);
+    EXPECT_TRUE(keys.check("gamma"));
+    EXPECT_TRUE(keys.check("delta"));
+    EXPECT_FALSE(keys.check("# comment"));
+    std::remove(path.c_str());
 }
 
 TEST(ServerTextStream, Utf8IsNeverSplit) {
