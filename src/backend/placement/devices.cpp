@@ -2,9 +2,11 @@
 // only compiled with HEARTH_CUDA; this file is the one place that chooses between the two builds.
 #include "backend/placement/devices.h"
 
+#include "backend/cpu/cpu_backend.h"
 #include "core/error.h"
 
 #ifdef HEARTH_CUDA
+#include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_device.h"
 #endif
 
@@ -48,6 +50,16 @@ std::optional<DeviceInfo> resolve_accelerator(const std::vector<DeviceId>& devic
         if (d.id == *wanted) return d;
     throw Error(ErrorKind::InvalidArgument, "--device " + wanted->name() + ": no such CUDA device (found " +
                                                 std::to_string(all.size()) + ")");
+}
+
+std::unique_ptr<Backend> create_backend(const DeviceId& device, int n_threads) {
+    if (device.kind == DeviceId::Kind::Cpu) return std::make_unique<cpu::CpuBackend>(n_threads);
+    resolve_accelerator({device});  // the uniform errors: built without CUDA, no such device
+#ifdef HEARTH_CUDA
+    return std::make_unique<cuda::CudaBackend>(device.index);
+#else
+    throw Error(ErrorKind::Internal, "unreachable: resolve_accelerator accepted a CUDA device without CUDA");
+#endif
 }
 
 }  // namespace hearth::placement

@@ -3,9 +3,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <vector>
 
+#include "backend/backend.h"
 #include "backend/placement/placement.h"
 
 namespace hearth::placement {
@@ -22,5 +24,9 @@ std::vector<DeviceInfo> list_accelerators();
 // CUDA" for cudaN on a CPU-only build, Error(InvalidArgument) for a device that does not exist, and
 // Error(Unsupported) when more than one accelerator is listed.
 std::optional<DeviceInfo> resolve_accelerator(const std::vector<DeviceId>& devices);
+
+// A backend for `device`: the CPU backend (n_threads <= 0: all cores) or CudaBackend. Throws the
+// same "built without CUDA" / "no such device" errors as resolve_accelerator.
+std::unique_ptr<Backend> create_backend(const DeviceId& device, int n_threads = 0);
 
 }  // namespace hearth::placement
