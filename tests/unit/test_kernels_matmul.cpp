@@ -201,6 +201,46 @@ TEST(KernelsMatmul, ActivationQuantizationIdenticalOnEveryIsa) {
     EXPECT_TRUE(std::equal(part.begin() + 2 * rb, part.begin() + 4 * rb, ref.begin() + 2 * rb));
 }
 
+// All weight bytes 0xFF (largest codes) against activations that quantize to +-127 everywhere: the
+// integer sums of every kernel are at their extremes (int16 runs of the AVX2 path, VNNI offsets).
+TEST(KernelsMatmul, ExtremeCodesDoNotOverflow) {
+    for (DType t : kTypes) {
+        const int64_t k = 512, rows = 19, n = 6;
+        const DTypeTraits& tr = dtype_traits(t);
+        std::vector<uint8_t> w(dtype_row_bytes(t, k) * rows, 0xFF);
+        for (size_t off = 0; off < w.size(); off += tr.block_bytes) {
+            for (int f : f16_fields(t)) {
+                const uint16_t h = fp32_to_fp16(0.01f);
+                std::memcpy(w.data() + off + f, &h, 2);
+            }
+        }
+        std::vector<float> x(n * k);
+        for (int64_t c = 0; c < n; ++c)
+            for (int64_t e = 0; e < k; ++e) x[c * k + e] = (c % 2 == 0) ? 1.0f : -1.0f;
+        std::vector<uint8_t> aq(quantized_activation_bytes(t, k, n));
+        quantize_activations(t, x.data(), k, k, 0, n, aq.data());
+        std::vector<float> wr(k);
+        std::vector<double> ref(rows * n);
+        for (int64_t i = 0; i < rows; ++i) {
+            quant::dequantize_row(t, w.data() + i * dtype_row_bytes(t, k), wr.data(), k);
+            for (int64_t c = 0; c < n; ++c) {
+                double sum = 0;
+                for (int64_t e = 0; e < k; ++e) sum += static_cast<double>(wr[e]) * x[c * k + e];
+                ref[c * rows + i] = sum;
+            }
+        }
+        for (Isa isa : isas()) {
+            for (int64_t cols : {int64_t{1}, int64_t{3}, n}) {
+                std::vector<float> out(rows * cols);
+                matmul_quantized_isa(isa, t, w.data(), dtype_row_bytes(t, k), aq.data(), k, cols, 0, rows, out.data(), rows);
+                for (int64_t i = 0; i < rows * cols; ++i)
+                    ASSERT_NEAR(out[i], ref[i], 1e-3 * std::fabs(ref[i]) + 1e-4)
+                        << dtype_name(t) << " " << isa_name(isa) << " n=" << cols << " i=" << i;
+            }
+        }
+    }
+}
+
 TEST(KernelsMatmul, RejectsBadArguments) {
     EXPECT_FALSE(matmul_supported(DType::F32));
     EXPECT_THROW(quantized_activation_bytes(DType::F16, 64, 1), Error);

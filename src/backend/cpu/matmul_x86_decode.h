@@ -89,6 +89,7 @@ inline __m256i iq4_table() {
 
 struct FmtQ4_0 {  // {f16 d; u8 qs[16]}, value = d*(nibble-8)
     static constexpr bool kSigned = false, kSub16 = false;
+    static constexpr int kUMax = 15;  // largest decoded weight byte (signed formats: |q|)
     static constexpr int kBlocks = 8, kGroupBytes = 8 * 18;
     static void decode(const uint8_t* p, int nsub, Group& g) {
         #pragma GCC unroll 8
@@ -105,6 +106,7 @@ struct FmtQ4_0 {  // {f16 d; u8 qs[16]}, value = d*(nibble-8)
 
 struct FmtQ4_1 {  // {f16 d; f16 m; u8 qs[16]}, value = d*nibble + m
     static constexpr bool kSigned = false, kSub16 = false;
+    static constexpr int kUMax = 15;  // largest decoded weight byte (signed formats: |q|)
     static constexpr int kBlocks = 8, kGroupBytes = 8 * 20;
     static void decode(const uint8_t* p, int nsub, Group& g) {
         #pragma GCC unroll 8
@@ -121,6 +123,7 @@ struct FmtQ4_1 {  // {f16 d; f16 m; u8 qs[16]}, value = d*nibble + m
 
 struct FmtQ5_0 {  // {f16 d; u32 qh; u8 qs[16]}, value = d*(q5-16)
     static constexpr bool kSigned = false, kSub16 = false;
+    static constexpr int kUMax = 31;  // largest decoded weight byte (signed formats: |q|)
     static constexpr int kBlocks = 8, kGroupBytes = 8 * 22;
     static void decode(const uint8_t* p, int nsub, Group& g) {
         #pragma GCC unroll 8
@@ -140,6 +143,7 @@ struct FmtQ5_0 {  // {f16 d; u32 qh; u8 qs[16]}, value = d*(q5-16)
 
 struct FmtQ5_1 {  // {f16 d; f16 m; u32 qh; u8 qs[16]}, value = d*q5 + m
     static constexpr bool kSigned = false, kSub16 = false;
+    static constexpr int kUMax = 31;  // largest decoded weight byte (signed formats: |q|)
     static constexpr int kBlocks = 8, kGroupBytes = 8 * 24;
     static void decode(const uint8_t* p, int nsub, Group& g) {
         #pragma GCC unroll 8
@@ -159,6 +163,7 @@ struct FmtQ5_1 {  // {f16 d; f16 m; u32 qh; u8 qs[16]}, value = d*q5 + m
 
 struct FmtQ8_0 {  // {f16 d; i8 qs[32]}, value = d*q (signed)
     static constexpr bool kSigned = true, kSub16 = false;
+    static constexpr int kUMax = 255;  // largest decoded weight byte (signed formats: |q|)
     static constexpr int kBlocks = 8, kGroupBytes = 8 * 34;
     static void decode(const uint8_t* p, int nsub, Group& g) {
         #pragma GCC unroll 8
@@ -171,6 +176,7 @@ struct FmtQ8_0 {  // {f16 d; i8 qs[32]}, value = d*q (signed)
 
 struct FmtIQ4_NL {  // {f16 d; u8 qs[16]}, value = d*table[nibble] (signed)
     static constexpr bool kSigned = true, kSub16 = false;
+    static constexpr int kUMax = 255;  // largest decoded weight byte (signed formats: |q|)
     static constexpr int kBlocks = 8, kGroupBytes = 8 * 18;
     static void decode(const uint8_t* p, int nsub, Group& g) {
         const __m256i t = iq4_table();
@@ -208,6 +214,7 @@ inline __m256 i8x8_to_ps(uint64_t v) {
 
 struct FmtQ4_K {  // {f16 d; f16 dmin; u8 scales[12]; u8 qs[128]}: value = d*sc*q - dmin*m
     static constexpr bool kSigned = false, kSub16 = false;
+    static constexpr int kUMax = 15;  // largest decoded weight byte (signed formats: |q|)
     static constexpr int kBlocks = 1, kGroupBytes = 144;
     static void decode(const uint8_t* p, int, Group& g) {
         uint64_t sc, mn;
@@ -255,6 +262,7 @@ inline __m256i bit_to_0x04(__m256i x) {
 
 struct FmtQ5_K {  // {f16 d; f16 dmin; u8 scales[12]; u8 qh[32]; u8 qs[128]}: bit s of qh[l] = 5th bit
     static constexpr bool kSigned = false, kSub16 = false;
+    static constexpr int kUMax = 31;  // largest decoded weight byte (signed formats: |q|)
     static constexpr int kBlocks = 1, kGroupBytes = 176;
     static void decode(const uint8_t* p, int, Group& g) {
         uint64_t sc, mn;
@@ -277,6 +285,7 @@ struct FmtQ5_K {  // {f16 d; f16 dmin; u8 scales[12]; u8 qh[32]; u8 qs[128]}: bi
 
 struct FmtQ6_K {  // {u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d}: value = d*scale[e/16]*(q6-32)
     static constexpr bool kSigned = false, kSub16 = true;
+    static constexpr int kUMax = 63;  // largest decoded weight byte (signed formats: |q|)
     static constexpr int kBlocks = 1, kGroupBytes = 210;
     static void decode(const uint8_t* p, int, Group& g) {
         const __m256 d = f16_one(p + 208);
@@ -320,6 +329,7 @@ struct FmtQ6_K {  // {u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d}: value = d*sc
 
 struct FmtQ2_K {  // {u8 scales[16] (lo4 scale, hi4 min); u8 qs[64]; f16 d; f16 dmin}
     static constexpr bool kSigned = false, kSub16 = true;
+    static constexpr int kUMax = 3;  // largest decoded weight byte (signed formats: |q|)
     static constexpr int kBlocks = 1, kGroupBytes = 84;
     static void decode(const uint8_t* p, int, Group& g) {
         const __m256 d = f16_one(p + 80), dmin = f16_one(p + 82);
@@ -344,6 +354,7 @@ struct FmtQ2_K {  // {u8 scales[16] (lo4 scale, hi4 min); u8 qs[64]; f16 d; f16 
 
 struct FmtQ3_K {  // {u8 hmask[32]; u8 qs[64]; u8 scales[12]; f16 d}: value = d*(scale6-32)*((lo2|hb<<2)-4)
     static constexpr bool kSigned = false, kSub16 = true;
+    static constexpr int kUMax = 7;  // largest decoded weight byte (signed formats: |q|)
     static constexpr int kBlocks = 1, kGroupBytes = 110;
     static void decode(const uint8_t* p, int, Group& g) {
         // 16 six-bit scales: low 4 bits in bytes 0..7 (lo nibble: i, hi nibble: i+8),
@@ -378,6 +389,7 @@ struct FmtQ3_K {  // {u8 hmask[32]; u8 qs[64]; u8 scales[12]; f16 d}: value = d*
 
 struct FmtIQ4_XS {  // {f16 d; u16 scales_h; u8 scales_l[4]; u8 qs[128]}: value = d*(ls-32)*table[nibble]
     static constexpr bool kSigned = true, kSub16 = false;
+    static constexpr int kUMax = 255;  // largest decoded weight byte (signed formats: |q|)
     static constexpr int kBlocks = 1, kGroupBytes = 136;
     static void decode(const uint8_t* p, int, Group& g) {
         const uint32_t sh = ld16(p + 2);

@@ -121,7 +121,7 @@ void build_panel(const uint8_t* w, size_t wrb, int64_t i0, int nrows, int64_t k,
 #if !HEARTH_MM_VNNI
 // NP panels (8 rows each) x NC activation columns over sub-blocks [s0, s1); results added to
 // (or stored into, when !accumulate) out[c][row], rows limited by nvalid[p].
-template <bool kSub16, bool kSignedNoVnni, int NP, int NC>
+template <bool kSub16, bool kSignedNoVnni, int kRun, int NP, int NC>
 void panel_tile(const PanelSub* const* panels, const ActRow* act, int64_t s0, int64_t s1, float* const* out,
                 const int* nvalid, bool accumulate) {
     __m256 f[NP][NC];
@@ -139,8 +139,13 @@ void panel_tile(const PanelSub* const* panels, const ActRow* act, int64_t s0, in
             for (int p = 0; p < NP; ++p)
                 #pragma GCC unroll 8
                 for (int c = 0; c < NC; ++c) ia[p][c] = _mm256_setzero_si256();
+            // Without VNNI, maddubs gives int16 pair sums; kRun consecutive groups are summed in int16
+            // (no overflow for the format's largest weight) before one madd widens them to int32.
+            __m256i s16[NP][NC];
             #pragma GCC unroll 8
             for (int gq = h * kGroups; gq < (h + 1) * kGroups; ++gq) {
+                const bool first = (gq - h * kGroups) % kRun == 0;
+                const bool last = (gq - h * kGroups) % kRun == kRun - 1 || gq == (h + 1) * kGroups - 1;
                 __m256i wv[NP], wa[NP];
                 #pragma GCC unroll 8
                 for (int p = 0; p < NP; ++p) {
@@ -154,8 +159,10 @@ void panel_tile(const PanelSub* const* panels, const ActRow* act, int64_t s0, in
                     const __m256i ab = _mm256_set1_epi32(a4);
                     #pragma GCC unroll 8
                     for (int p = 0; p < NP; ++p) {
-                        if constexpr (kSignedNoVnni) ia[p][c] = dot_u8(ia[p][c], wa[p], _mm256_sign_epi8(ab, wv[p]));
-                        else ia[p][c] = dot_u8(ia[p][c], wv[p], ab);
+                        const __m256i prod = kSignedNoVnni ? _mm256_maddubs_epi16(wa[p], _mm256_sign_epi8(ab, wv[p]))
+                                                           : _mm256_maddubs_epi16(wv[p], ab);
+                        s16[p][c] = first ? prod : _mm256_add_epi16(s16[p][c], prod);
+                        if (last) ia[p][c] = _mm256_add_epi32(ia[p][c], _mm256_madd_epi16(s16[p][c], _mm256_set1_epi16(1)));
                     }
                 }
             }
@@ -189,14 +196,14 @@ void panel_tile(const PanelSub* const* panels, const ActRow* act, int64_t s0, in
     }
 }
 
-template <bool kSub16, bool kSignedNoVnni, int NP>
+template <bool kSub16, bool kSignedNoVnni, int kRun, int NP>
 void panel_tile_cols(int nc, const PanelSub* const* panels, const ActRow* act, int64_t s0, int64_t s1,
                      float* const* out, const int* nvalid, bool accumulate) {
     switch (nc) {
-        case 4: panel_tile<kSub16, kSignedNoVnni, NP, 4>(panels, act, s0, s1, out, nvalid, accumulate); break;
-        case 3: panel_tile<kSub16, kSignedNoVnni, NP, 3>(panels, act, s0, s1, out, nvalid, accumulate); break;
-        case 2: panel_tile<kSub16, kSignedNoVnni, NP, 2>(panels, act, s0, s1, out, nvalid, accumulate); break;
-        default: panel_tile<kSub16, kSignedNoVnni, NP, 1>(panels, act, s0, s1, out, nvalid, accumulate); break;
+        case 4: panel_tile<kSub16, kSignedNoVnni, kRun, NP, 4>(panels, act, s0, s1, out, nvalid, accumulate); break;
+        case 3: panel_tile<kSub16, kSignedNoVnni, kRun, NP, 3>(panels, act, s0, s1, out, nvalid, accumulate); break;
+        case 2: panel_tile<kSub16, kSignedNoVnni, kRun, NP, 2>(panels, act, s0, s1, out, nvalid, accumulate); break;
+        default: panel_tile<kSub16, kSignedNoVnni, kRun, NP, 1>(panels, act, s0, s1, out, nvalid, accumulate); break;
     }
 }
 
@@ -295,7 +302,8 @@ void matmul_panels(const uint8_t* w, size_t wrb, const void* a_q, int64_t k, int
 #else
                 const PanelSub* panels[1] = {panel};
                 const int nv[1] = {nvalid};
-                panel_tile_cols<F::kSub16, F::kSigned, 1>(nc, panels, act, s0, s1, o, nv, s0 > 0);
+                constexpr int kRun = F::kSigned ? 1 : (32767 / (254 * F::kUMax) < 8 ? 32767 / (254 * F::kUMax) : 8);
+                panel_tile_cols<F::kSub16, F::kSigned, kRun, 1>(nc, panels, act, s0, s1, o, nv, s0 > 0);
 #endif
             }
         }
