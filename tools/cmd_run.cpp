@@ -7,11 +7,13 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "cli_parse.h"
+#include "chat/chat_template.h"
 #include "command.h"
 #include "core/error.h"
 #include "model/model.h"
@@ -100,14 +102,62 @@ int parse(const std::vector<std::string>& a, RunArgs& r) {
     return 0;
 }
 
-// Chat turns in the model's own markers: Gemma's when the vocabulary has them, else ChatML.
-struct ChatFormat {
+// Turns a conversation into the text to feed next. With the model's chat template (Jinja, via
+// src/chat) the whole conversation is rendered each turn and only what was not fed yet is fed;
+// without one (or when it fails to render) a built-in format: Gemma's turn markers when the
+// vocabulary has them, else ChatML.
+struct ChatFormatter {
+    std::optional<std::string> tmpl;
     bool gemma = false;
-    std::string turn(const std::string& role, const std::string& text) const {
+    chat::ChatTemplateInputs in;
+    std::string fed;      // template mode: the conversation text fed so far
+    std::string closing;  // text that closes the last reply, fed before the next user turn
+
+    std::string builtin_turn(const std::string& role, const std::string& text) const {
         if (gemma) return "<start_of_turn>" + std::string(role == "assistant" ? "model" : role) + "\n" + text + "<end_of_turn>\n";
         return "<|im_start|>" + role + "\n" + text + "<|im_end|>\n";
     }
-    std::string assistant_prefix() const { return gemma ? "<start_of_turn>model\n" : "<|im_start|>assistant\n"; }
+
+    std::string user_turn(const std::string& line) {
+        in.messages.push_back({{"role", "user"}, {"content", line}});
+        if (tmpl) {
+            try {
+                in.add_generation_prompt = true;
+                const std::string full = chat::render_chat_template(*tmpl, in);
+                std::string delta = closing + (full.rfind(fed, 0) == 0 ? full.substr(fed.size()) : full);
+                closing.clear();
+                fed = full;
+                return delta;
+            } catch (const Error& e) {
+                std::fprintf(stderr, "hearth run: chat template failed (%s); using the built-in format\n", e.what());
+                tmpl.reset();
+            }
+        }
+        std::string text = closing;
+        if (in.messages.size() <= 2)  // first user turn: the system message (if any) goes first
+            for (const auto& m : in.messages)
+                if (m["role"] == "system") text += builtin_turn("system", m["content"].get<std::string>());
+        closing.clear();
+        return text + builtin_turn("user", line) + (gemma ? "<start_of_turn>model\n" : "<|im_start|>assistant\n");
+    }
+
+    void assistant_reply(const std::string& reply) {
+        in.messages.push_back({{"role", "assistant"}, {"content", reply}});
+        if (tmpl) {
+            fed += reply;
+            try {
+                in.add_generation_prompt = false;
+                const std::string closed = chat::render_chat_template(*tmpl, in);
+                if (closed.rfind(fed, 0) == 0) {  // the close is fed with the next user turn
+                    closing = closed.substr(fed.size());
+                    fed = closed;
+                }
+            } catch (const Error&) {
+            }
+            return;
+        }
+        closing = gemma ? "<end_of_turn>\n" : "<|im_end|>\n";
+    }
 };
 
 struct Generator {
@@ -214,13 +264,16 @@ int run(const std::vector<std::string>& argv) {
     Generator g(*model, ctx, a);
     const Tokenizer& tok = model->tokenizer();
     if (a.chat) {
-        ChatFormat fmt;
+        ChatFormatter fmt;
+        fmt.tmpl = model->chat_template();
         fmt.gemma = tok.find_token("<start_of_turn>").has_value();
-        std::string pending = a.system.empty() ? "" : fmt.turn("system", a.system);
-        bool first = true;
+        fmt.in.bos_token = tok.bos() >= 0 ? tok.token_text(tok.bos()) : "";
+        fmt.in.eos_token = tok.eos() >= 0 ? tok.token_text(tok.eos()) : "";
+        if (!a.system.empty()) fmt.in.messages.push_back({{"role", "system"}, {"content", a.system}});
         std::string line;
         std::vector<std::string> queued;
         if (a.prompt_set) queued.push_back(a.prompt);
+        bool first = true;
         while (true) {
             if (queued.empty()) {
                 std::fprintf(stderr, "\n> ");
@@ -230,18 +283,18 @@ int run(const std::vector<std::string>& argv) {
                 line = queued.front();
                 queued.erase(queued.begin());
             }
-            std::string text = pending + fmt.turn("user", line) + fmt.assistant_prefix();
-            pending.clear();
-            auto toks = tok.encode(text, first, true);
+            std::string text = fmt.user_turn(line);
+            // BOS once, unless the template writes it itself.
+            const bool add_bos = first && !(fmt.in.bos_token.size() && text.rfind(fmt.in.bos_token, 0) == 0);
+            auto toks = tok.encode(text, add_bos, true);
             first = false;
+            if (a.verbose_prompt) std::fprintf(stderr, "hearth: chat input (%zu tokens): [%s]\n", toks.size(), text.c_str());
             if (!g.prompt(toks)) {
                 std::fprintf(stderr, "hearth run: context full (n_ctx = %lld)\n", (long long)ctx.n_ctx());
                 break;
             }
-            g.generate(a.n_predict);
+            fmt.assistant_reply(g.generate(a.n_predict));
             std::printf("\n");
-            // Close the assistant turn so the next user turn follows the template.
-            pending = fmt.gemma ? "<end_of_turn>\n" : "<|im_end|>\n";
         }
     } else {
         auto toks = tok.encode(a.prompt, true, true);

@@ -58,11 +58,17 @@ def test_run_load_options_and_chat():
     for flag in ("--no-mmap", "--mlock"):
         r = hearth("run", "-m", QWEN, "-p", "Hi", "-n", "2", "--temp", "0", flag)
         assert r.returncode == 0, r.stderr
-    # --chat reads turns from stdin (ChatML fallback for this vocabulary) and ends at EOF.
-    r = subprocess.run([BIN, "run", "-m", QWEN, "--chat", "-sys", "Be brief.", "-n", "3", "--temp", "0"],
+    # --chat reads turns from stdin, renders the model's own chat template (ChatML here) over the
+    # conversation and feeds only the new part each turn (the previous reply's close included).
+    r = subprocess.run([BIN, "run", "-m", QWEN, "--chat", "-sys", "Be brief.", "-n", "3", "--temp", "0",
+                        "--verbose-prompt"],
                        input="Hello\nHow are you?\n", capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert r.stderr.count("> ") >= 2 and "prompt eval time" in r.stderr
+    inputs = r.stderr.split("chat input")[1:]
+    assert len(inputs) == 2
+    assert "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n" in inputs[0]
+    assert "[<|im_end|>\n<|im_start|>user\nHow are you?<|im_end|>\n<|im_start|>assistant\n]" in inputs[1]
 
 
 def test_run_dump_graph(tmp_path):
