@@ -218,6 +218,18 @@ int run_quantize(const std::vector<std::string>& args) {
         out_bytes += nbytes;
     }
 
+    size_t requantized = 0;
+    for (const auto& p : plan) {
+        const DType src = p.info->type;
+        if (p.out_type != src && src != DType::F32 && src != DType::F16 && src != DType::BF16) ++requantized;
+    }
+    if (requantized > 0) {
+        std::fprintf(stderr,
+                     "hearth quantize: warning: %zu tensors are already quantized and will be re-quantized; "
+                     "quality is best when starting from an F16/BF16/F32 model\n",
+                     requantized);
+    }
+
     gguf::Writer writer;
     for (const auto& kv : file->kvs()) writer.set(kv.key, kv.value);
     writer.set("general.quantization_version", gguf::Value::u32(2));
