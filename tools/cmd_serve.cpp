@@ -35,7 +35,11 @@ const char* kUsage =
     "  -to, --timeout S          HTTP read/write timeout in seconds (default 600)\n"
     "  --max-queue N             waiting requests before 429 (default 64)\n"
     "  --no-mmap                 read the model into memory instead of mapping it\n"
-    "  --mlock                   lock the model in RAM\n";
+    "  --mlock                   lock the model in RAM\n"
+    "  --embedding               serve /v1/embeddings and /embedding (encoder models always do)\n"
+    "  --pooling P               none|mean|cls|last (default: the model's <arch>.pooling_type)\n"
+    "  --embd-normalize N        -1 none, 0 max-abs, 1 taxicab, 2 euclidean (default), >2 p-norm\n"
+    "  --device none|cpu, -ngl N accepted; hearth has no GPU backend yet, every buffer lives in RAM (CPU)\n";
 
 int usage_error(const std::string& msg) {
     std::fprintf(stderr, "hearth serve: %s\n\n%s", msg.c_str(), kUsage);
@@ -116,6 +120,18 @@ int run_serve(const std::vector<std::string>& args) {
             cfg.use_mmap = false;
         } else if (a == "--mlock") {
             cfg.mlock = true;
+        } else if (a == "--embedding" || a == "--embeddings") {
+            cfg.embedding = true;
+        } else if (a == "--pooling") {
+            if (!value(v)) return usage_error("--pooling needs none, mean, cls or last");
+            cfg.pooling = parse_pooling(v);  // Error(InvalidArgument) -> exit 2
+        } else if (a == "--embd-normalize") {
+            if (!int_value(-1, 1000, n)) return usage_error("--embd-normalize needs a number >= -1");
+            cfg.embd_normalize = int(n);
+        } else if (a == "--device" || a == "-dev") {
+            if (!value(v) || (v != "none" && v != "cpu")) return usage_error("--device: only none / cpu (no GPU backend is built in)");
+        } else if (a == "-ngl" || a == "--n-gpu-layers" || a == "--gpu-layers") {
+            if (!int_value(-1, 1 << 20, n)) return usage_error(a + " needs a number");
         } else {
             return usage_error("unknown option '" + a + "'");
         }
@@ -142,7 +158,7 @@ int run_serve(const std::vector<std::string>& args) {
         srv.stop();
         throw;
     }
-    std::printf("hearth serve: model loaded, ready\n");
+    std::printf("hearth serve: model loaded, ready (weights, KV cache and compute buffers: CPU)\n");
     std::fflush(stdout);
     int sig = 0;
     sigwait(&sigs, &sig);

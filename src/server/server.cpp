@@ -54,9 +54,20 @@ Server::Server(ServerConfig config) : st_(std::make_unique<State>()) {
 
     st.http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
         State& s = *st_;
-        if (!s.cfg.api_keys.enabled() || auth_exempt(req.path)) return httplib::Server::HandlerResponse::Unhandled;
+        // An encoder model (no LM head) has no scheduler: only the embedding and text routes work.
+        const auto embeddings_only_refuses = [&] {
+            if (!s.ready.load() || s.scheduler) return false;
+            for (const char* p : {"/health", "/v1/health", "/v1/models", "/models", "/v1/embeddings", "/embeddings", "/embedding",
+                                  "/tokenize", "/detokenize"})
+                if (req.path == p) return false;
+            send_error(res, ApiError(501, "model '" + s.model->architecture() + "' computes embeddings only: use /v1/embeddings"));
+            return true;
+        };
+        if (!s.cfg.api_keys.enabled() || auth_exempt(req.path))
+            return embeddings_only_refuses() ? httplib::Server::HandlerResponse::Handled : httplib::Server::HandlerResponse::Unhandled;
         std::string key = presented_key(req.get_header_value("Authorization"), req.get_header_value("X-Api-Key"));
-        if (s.cfg.api_keys.check(key)) return httplib::Server::HandlerResponse::Unhandled;
+        if (s.cfg.api_keys.check(key))
+            return embeddings_only_refuses() ? httplib::Server::HandlerResponse::Handled : httplib::Server::HandlerResponse::Unhandled;
         send_error(res, ApiError(401, key.empty() ? "missing API key: send 'Authorization: Bearer <key>'"
                                                   : "invalid API key"));
         return httplib::Server::HandlerResponse::Handled;
@@ -88,6 +99,7 @@ Server::Server(ServerConfig config) : st_(std::make_unique<State>()) {
     register_info_routes(st);
     register_token_routes(st);
     register_generation_routes(st);
+    register_embedding_routes(st);
 }
 
 Server::~Server() { stop(); }
@@ -132,6 +144,21 @@ void Server::load_model() {
     if (tok.bos() >= 0) st.chat.bos_token = tok.token_text(tok.bos());
     if (tok.eos() >= 0) st.chat.eos_token = tok.token_text(tok.eos());
 
+    if (cfg.embedding || !st.model->weights().output) {
+        EmbedParams ep;
+        ep.pooling = cfg.pooling;
+        ep.normalize = cfg.embd_normalize;
+        ep.n_batch = cfg.n_batch;
+        ep.n_ubatch = cfg.n_ubatch;
+        ep.n_threads = cfg.n_threads;
+        st.embedder = std::make_unique<Embedder>(*st.model, ep);
+    }
+    if (!st.model->weights().output) {  // encoder (bert): embeddings only, no generation scheduler
+        st.model_id = cfg.alias.empty() ? file_name(cfg.model_path) : cfg.alias;
+        st.created = int64_t(std::time(nullptr));
+        st.ready.store(true);
+        return;
+    }
     BackendParams bp;
     bp.n_slots = cfg.n_slots;
     // -c is the total KV size shared by the slots; unset: up to 4096 positions per slot (pages are

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "server/auth.h"
+#include "runtime/pooling.h"
 #include "server/request_schema.h"
 
 namespace hearth::server {
@@ -34,6 +35,9 @@ struct ServerConfig {
     int prompt_chunk = 512;        // prompt tokens per step while other slots generate
     int http_threads = 0;          // 0: n_slots + max_queue + 16
     RequestLimits limits;
+    bool embedding = false;        // --embedding: serve /v1/embeddings and /embedding
+    PoolingType pooling = PoolingType::Unspecified;  // --pooling (Unspecified: the model's)
+    int embd_normalize = 2;        // --embd-normalize for pooled vectors (runtime/pooling.h)
 };
 
 class Server {

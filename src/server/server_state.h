@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -11,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "model/model.h"
+#include "runtime/embedding.h"
 #include "server/api_error.h"
 #include "server/chat_format.h"
 #include "server/metrics.h"
@@ -33,6 +35,8 @@ struct Server::State {
     std::unique_ptr<ContextBackend> backend;
     std::unique_ptr<TokenizerText> text;
     std::unique_ptr<Scheduler> scheduler;
+    std::unique_ptr<Embedder> embedder;  // --embedding, or an encoder model (then scheduler is null)
+    std::mutex embed_mu;                 // one embedding computation at a time
     Metrics metrics;
     ChatFormatter chat;
     std::string model_id;  // alias or file name
@@ -49,6 +53,7 @@ void send_json(httplib::Response& res, const nlohmann::json& j, int status = 200
 void register_info_routes(Server::State& st);        // health, models, props, slots, metrics
 void register_token_routes(Server::State& st);       // tokenize, detokenize, apply-template
 void register_generation_routes(Server::State& st);  // chat/completions, completions, completion
+void register_embedding_routes(Server::State& st);   // v1/embeddings, embedding (routes_embeddings.cpp)
 
 // Throws ApiError 503 while the model loads or the server drains.
 void require_ready(const Server::State& st);
