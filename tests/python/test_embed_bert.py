@@ -173,3 +173,23 @@ def test_convert_rejects_bad_input(tmp_path):
     assert r.returncode == 2 and "header length" in r.stderr
     r = subprocess.run([BIN, "convert", HF_DIR, str(tmp_path / "x.gguf"), "--outtype", "q4_k"], capture_output=True, text=True)
     assert r.returncode == 2
+
+
+def test_server_serves_bert_embeddings_only(gguf_files):
+    openai = pytest.importorskip("openai")
+    requests = pytest.importorskip("requests")
+    from test_embed_server import start_server, stop_server
+
+    proc, base = start_server(["-m", gguf_files["f16"], "-ub", "16", "-b", "16"])
+    try:
+        client = openai.OpenAI(base_url=base + "/v1", api_key="none", max_retries=0, timeout=60)
+        r = client.embeddings.create(model="minilm", input=SENTENCES[:4])
+        ours = hearth_embed(gguf_files["f16"], SENTENCES[:4])
+        for d, v in zip(r.data, ours):
+            assert np.abs(np.array(d.embedding) - v).max() < 1e-5
+        long = requests.post(base + "/v1/embeddings", json={"input": "word " * 40}, timeout=60)
+        assert long.status_code == 400 and "-ub" in long.json()["error"]["message"]
+        chat = requests.post(base + "/v1/chat/completions", json={"messages": [{"role": "user", "content": "hi"}]}, timeout=60)
+        assert chat.status_code == 501
+    finally:
+        stop_server(proc)

@@ -23,7 +23,9 @@ if not os.path.exists(BIN) or not os.path.exists(MODEL):
 
 
 def start_server(extra, timeout=60):
-    proc = subprocess.Popen([BIN, "serve", "--port", "0", "-t", "2", "-m", MODEL] + extra,
+    """Starts hearth serve on a free port (the tiny qwen3 unless extra has -m); returns (process, base_url)."""
+    model = [] if "-m" in extra else ["-m", MODEL]
+    proc = subprocess.Popen([BIN, "serve", "--port", "0", "-t", "2"] + model + extra,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     line = proc.stdout.readline()
     assert "listening on http://" in line, line
