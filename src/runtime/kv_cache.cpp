@@ -134,10 +134,7 @@ void KvCache::remove(int32_t seq, int32_t p0, int32_t p1) {
         Cell& cell = cells_[size_t(c)];
         if (!(cell.seqs & bits) || cell.pos < p0 || (p1 >= 0 && cell.pos >= p1)) continue;
         cell.seqs &= ~bits;
-        if (cell.seqs == 0) {
-            cell.seqs = 1;  // free_cell expects a used cell
-            free_cell(c);
-        }
+        if (cell.seqs == 0) free_cell(c);
     }
 }
 

@@ -49,8 +49,7 @@ public:
 
     // Cells attention must scan: [0, n_kv()) covers every used cell (rounded up to 32 cells).
     int64_t n_kv() const;
-    // Per cell in [0, n_kv): its position (-1 when free) and a representative sequence id for the
-    // mask helper; use visible() for exact multi-sequence membership.
+    // Per cell in [0, n_kv): whether sequence `seq` sees it, and its position (-1 when free).
     bool visible(int64_t cell, int32_t seq) const { return (cells_[size_t(cell)].seqs >> seq) & 1u; }
     int32_t cell_pos(int64_t cell) const { return cells_[size_t(cell)].pos; }
 
