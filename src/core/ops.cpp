@@ -314,7 +314,7 @@ Tensor* rope(Context& ctx, Tensor* x, Tensor* pos, const RopeParams& p) {
     need_src(pos, "rope", "positions");
     need_f32(x, "rope", "input");
     need(pos->type == DType::I32, "rope", "positions must be i32, got " + describe(*pos));
-    need(pos->ne[0] == x->ne[2] && pos->nelements() == pos->ne[0], "rope",
+    need(pos->ne[0] == x->ne[2] && pos->nelements() == pos->ne[0] && pos->is_contiguous(), "rope",
          "positions " + describe(*pos) + " must be [n_tokens] for input " + describe(*x));
     need(x->ne[3] == 1, "rope", "input must be [head_dim, n_head, n_tokens]");
     need(p.n_dims > 0 && p.n_dims % 2 == 0 && p.n_dims <= x->ne[0], "rope",

@@ -3,6 +3,8 @@
 // called only when the backend's ISA level is Avx2 or higher; see cpu_simd.h for the dispatch.
 #include <immintrin.h>
 
+#include <cmath>
+
 #include "backend/cpu/cpu_simd.h"
 
 namespace hearth::cpu::avx2 {
@@ -56,6 +58,106 @@ void axpy_f32(float alpha, const float* x, float* y, int64_t n) {
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
     for (; i < n; ++i) y[i] += alpha * x[i];
+}
+
+void dot_rows(const float* q, const float* k, int64_t n_rows, int64_t n, float* out) {
+    int64_t j = 0;
+    for (; j + 4 <= n_rows; j += 4) {  // four keys share each load of q
+        const float* k0 = k + j * n;
+        const float* k1 = k0 + n;
+        const float* k2 = k1 + n;
+        const float* k3 = k2 + n;
+        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+        int64_t d = 0;
+        for (; d + 8 <= n; d += 8) {
+            const __m256 qv = _mm256_loadu_ps(q + d);
+            a0 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k0 + d), a0);
+            a1 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k1 + d), a1);
+            a2 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k2 + d), a2);
+            a3 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k3 + d), a3);
+        }
+        float r0 = hsum(a0), r1 = hsum(a1), r2 = hsum(a2), r3 = hsum(a3);
+        for (; d < n; ++d) {
+            r0 += q[d] * k0[d];
+            r1 += q[d] * k1[d];
+            r2 += q[d] * k2[d];
+            r3 += q[d] * k3[d];
+        }
+        out[j] = r0;
+        out[j + 1] = r1;
+        out[j + 2] = r2;
+        out[j + 3] = r3;
+    }
+    for (; j < n_rows; ++j) out[j] = dot_f32(q, k + j * n, n);
+}
+
+namespace {
+
+// e^x for 8 floats: x = k*ln2 + r with |r| <= ln2/2, e^r by its degree-6 Taylor polynomial
+// (relative error ~1e-7), 2^k by building the exponent bits. Inputs below -87 give 0.
+inline __m256 exp8(__m256 x) {
+    const __m256 lo = _mm256_set1_ps(-87.0f);
+    const __m256 zero_mask = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+    x = _mm256_max_ps(_mm256_min_ps(x, _mm256_set1_ps(88.0f)), lo);
+    const __m256 kf = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                      _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(kf, _mm256_set1_ps(0.693145751953125f), x);  // ln2 split hi/lo
+    r = _mm256_fnmadd_ps(kf, _mm256_set1_ps(1.428606765330187045e-06f), r);
+    __m256 p = _mm256_set1_ps(1.0f / 720.0f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(kf), _mm256_set1_epi32(127)), 23);
+    const __m256 v = _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+    return _mm256_andnot_ps(zero_mask, v);
+}
+
+}  // namespace
+
+float exp_shifted_sum(float* s, int64_t n, float m) {
+    const __m256 vm = _mm256_set1_ps(m);
+    __m256 acc = _mm256_setzero_ps();
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(s + j), vm));
+        _mm256_storeu_ps(s + j, e);
+        acc = _mm256_add_ps(acc, e);
+    }
+    float sum = hsum(acc);
+    for (; j < n; ++j) {
+        s[j] = s[j] - m < -87.0f ? 0.0f : std::exp(s[j] - m);
+        sum += s[j];
+    }
+    return sum;
+}
+
+void acc_weighted_rows(const float* p, const float* v, int64_t n_rows, int64_t n, float* acc) {
+    int64_t d = 0;
+    for (; d + 32 <= n; d += 32) {  // four 8-wide accumulators stay in registers over all rows
+        __m256 a0 = _mm256_loadu_ps(acc + d), a1 = _mm256_loadu_ps(acc + d + 8);
+        __m256 a2 = _mm256_loadu_ps(acc + d + 16), a3 = _mm256_loadu_ps(acc + d + 24);
+        for (int64_t j = 0; j < n_rows; ++j) {
+            if (p[j] == 0.0f) continue;
+            const __m256 pj = _mm256_set1_ps(p[j]);
+            const float* vr = v + j * n + d;
+            a0 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vr), a0);
+            a1 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vr + 8), a1);
+            a2 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vr + 16), a2);
+            a3 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vr + 24), a3);
+        }
+        _mm256_storeu_ps(acc + d, a0);
+        _mm256_storeu_ps(acc + d + 8, a1);
+        _mm256_storeu_ps(acc + d + 16, a2);
+        _mm256_storeu_ps(acc + d + 24, a3);
+    }
+    for (; d < n; ++d) {
+        float a = acc[d];
+        for (int64_t j = 0; j < n_rows; ++j) a += p[j] * v[j * n + d];
+        acc[d] = a;
+    }
 }
 
 }  // namespace hearth::cpu::avx2

@@ -218,12 +218,13 @@ void op_flash_attn(Tensor& dst, const OpCtx& c) {
                 const int64_t qi = r % nqb;
                 const float* mr = mask ? reinterpret_cast<const float*>(mask->row_ptr(q0 + qi)) + t0 : nullptr;
                 float tile_max = kNegInf;
+                dot_rows(c.isa, qr + r * g.D, kt, tn, g.D, s);
                 for (int64_t j = 0; j < tn; ++j) {
                     if (mr && mr[j] == kNegInf) {
                         s[j] = kNegInf;
                         continue;
                     }
-                    float sc = dot_f32(c.isa, qr + r * g.D, kt + j * g.D, g.D) * scale;
+                    float sc = s[j] * scale;
                     if (softcap > 0.0f) sc = softcap * std::tanh(sc / softcap);
                     if (mr) sc += mr[j];
                     s[j] = sc;
@@ -235,13 +236,8 @@ void op_flash_attn(Tensor& dst, const OpCtx& c) {
                 float* a = acc + r * g.Dv;
                 if (corr != 1.0f)
                     for (int64_t d = 0; d < g.Dv; ++d) a[d] *= corr;
-                float lsum = l[r] * corr;
-                for (int64_t j = 0; j < tn; ++j) {
-                    if (s[j] == kNegInf) continue;
-                    const float p = std::exp(s[j] - m_new);
-                    lsum += p;
-                    axpy_f32(c.isa, p, vt + j * g.Dv, a, g.Dv);
-                }
+                const float lsum = l[r] * corr + exp_shifted_sum(c.isa, s, tn, m_new);  // s: probabilities
+                acc_weighted_rows(c.isa, s, vt, tn, g.Dv, a);
                 l[r] = lsum;
                 m[r] = m_new;
             }

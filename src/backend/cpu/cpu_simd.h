@@ -3,6 +3,7 @@
 // ISA level at run time. Results may differ in the last bits between levels (summation order).
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 
 #include "backend/cpu/cpu_features.h"
@@ -14,6 +15,12 @@ void f16_to_f32(const uint16_t* src, float* dst, int64_t n);
 float dot_f16_f32(const uint16_t* w, const float* x, int64_t n);
 float dot_f32(const float* a, const float* b, int64_t n);
 void axpy_f32(float alpha, const float* x, float* y, int64_t n);  // y += alpha * x
+// acc[d] += sum_j p[j] * v[j*n + d] for d < n, j < n_rows (v: n_rows rows of n floats).
+void acc_weighted_rows(const float* p, const float* v, int64_t n_rows, int64_t n, float* acc);
+// out[j] = dot(q, k[j*n .. j*n+n)) for j < n_rows.
+void dot_rows(const float* q, const float* k, int64_t n_rows, int64_t n, float* out);
+// s[j] = exp(s[j] - m) (0 where s[j] - m < -87, e.g. -inf); returns the sum.
+float exp_shifted_sum(float* s, int64_t n, float m);
 }  // namespace avx2
 
 namespace scalar {
@@ -52,6 +59,37 @@ inline void axpy_f32(Isa isa, float alpha, const float* x, float* y, int64_t n) 
 #endif
     (void)isa;
     for (int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];
+}
+
+inline void dot_rows(Isa isa, const float* q, const float* k, int64_t n_rows, int64_t n, float* out) {
+#if defined(HEARTH_X86)
+    if (use_avx2(isa)) return avx2::dot_rows(q, k, n_rows, n, out);
+#endif
+    for (int64_t j = 0; j < n_rows; ++j) out[j] = scalar::dot_f32(q, k + j * n, n);
+}
+
+inline float exp_shifted_sum(Isa isa, float* s, int64_t n, float m) {
+#if defined(HEARTH_X86)
+    if (use_avx2(isa)) return avx2::exp_shifted_sum(s, n, m);
+#endif
+    (void)isa;
+    float sum = 0.0f;
+    for (int64_t j = 0; j < n; ++j) {
+        s[j] = s[j] - m < -87.0f ? 0.0f : std::exp(s[j] - m);
+        sum += s[j];
+    }
+    return sum;
+}
+
+inline void acc_weighted_rows(Isa isa, const float* p, const float* v, int64_t n_rows, int64_t n, float* acc) {
+#if defined(HEARTH_X86)
+    if (use_avx2(isa)) return avx2::acc_weighted_rows(p, v, n_rows, n, acc);
+#endif
+    (void)isa;
+    for (int64_t j = 0; j < n_rows; ++j) {
+        if (p[j] == 0.0f) continue;
+        for (int64_t d = 0; d < n; ++d) acc[d] += p[j] * v[j * n + d];
+    }
 }
 
 }  // namespace hearth::cpu
