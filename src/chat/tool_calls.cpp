@@ -59,6 +59,50 @@ bool tool_call_from_json(const nlohmann::ordered_json& j, ToolCall& out) {
     return true;
 }
 
+std::string_view trim_ws(std::string_view s) {
+    while (!s.empty() && is_ws(s.front())) s.remove_prefix(1);
+    while (!s.empty() && is_ws(s.back())) s.remove_suffix(1);
+    return s;
+}
+
+// Qwen3-Coder / Qwen3.5 XML form inside <tool_call>:
+//   <function=NAME>\n<parameter=KEY>\nVALUE\n</parameter>...\n</function>
+// A VALUE that reads as JSON other than a string (number, bool, null, object, array) is kept as
+// that JSON; anything else becomes a JSON string.
+bool xml_function_call(std::string_view inner, ToolCall& out) {
+    std::string_view s = trim_ws(inner);
+    constexpr std::string_view kFn = "<function=", kFnEnd = "</function>", kParam = "<parameter=", kParamEnd = "</parameter>";
+    if (s.substr(0, kFn.size()) != kFn) return false;
+    size_t gt = s.find('>');
+    if (gt == std::string_view::npos || gt == kFn.size()) return false;
+    std::string name(trim_ws(s.substr(kFn.size(), gt - kFn.size())));
+    if (name.empty()) return false;
+    s.remove_prefix(gt + 1);
+    nlohmann::ordered_json args = nlohmann::ordered_json::object();
+    while (true) {
+        s = trim_ws(s);
+        if (s.substr(0, kFnEnd.size()) == kFnEnd) {
+            if (!trim_ws(s.substr(kFnEnd.size())).empty()) return false;
+            break;
+        }
+        if (s.substr(0, kParam.size()) != kParam) return false;
+        size_t pgt = s.find('>');
+        if (pgt == std::string_view::npos) return false;
+        std::string key(trim_ws(s.substr(kParam.size(), pgt - kParam.size())));
+        size_t end = s.find(kParamEnd, pgt + 1);
+        if (key.empty() || end == std::string_view::npos) return false;
+        std::string_view value = s.substr(pgt + 1, end - pgt - 1);
+        if (!value.empty() && value.front() == '\n') value.remove_prefix(1);
+        if (!value.empty() && value.back() == '\n') value.remove_suffix(1);
+        auto j = nlohmann::ordered_json::parse(value.begin(), value.end(), nullptr, false);
+        args[key] = (!j.is_discarded() && !j.is_string()) ? j : nlohmann::ordered_json(std::string(value));
+        s.remove_prefix(end + kParamEnd.size());
+    }
+    out.name = std::move(name);
+    out.arguments = args.dump();
+    return true;
+}
+
 }  // namespace
 
 StreamingToolCallParser::StreamingToolCallParser(ToolCallParseOptions opt) : opt_(std::move(opt)) {
@@ -102,11 +146,18 @@ void StreamingToolCallParser::emit_text(StreamDelta& d, bool reasoning, std::str
     (reasoning ? msg_.reasoning_content : msg_.content) += out;
 }
 
-bool StreamingToolCallParser::add_tool_calls(StreamDelta& d, std::string_view json_text, bool allow_list) {
+bool StreamingToolCallParser::add_tool_calls(StreamDelta& d, std::string_view json_text, bool allow_list, bool allow_xml) {
     auto j = nlohmann::ordered_json::parse(json_text.begin(), json_text.end(), nullptr, false);
-    if (j.is_discarded()) return false;
     std::vector<ToolCall> calls;
-    if (j.is_array() && allow_list && !j.empty()) {
+    if (j.is_discarded()) {
+        ToolCall c;
+        if (!allow_xml || !xml_function_call(json_text, c)) return false;
+        j = nlohmann::ordered_json::object();  // handled below as the single call c
+        calls.push_back(std::move(c));
+    }
+    if (!calls.empty()) {
+        // XML form, parsed above
+    } else if (j.is_array() && allow_list && !j.empty()) {
         for (const auto& e : j) {
             ToolCall c;
             if (!tool_call_from_json(e, c)) return false;
@@ -199,7 +250,7 @@ StreamDelta StreamingToolCallParser::step(bool final) {
                 size_t pos = buf_.find(kCallClose);
                 if (pos == std::string::npos && !final) return d;
                 std::string inner = buf_.substr(0, pos == std::string::npos ? buf_.size() : pos);
-                if (!add_tool_calls(d, inner, true)) {  // not a tool call after all: keep the text
+                if (!add_tool_calls(d, inner, true, true)) {  // not a tool call after all: keep the text
                     segment_start_ = false;
                     std::string raw = std::string(kCallOpen) + inner + (pos == std::string::npos ? "" : std::string(kCallClose));
                     emit_text(d, false, raw, false);
@@ -213,7 +264,7 @@ StreamDelta StreamingToolCallParser::step(bool final) {
                 size_t end = json_value_end(buf_);
                 if (end == std::string::npos && !final) return d;
                 plain_json_tried_ = true;
-                if (end != std::string::npos && add_tool_calls(d, std::string_view(buf_).substr(0, end), true)) {
+                if (end != std::string::npos && add_tool_calls(d, std::string_view(buf_).substr(0, end), true, false)) {
                     buf_.erase(0, end);
                     segment_start_ = true;
                 }
@@ -222,6 +273,13 @@ StreamDelta StreamingToolCallParser::step(bool final) {
             }
         }
     }
+}
+
+bool prompt_opens_reasoning(std::string_view prompt) {
+    prompt = trim_ws(prompt);
+    size_t open = prompt.rfind(kThinkOpen);
+    return open != std::string_view::npos && prompt.find(kThinkClose, open) == std::string_view::npos &&
+           trim_ws(prompt.substr(open + kThinkOpen.size())).empty();
 }
 
 ParsedMessage parse_model_output(std::string_view text, const ToolCallParseOptions& opt) {

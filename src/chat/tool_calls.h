@@ -1,5 +1,6 @@
 // Parsing model output into an OpenAI-style assistant message: visible content, reasoning
-// (`<think>...</think>`) and tool calls (Hermes/Qwen `<tool_call>{json}</tool_call>` blocks, or a
+// (`<think>...</think>`) and tool calls (Hermes/Qwen `<tool_call>{json}</tool_call>` blocks, the
+// Qwen3-Coder `<tool_call><function=f><parameter=k>v</parameter></function></tool_call>` form, or a
 // bare `{"name":..,"arguments":..}` / list of them). A streaming parser turns text deltas into
 // content / reasoning / tool-call deltas and never lets a partial tag leak into content.
 #pragma once
@@ -54,7 +55,7 @@ private:
     enum class Mode { Start, Reasoning, Content, ToolCall, PlainJson, Done };
     StreamDelta step(bool final);
     void emit_text(StreamDelta& d, bool reasoning, std::string_view text, bool final);
-    bool add_tool_calls(StreamDelta& d, std::string_view json_text, bool allow_list);
+    bool add_tool_calls(StreamDelta& d, std::string_view json_text, bool allow_list, bool allow_xml);
 
     ToolCallParseOptions opt_;
     Mode mode_;
@@ -64,6 +65,10 @@ private:
     bool plain_json_tried_ = false;  // the output began with JSON that was checked once
     ParsedMessage msg_;
 };
+
+// True when a rendered prompt ends inside an open <think> (Qwen3 / DeepSeek-R1 generation prompts):
+// pass the result as ToolCallParseOptions::reasoning_open_at_start.
+bool prompt_opens_reasoning(std::string_view prompt);
 
 // Whole-output convenience: feed + finish.
 ParsedMessage parse_model_output(std::string_view text, const ToolCallParseOptions& opt = {});

@@ -160,3 +160,23 @@ TEST(ChatToolCalls, DisabledFeaturesPassThrough) {
     EXPECT_EQ(m.content, out);
     EXPECT_TRUE(m.tool_calls.empty());
 }
+
+TEST(ChatToolCalls, QwenCoderXmlForm) {
+    const std::string out =
+        "Let me look.\n<tool_call>\n<function=get_weather>\n<parameter=city>\nNew York\n</parameter>\n"
+        "<parameter=days>\n3\n</parameter>\n<parameter=opts>\n{\"metric\": true}\n</parameter>\n</function>\n</tool_call>";
+    ParsedMessage m = parse_model_output(out);
+    EXPECT_EQ(m.content, "Let me look.");
+    ASSERT_EQ(m.tool_calls.size(), 1u);
+    EXPECT_EQ(m.tool_calls[0].name, "get_weather");
+    EXPECT_EQ(m.tool_calls[0].arguments, R"({"city":"New York","days":3,"opts":{"metric":true}})");
+    expect_same_every_chunking(out);
+    // Malformed XML stays content.
+    EXPECT_TRUE(parse_model_output("<tool_call><function=f><parameter=a>1</function></tool_call>").tool_calls.empty());
+}
+
+TEST(ChatToolCalls, PromptOpensReasoning) {
+    EXPECT_TRUE(prompt_opens_reasoning("<|im_start|>assistant\n<think>\n"));
+    EXPECT_FALSE(prompt_opens_reasoning("<|im_start|>assistant\n<think>\n\n</think>\n\n"));
+    EXPECT_FALSE(prompt_opens_reasoning("<|im_start|>assistant\n"));
+}
