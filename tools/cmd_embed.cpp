@@ -1,6 +1,7 @@
 // `hearth embed -m FILE -p TEXT [-p TEXT ...] [--pooling P] [--embd-normalize N]
 // [--embd-output-format json|array|json+]`: prints one embedding per text (text lines "embedding i:"
 // by default; json as /v1/embeddings' data list; json+ adds the cosine-similarity matrix).
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -104,7 +105,13 @@ int run_embed(const std::vector<std::string>& args) {
                  double(model->weight_bytes()) / (1 << 20), pooling_name(emb.pooling()), ep.normalize);
     std::vector<std::vector<int32_t>> toks;
     for (const auto& t : texts) toks.push_back(emb.tokenize(t));
+    size_t n_tokens = 0;
+    for (const auto& t : toks) n_tokens += t.size();
+    const auto t0 = std::chrono::steady_clock::now();
     const auto vecs = emb.embed(toks);
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::fprintf(stderr, "embed: %zu inputs, %zu tokens in %.3f s (%.1f inputs/s, %.0f tokens/s)\n", toks.size(), n_tokens, secs,
+                 double(toks.size()) / secs, double(n_tokens) / secs);
     const size_t ne = size_t(emb.n_embd());
 
     if (format.empty()) {
