@@ -135,7 +135,7 @@ TEST_P(KernelsMatmul, AllShapesAllIsas) {
     const int64_t be = dtype_traits(t).block_elems;
     const std::vector<int64_t> ks = be == 32 ? std::vector<int64_t>{32, 64, 96, 160, 192, 224, 288, 640, 1056} : std::vector<int64_t>{256, 768, 2816};
     for (int64_t k : ks)
-        for (int64_t n : {1, 2, 3, 7, 16, 33}) run_case(t, k, n, rng);
+        for (int64_t n : {1, 2, 3, 4, 5, 7, 16, 33}) run_case(t, k, n, rng);
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, KernelsMatmul, ::testing::ValuesIn(kTypes),

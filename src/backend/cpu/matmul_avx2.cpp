@@ -1,4 +1,5 @@
 // AVX2 (maddubs/madd) build of the x86 quantized matmul kernels; entry point detail::matmul_avx2.
+#define HEARTH_MM_MIN_PANEL_COLS 4
 #define HEARTH_MM_VNNI 0
 #include "backend/cpu/matmul_x86_kernels.h"
 

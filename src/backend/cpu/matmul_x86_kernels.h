@@ -9,8 +9,9 @@
 namespace hearth::cpu {
 namespace {
 
-// From 4 activation columns on, decoding a panel once beats re-dotting decoded rows per column.
-constexpr int64_t kMinPanelCols = 4;
+// From this many activation columns on, decoding a panel once beats the row kernel (<= kMaxRowCols).
+constexpr int64_t kMinPanelCols = HEARTH_MM_MIN_PANEL_COLS;
+static_assert(kMinPanelCols - 1 <= kMaxRowCols, "the row kernel must cover every n below the panel threshold");
 
 template <class F>
 void matmul_fmt(const void* w, size_t wrb, const void* a_q, int64_t k, int64_t n, int64_t r0, int64_t r1,

@@ -269,18 +269,21 @@ void dot_row_cols(const uint8_t* row, const ActRow* act, const int8_t* const* sp
     for (int c = 0; c < C; ++c) out[c * out_stride] = hsum(_mm256_add_ps(_mm256_add_ps(acc[c][0], acc[c][1]), macc[c]));
 }
 
-// Few activation columns (decode): each weight row is streamed once and decoded once for all columns.
+// Few activation columns (decode, small batches): each weight row is streamed once and decoded
+// once per chunk of up to 4 columns (the row stays in L1 between chunks).
+constexpr int64_t kMaxRowCols = 7;
+
 template <class F>
 void matmul_rows(const uint8_t* w, size_t wrb, const void* a_q, int64_t k, int64_t n, int64_t r0, int64_t r1,
                  float* out, int64_t out_stride) {
-    HEARTH_ASSERT(n >= 1 && n <= 3);
-    ActRow act[3];
-    const int8_t* split[3] = {nullptr, nullptr, nullptr};
+    HEARTH_ASSERT(n >= 1 && n <= kMaxRowCols);
+    ActRow act[kMaxRowCols];
+    const int8_t* split[kMaxRowCols] = {};
     for (int64_t c = 0; c < n; ++c) act[c] = act_row(a_q, k, c);
 #if HEARTH_MM_VNNI
     if constexpr (Split<F>::kOn) {  // re-lay the activation rows once per call (full groups only)
         const int64_t nq = k / 256 * 2;
-        int8_t* buf = static_cast<int8_t*>(thread_scratch(static_cast<size_t>(3 * k)));
+        int8_t* buf = static_cast<int8_t*>(thread_scratch(static_cast<size_t>(kMaxRowCols * k)));
         for (int64_t c = 0; c < n; ++c) {
             split_activation(act[c].q, nq, buf + c * k);
             split[c] = buf + c * k;
@@ -289,9 +292,14 @@ void matmul_rows(const uint8_t* w, size_t wrb, const void* a_q, int64_t k, int64
 #endif
     for (int64_t i = r0; i < r1; ++i) {
         const uint8_t* row = w + i * wrb;
-        if (n == 1) dot_row_cols<F, 1>(row, act, split, k, out + i, out_stride);
-        else if (n == 2) dot_row_cols<F, 2>(row, act, split, k, out + i, out_stride);
-        else dot_row_cols<F, 3>(row, act, split, k, out + i, out_stride);
+        for (int64_t c0 = 0; c0 < n; c0 += 4) {
+            const int64_t nc = imin(4, n - c0);
+            float* o = out + c0 * out_stride + i;
+            if (nc == 1) dot_row_cols<F, 1>(row, act + c0, split + c0, k, o, out_stride);
+            else if (nc == 2) dot_row_cols<F, 2>(row, act + c0, split + c0, k, o, out_stride);
+            else if (nc == 3) dot_row_cols<F, 3>(row, act + c0, split + c0, k, o, out_stride);
+            else dot_row_cols<F, 4>(row, act + c0, split + c0, k, o, out_stride);
+        }
     }
 }
 
