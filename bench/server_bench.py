@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Server throughput/latency benchmark: aggregate generated tokens/s and time-to-first-token
 p50/p99 at 1, 4 and 8 concurrent streaming clients against `hearth serve` and, with --llama-cpp,
-against `python -m llama_cpp.server` on the same model. Prints one JSON object.
+against `python -m llama_cpp.server` on the same model (it serves one request at a time; its
+--interrupt_requests is turned off so concurrent clients queue instead of cancelling each other).
+Prints one JSON object.
 
     python3 bench/server_bench.py -m models/gemma-3-270m-q4_k_m.gguf [--llama-cpp] [--n-predict 64]
     python3 bench/server_bench.py --url http://127.0.0.1:8080   # an already running server
@@ -43,6 +45,13 @@ def wait_ready(base, proc, timeout=300):
 
 
 def one_stream(base, prompt, n_predict, out, i):
+    try:
+        stream_once(base, prompt, n_predict, out, i)
+    except requests.RequestException as e:
+        out[i] = (None, 0, str(e))
+
+
+def stream_once(base, prompt, n_predict, out, i):
     t0 = time.perf_counter()
     ttft = None
     n = 0
@@ -57,7 +66,7 @@ def one_stream(base, prompt, n_predict, out, i):
                 n += 1
                 if ttft is None:
                     ttft = time.perf_counter() - t0
-    out[i] = (ttft if ttft is not None else time.perf_counter() - t0, n)
+    out[i] = (ttft if ttft is not None else time.perf_counter() - t0, n, None)
 
 
 def percentile(xs, p):
@@ -81,15 +90,16 @@ def run_level(base, concurrency, rounds, n_predict):
         for th in threads:
             th.join()
     wall = time.perf_counter() - t0
-    ttfts = [x[0] * 1000 for x in results]
-    tokens = sum(x[1] for x in results)
-    return {"requests": len(results), "tokens": tokens, "wall_s": round(wall, 3),
+    ok = [x for x in results if x[2] is None]
+    ttfts = [x[0] * 1000 for x in ok] or [float("nan")]
+    tokens = sum(x[1] for x in ok)
+    return {"requests": len(results), "failed": len(results) - len(ok), "tokens": tokens, "wall_s": round(wall, 3),
             "tok_per_s": round(tokens / wall, 2),
             "ttft_p50_ms": round(percentile(ttfts, 50), 1), "ttft_p99_ms": round(percentile(ttfts, 99), 1)}
 
 
 def bench(base, levels, rounds, n_predict):
-    one_stream(base, "warm up", 4, [None], 0)
+    stream_once(base, "warm up", 4, [None], 0)
     return {str(c): run_level(base, c, rounds, n_predict) for c in levels}
 
 
@@ -131,7 +141,7 @@ def main():
         port = free_port()
         proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", args.model, "--host",
                                  "127.0.0.1", "--port", str(port), "--n_ctx", str(args.ctx_size),
-                                 "--n_threads", str(args.threads)],
+                                 "--n_threads", str(args.threads), "--interrupt_requests", "False"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             base = f"http://127.0.0.1:{port}"

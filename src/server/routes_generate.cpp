@@ -340,8 +340,10 @@ void answer_stream(Server::State& st, httplib::Response& res, Prepared p, const 
 void handle(Server::State& st, const httplib::Request& http, httplib::Response& res, Endpoint ep) {
     try {
         auto guard = std::make_unique<ActiveGuard>(st.active_requests);
+        const Clock::time_point arrival = Clock::now();  // TTFT and duration count template + tokenize too
         Prepared p = prepare(st, http, ep);
         Task task = make_task(p);
+        task.arrival = arrival;
         auto ch = task.channel;
         ResponseMeta meta;
         meta.id = make_id(ep == Endpoint::Chat ? "chatcmpl" : "cmpl");

@@ -71,6 +71,7 @@ void Scheduler::submit(Task task) {
             throw ApiError(429, "the request queue is full (" + std::to_string(cfg_.max_queue) +
                                     " requests waiting); retry later");
         }
+        task.enqueued = Clock::now();
         queue_.push_back(std::move(task));
     }
     cv_.notify_all();
@@ -205,7 +206,7 @@ void Scheduler::start_task(Slot& slot, Task task) {
     Clock::time_point now = Clock::now();
     slot.stats = TaskStats{};
     slot.stats.slot = slot.id;
-    slot.stats.queue_ms = ms_between(task.arrival, now);
+    slot.stats.queue_ms = ms_between(task.enqueued, now);
     if (metrics_) metrics_->on_queue_wait(slot.stats.queue_ms / 1000.0);
 
     size_t keep = task.cache_prompt ? common_prefix(slot.cache, task.prompt) : 0;

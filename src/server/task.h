@@ -73,7 +73,8 @@ struct Task {
     int top_logprobs = 0;
     bool cache_prompt = true;
     std::shared_ptr<OutputConstraint> constraint;  // json_object / forced tool call; null: free text
-    Clock::time_point arrival = Clock::now();
+    Clock::time_point arrival = Clock::now();  // request arrival (TTFT, duration)
+    Clock::time_point enqueued;                // set by Scheduler::submit (queue wait)
     std::shared_ptr<TaskChannel> channel = std::make_shared<TaskChannel>();
 };
 
