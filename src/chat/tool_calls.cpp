@@ -55,7 +55,7 @@ bool tool_call_from_json(const nlohmann::ordered_json& j, ToolCall& out) {
     if (args == obj->end()) args = obj->find("parameters");
     if (args == obj->end() || args->is_null()) out.arguments = "{}";
     else if (args->is_string()) out.arguments = args->get<std::string>();
-    else out.arguments = args->dump();
+    else out.arguments = args->dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
     return true;
 }
 
@@ -99,7 +99,7 @@ bool xml_function_call(std::string_view inner, ToolCall& out) {
         s.remove_prefix(end + kParamEnd.size());
     }
     out.name = std::move(name);
-    out.arguments = args.dump();
+    out.arguments = args.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
     return true;
 }
 

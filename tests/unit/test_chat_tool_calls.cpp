@@ -180,3 +180,9 @@ TEST(ChatToolCalls, PromptOpensReasoning) {
     EXPECT_FALSE(prompt_opens_reasoning("<|im_start|>assistant\n<think>\n\n</think>\n\n"));
     EXPECT_FALSE(prompt_opens_reasoning("<|im_start|>assistant\n"));
 }
+
+TEST(ChatToolCalls, InvalidUtf8InXmlValueIsReplacedNotThrown) {
+    ParsedMessage m = parse_model_output("<tool_call><function=f><parameter=a>\n\x8a\xff\n</parameter></function></tool_call>");
+    ASSERT_EQ(m.tool_calls.size(), 1u);
+    EXPECT_EQ(m.tool_calls[0].arguments, "{\"a\":\"\xEF\xBF\xBD\xEF\xBF\xBD\"}");
+}
