@@ -19,10 +19,10 @@ namespace hearth::cpu {
 bool matmul_supported(DType wtype);
 
 // Bytes needed to hold n_rows activation rows of length k quantized for weight type wtype.
-// k must be a multiple of the weight type's block size. The layout is internal to this module:
-//   32-element weight types: per row [int8 q[k]][float d[k/32]][float s[k/32]] (s = d*sum(q)),
-//   256-element (K / IQ4_XS) types: per row [int8 q[k]][float d[k/256]][int16 bsum[k/16]],
-//   each row padded to a multiple of 64 bytes.
+// k must be a multiple of the weight type's block size. The layout (matmul_internal.h) is the same
+// for every weight type, so one quantized buffer serves all weight types of the same k:
+//   per row [int8 q[k]][float d[k/32]][float d*sum(q) per 32][float d*sum(q) per 16], padded to a
+//   multiple of 64 bytes (q ~= x / d, d = max|x| / 127 per block of 32).
 size_t quantized_activation_bytes(DType wtype, int64_t k, int64_t n_rows);
 
 // Quantize rows [row_begin,row_end) of activations (row r at src + r*src_stride floats) into dst
