@@ -1,5 +1,5 @@
-// AVX2/F16C/FMA helpers of the compute core's float paths (F16/F32 mul_mat, flash-attention tiles):
-// half->float row conversion and float dot products. Compiled with AVX2 flags (file suffix) and
+// AVX2/F16C/FMA helpers of the compute core's float paths (F16/F32 mul_mat, flash-attention tiles,
+// gated activations): half->float rows, dot products, a vectorised exp. Compiled with AVX2 flags (file suffix) and
 // called only when the backend's ISA level is Avx2 or higher; see cpu_simd.h for the dispatch.
 #include <immintrin.h>
 
@@ -132,6 +132,27 @@ float exp_shifted_sum(float* s, int64_t n, float m) {
         sum += s[j];
     }
     return sum;
+}
+
+void gated_row(bool gelu, const float* a, const float* b, float* y, int64_t n) {
+    const __m256 one = _mm256_set1_ps(1.0f);
+    const __m256 k1 = _mm256_set1_ps(-2.0f * 0.79788456080286535588f);
+    const __m256 k2 = _mm256_set1_ps(0.044715f);
+    const __m256 neg1 = _mm256_set1_ps(-1.0f);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 x = _mm256_loadu_ps(a + i);
+        // silu: x / (1 + e^-x); gelu (tanh form): x / (1 + e^(-2 sqrt(2/pi) (x + 0.044715 x^3)))
+        const __m256 arg = gelu ? _mm256_mul_ps(_mm256_mul_ps(k1, x), _mm256_fmadd_ps(_mm256_mul_ps(k2, x), x, one))
+                                : _mm256_mul_ps(neg1, x);
+        const __m256 act = _mm256_div_ps(x, _mm256_add_ps(one, exp8(arg)));
+        _mm256_storeu_ps(y + i, _mm256_mul_ps(act, _mm256_loadu_ps(b + i)));
+    }
+    for (; i < n; ++i) {
+        const float x = a[i];
+        const float arg = gelu ? -2.0f * 0.79788456080286535588f * x * (1.0f + 0.044715f * x * x) : -x;
+        y[i] = x / (1.0f + std::exp(arg)) * b[i];
+    }
 }
 
 void acc_weighted_rows(const float* p, const float* v, int64_t n_rows, int64_t n, float* acc) {

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "backend/cpu/cpu_ops.h"
+#include "backend/cpu/cpu_simd.h"
 #include "core/error.h"
 
 namespace hearth::cpu {
@@ -109,6 +110,12 @@ void op_gated(Tensor& dst, const OpCtx& c) {
         float* y = reinterpret_cast<float*>(dst.row_ptr(ri.i1, ri.i2, ri.i3));
         const char* xa = a.row_ptr(ri.i1, ri.i2, ri.i3);
         const char* xb = b.row_ptr(ri.i1, ri.i2, ri.i3);
+#if defined(HEARTH_X86)
+        if (use_avx2(c.isa) && a.nb[0] == sizeof(float) && b.nb[0] == sizeof(float)) {
+            avx2::gated_row(dst.op == OpKind::Geglu, reinterpret_cast<const float*>(xa), reinterpret_cast<const float*>(xb), y, n);
+            continue;
+        }
+#endif
         for (int64_t i = 0; i < n; ++i) {
             const float va = *reinterpret_cast<const float*>(xa + i * a.nb[0]);
             const float vb = *reinterpret_cast<const float*>(xb + i * b.nb[0]);

@@ -21,6 +21,8 @@ void acc_weighted_rows(const float* p, const float* v, int64_t n_rows, int64_t n
 void dot_rows(const float* q, const float* k, int64_t n_rows, int64_t n, float* out);
 // s[j] = exp(s[j] - m) (0 where s[j] - m < -87, e.g. -inf); returns the sum.
 float exp_shifted_sum(float* s, int64_t n, float m);
+// y = act(a) * b with act = gelu (tanh form) or silu; packed rows of n floats.
+void gated_row(bool gelu, const float* a, const float* b, float* y, int64_t n);
 }  // namespace avx2
 
 namespace scalar {
