@@ -12,7 +12,8 @@
 namespace hearth::cpu {
 
 // Isa, active_isa() (best ISA this CPU runs, lowered by env HEARTH_CPU_ISA=scalar|avx2|avx512) and
-// isa_name() are declared and implemented in backend/cpu/cpu_features.h (compute-core area).
+// isa_name() are declared in backend/cpu/cpu_features.h; active_isa() and isa_name() are
+// implemented by this module (matmul.cpp).
 
 // True when matmul_quantized handles weights of this type (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K..Q6_K,
 // IQ4_NL, IQ4_XS).
