@@ -23,6 +23,7 @@ void usage() {
                  "usage: hearth fit -m FILE [-c N] [-np N] [-ub N] [-ctk TYPE] [-ctv TYPE] [-fa on|off]\n"
                  "                  [-ngl N] [--device none|cpu|cudaN] [-ot REGEX=DEVICE] [--no-kv-offload]\n"
                  "                  [--vram-budget SIZE] [--device-free SIZE] [--json]\n"
+                 "  -c N               context size (default: the model's trained length)\n"
                  "  -ngl N             offload the last N layers (N > layers: the output layer too)\n"
                  "  --vram-budget SIZE the most the device may hold (weights + KV + compute + context)\n"
                  "  --device-free SIZE simulate a CUDA device with SIZE free (no GPU needed)\n"
@@ -33,7 +34,7 @@ struct FitArgs {
     std::string model;
     FitParams params;
     std::vector<DeviceId> devices;
-    bool device_set = false, json = false;
+    bool device_set = false, json = false, ctx_set = false;
     std::optional<uint64_t> device_free;
 };
 
@@ -48,7 +49,7 @@ int parse(const std::vector<std::string>& a, FitArgs& r) {
             usage();
             return -1;
         } else if (o == "-m" || o == "--model") r.model = need(i);
-        else if (o == "-c" || o == "--ctx-size") r.params.n_ctx = parse_int(o, need(i));
+        else if (o == "-c" || o == "--ctx-size") r.params.n_ctx = parse_int(o, need(i)), r.ctx_set = true;
         else if (o == "-np" || o == "--parallel") r.params.n_seq = int(parse_int(o, need(i)));
         else if (o == "-ub" || o == "--ubatch-size") r.params.n_ubatch = parse_int(o, need(i));
         else if (o == "-ctk" || o == "--cache-type-k") r.params.type_k = parse_kv_type(need(i));
@@ -156,6 +157,7 @@ int run_fit(const std::vector<std::string>& args) {
         if (rc != 0) return rc < 0 ? 0 : rc;
         const std::unique_ptr<gguf::File> file = gguf::File::open(r.model);
         const ModelSummary m = read_model_summary(*file);
+        if (!r.ctx_set) r.params.n_ctx = m.n_ctx_train;  // like `hearth run`: the trained context
         const std::optional<DeviceInfo> device = choose_device(r);
         const Plan plan = plan_placement(m, r.params, device ? &*device : nullptr);
         if (r.json) std::printf("%s\n", to_json(m, plan, r).dump(2).c_str());

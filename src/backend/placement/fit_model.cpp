@@ -34,6 +34,7 @@ ModelSummary read_model_summary(const gguf::File& file) {
     m.n_layer = hp.n_layer;
     m.n_embd = hp.n_embd;
     m.n_vocab = hp.n_vocab;
+    m.n_ctx_train = hp.n_ctx_train;
     m.n_ff = hp.n_ff;
     m.n_head = hp.n_head;
     m.n_embd_q = hp.n_embd_q();

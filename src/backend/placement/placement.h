@@ -75,6 +75,7 @@ struct TensorEntry {
 struct ModelSummary {
     std::string arch;
     int64_t n_layer = 0, n_embd = 0, n_vocab = 0, n_ff = 0, n_head = 0;
+    int64_t n_ctx_train = 0;             // the default context size (as `hearth run` uses)
     int64_t n_embd_q = 0;                // n_head * head_dim_k
     int64_t head_dim_v = 0;
     std::vector<int64_t> n_embd_k_gqa;   // [n_layer] K row length per layer (n_head_kv * head_dim_k)
