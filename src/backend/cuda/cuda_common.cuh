@@ -1,11 +1,5 @@
-// Device-side helpers shared by the kernels: element addressing of a TensorArg, f16/bf16 loads, and
-// the per-element dequantizers of the block formats the CUDA backend reads (Q4_0, Q5_0, Q8_0, Q4_K,
-// Q6_K). Block layouts (bytes, little-endian; d/dmin are IEEE half):
-//   Q8_0 (34 B / 32): d, int8 qs[32]                       x = d * qs[j]
-//   Q4_0 (18 B / 32): d, u8 qs[16]                         x_j = d * ((qs[j] & 15) - 8), x_{j+16} = d * ((qs[j] >> 4) - 8)
-//   Q5_0 (22 B / 32): d, u8 qh[4], u8 qs[16]               like Q4_0 with bit j of qh as the 5th bit, minus 16
-//   Q4_K (144 B / 256): d, dmin, u8 scales[12], u8 qs[128] 8 sub-blocks of 32 with 6-bit scale/min
-//   Q6_K (210 B / 256): u8 ql[128], u8 qh[64], i8 scales[16], d
+// Device-side helpers shared by the kernels: element addressing of a TensorArg and block/warp
+// reductions. The per-element dequantizers (load_elem) live in dequant_elem.h, shared with host tests.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -14,81 +8,15 @@
 #include <cstdint>
 
 #include "backend/cuda/cuda_tensor.h"
+#include "backend/cuda/dequant_elem.h"
 
 namespace hearth::cuda {
-
-constexpr uint32_t kF32 = 0, kF16 = 1, kQ4_0 = 2, kQ5_0 = 6, kQ8_0 = 8, kQ4_K = 12, kQ6_K = 14, kI32 = 26, kBF16 = 30;
 
 __device__ __forceinline__ char* elem_ptr(const TensorArg& t, int64_t i0, int64_t i1, int64_t i2, int64_t i3) {
     return t.data + i0 * t.nb[0] + i1 * t.nb[1] + i2 * t.nb[2] + i3 * t.nb[3];
 }
 __device__ __forceinline__ char* row_ptr(const TensorArg& t, int64_t i1, int64_t i2, int64_t i3) {
     return t.data + i1 * t.nb[1] + i2 * t.nb[2] + i3 * t.nb[3];
-}
-
-__device__ __forceinline__ float load_half(const uint8_t* p) {
-    __half h;
-    memcpy(&h, p, 2);
-    return __half2float(h);
-}
-
-// Element j of a row of the given type (row points at the row's first block / element).
-__device__ __forceinline__ float load_elem(uint32_t type, const char* row, int64_t j) {
-    const uint8_t* r = reinterpret_cast<const uint8_t*>(row);
-    switch (type) {
-        case kF32: return reinterpret_cast<const float*>(row)[j];
-        case kF16: return __half2float(reinterpret_cast<const __half*>(row)[j]);
-        case kBF16: return __bfloat162float(reinterpret_cast<const __nv_bfloat16*>(row)[j]);
-        case kQ8_0: {
-            const uint8_t* b = r + (j / 32) * 34;
-            return load_half(b) * float(int8_t(b[2 + j % 32]));
-        }
-        case kQ4_0: {
-            const uint8_t* b = r + (j / 32) * 18;
-            const int k = int(j % 32);
-            const int q = k < 16 ? (b[2 + k] & 15) : (b[2 + k - 16] >> 4);
-            return load_half(b) * float(q - 8);
-        }
-        case kQ5_0: {
-            const uint8_t* b = r + (j / 32) * 22;
-            const int k = int(j % 32);
-            const uint32_t qh = uint32_t(b[2]) | uint32_t(b[3]) << 8 | uint32_t(b[4]) << 16 | uint32_t(b[5]) << 24;
-            const int lo = k < 16 ? (b[6 + k] & 15) : (b[6 + k - 16] >> 4);
-            const int q = lo | int((qh >> k) & 1u) << 4;
-            return load_half(b) * float(q - 16);
-        }
-        case kQ4_K: {
-            const uint8_t* b = r + (j / 256) * 144;
-            const int k = int(j % 256);
-            const int sub = k / 32;  // sub-block 0..7; pairs (2c, 2c+1) share 32 bytes of qs
-            const uint8_t* sc = b + 4;
-            int s, m;
-            if (sub < 4) {
-                s = sc[sub] & 63;
-                m = sc[sub + 4] & 63;
-            } else {
-                s = (sc[sub + 4] & 15) | ((sc[sub - 4] >> 6) << 4);
-                m = (sc[sub + 4] >> 4) | ((sc[sub] >> 6) << 4);
-            }
-            const uint8_t byte = b[16 + (sub / 2) * 32 + k % 32];
-            const int q = (sub % 2 == 0) ? (byte & 15) : (byte >> 4);
-            return load_half(b) * float(s) * float(q) - load_half(b + 2) * float(m);
-        }
-        case kQ6_K: {
-            const uint8_t* b = r + (j / 256) * 210;
-            const int k = int(j % 256);
-            const int half = k / 128, w = k % 128, quarter = w / 32, l = w % 32;
-            const uint8_t* ql = b + half * 64;
-            const uint8_t* qh = b + 128 + half * 32;
-            const int8_t* sc = reinterpret_cast<const int8_t*>(b + 192) + half * 8;
-            const int low = quarter == 0 ? (ql[l] & 15) : quarter == 1 ? (ql[l + 32] & 15)
-                          : quarter == 2 ? (ql[l] >> 4) : (ql[l + 32] >> 4);
-            const int high = (qh[l] >> (2 * quarter)) & 3;
-            const int q = (low | high << 4) - 32;
-            return load_half(b + 208) * float(sc[l / 16 + 2 * quarter]) * float(q);
-        }
-        default: return 0.0f;  // supports_op() admits only the types above
-    }
 }
 
 __device__ __forceinline__ float warp_sum(float v) {
