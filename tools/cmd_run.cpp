@@ -76,7 +76,13 @@ int parse(const std::vector<std::string>& a, RunArgs& r) {
         else if (o == "--n-probs") r.n_probs = int(parse_int(o, need(i)));
         else if (o == "--output-format") r.output_format = need(i);
         else if (o == "--dump-graph") r.dump_graph = need(i);
-        else {
+        else if (o == "--device" || o == "-dev") {  // RAM-only path: the CPU is the only backend today
+            const std::string& d = need(i);
+            if (d != "none" && d != "cpu")
+                throw Error(ErrorKind::InvalidArgument, "--device '" + d + "': only none / cpu are available (no GPU backend is built in)");
+        } else if (o == "-ngl" || o == "--n-gpu-layers") {
+            if (parse_int(o, need(i)) != 0) std::fprintf(stderr, "hearth run: no GPU backend is built in; -ngl is ignored\n");
+        } else {
             std::fprintf(stderr, "hearth run: unknown option '%s'\n", o.c_str());
             usage();
             return 1;
@@ -236,7 +242,7 @@ struct Generator {
 
 void print_memory(const Context& ctx, const char* when) {
     const MemoryReport m = ctx.memory();
-    std::fprintf(stderr, "hearth: memory %s: weights %.1f MiB | KV cache %.2f MiB allocated (%.2f in use) of %.1f MiB at n_ctx %lld | compute %.2f MiB\n",
+    std::fprintf(stderr, "hearth: memory (all CPU/RAM) %s: weights %.1f MiB | KV cache %.2f MiB allocated (%.2f in use) of %.1f MiB at n_ctx %lld | compute %.2f MiB\n",
                  when, mib(m.weights), mib(m.kv_allocated), mib(m.kv_used), mib(m.kv_capacity), (long long)ctx.n_ctx(), mib(m.compute));
 }
 

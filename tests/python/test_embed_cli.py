@@ -108,3 +108,12 @@ def test_bad_input_exit_codes():
     assert embed(model=os.path.join(SHARED, "README.md")).returncode == 2
     r = embed("-c", "8", texts=["word " * 50])
     assert r.returncode == 2 and "context" in r.stderr
+
+
+def test_run_accepts_ram_only_flags():
+    r = subprocess.run([BIN, "run", "-m", QWEN, "-p", "Hi", "-n", "2", "--temp", "0", "-t", "2", "--device", "none", "-ngl", "0"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "CPU" in r.stderr
+    r = subprocess.run([BIN, "run", "-m", QWEN, "-p", "Hi", "-n", "1", "--device", "cuda0"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "--device" in r.stderr
