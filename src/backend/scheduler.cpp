@@ -98,6 +98,18 @@ void Scheduler::plan_impl(const Graph& g) {
         int b = override_ ? override_(*t) : -1;
         if (b >= nb) throw Error(ErrorKind::InvalidArgument, "scheduler: placement override returned backend " + std::to_string(b));
         if (b < 0 && t->op == OpKind::View) b = std::max(cur, 0);
+        if (b < 0 && t->op == OpKind::Cpy) {
+            // A cache write runs where the destination lives (it cannot write through a copy):
+            // the owner of its buffer, or a host backend for plain host memory.
+            const int owner = index_of_buffer(t->src[1]);
+            if (owner >= 0) {
+                b = owner;
+            } else {
+                if (cur >= 0 && backends_[cur]->is_host() && backends_[cur]->supports_op(*t)) b = cur;
+                for (int k = 0; k < nb && b < 0; ++k)
+                    if (backends_[k]->is_host() && backends_[k]->supports_op(*t)) b = k;
+            }
+        }
         if (b < 0) {
             for (int i = 0; i < kMaxSrc && b < 0; ++i) {
                 const Tensor* s = t->src[i];
@@ -111,7 +123,7 @@ void Scheduler::plan_impl(const Graph& g) {
             if (backends_[i]->supports_op(*t)) b = i;
         if (b < 0) throw Error(ErrorKind::Unsupported, std::string("no backend supports op ") + op_name(t->op) + " of " + describe(*t));
         im.where[t] = b;
-        if (t->op != OpKind::View) cur = b;
+        if (t->op != OpKind::View && t->op != OpKind::Cpy) cur = b;  // cache writes do not drag placement
     }
 
     // 2. Splits, copies and the execution order.
@@ -131,8 +143,20 @@ void Scheduler::plan_impl(const Graph& g) {
                 Tensor* s = t->src[k];
                 if (!s) continue;
                 Tensor* r = s->view_src ? s->view_src : s;
+                if (t->op == OpKind::Cpy && k == 1) continue;  // the destination is written in place
+                if (r->op == OpKind::None && (!r->data || (r->flags & kFlagPlanned))) {
+                    im.where.try_emplace(r, b);  // an input the planner places: with its first consumer
+                }
                 auto wr = im.where.find(r);
-                if (wr == im.where.end() || wr->second == b || r->op == OpKind::None) continue;
+                if (wr == im.where.end()) {
+                    // A leaf with memory (weights, KV cache, caller-owned input): readable in place
+                    // when it lives in this backend's buffer, or in host memory and b is a host backend.
+                    const int lb = index_of_buffer(r);
+                    const bool host_mem = lb < 0 ? r->buffer == nullptr || r->buffer->backend().is_host() : backends_[lb]->is_host();
+                    if (lb == b || (host_mem && backends_[b]->is_host())) continue;
+                } else if (wr->second == b) {
+                    continue;
+                }
                 Tensor*& c = copy_of[r];
                 if (!c) {
                     c = im.copies.new_tensor(r->type, kMaxDims, r->ne);
@@ -204,15 +228,20 @@ void Scheduler::compute(const Graph& g) {
             Tensor* c = im.order[n];
             if (c->op != OpKind::Cont) continue;  // a view of a copy
             const Tensor* r = c->src[0];
-            Backend& src_be = *backends_[im.where[r]];
+            // Where the source lives: its scheduled backend, its buffer's backend, or host memory.
+            Backend* src_be = nullptr;
+            if (auto it = im.where.find(r); it != im.where.end())
+                src_be = backends_[it->second];
+            else if (r->buffer)
+                src_be = &r->buffer->backend();
             const size_t bytes = r->nbytes();
-            if (src_be.is_host()) {
+            if (!src_be || src_be->is_host()) {
                 dst_be.set_tensor(*c, r->data, 0, bytes);
             } else if (dst_be.is_host()) {
-                src_be.get_tensor(*r, c->data, 0, bytes);
+                src_be->get_tensor(*r, c->data, 0, bytes);
             } else {
                 im.staging.resize(bytes);
-                src_be.get_tensor(*r, im.staging.data(), 0, bytes);
+                src_be->get_tensor(*r, im.staging.data(), 0, bytes);
                 dst_be.set_tensor(*c, im.staging.data(), 0, bytes);
             }
         }

@@ -226,3 +226,70 @@ TEST(CoreCpuBackend, ElementwiseChainsSkipBarriersAndStayCorrect) {
         ASSERT_EQ(testutil::values(*cache), got_cache) << "run " << rep;
     }
 }
+
+namespace {
+
+// A stand-in for a device backend: computes with an inner CPU backend but reports is_host() ==
+// false and owns its buffers, so the scheduler must copy host leaves in and keep cache writes
+// (which cannot go through a copy) on a host backend.
+class FakeDevice final : public Backend {
+public:
+    class Buffer final : public BackendBuffer {
+    public:
+        Buffer(FakeDevice& dev, std::unique_ptr<BackendBuffer> inner) : dev_(dev), inner_(std::move(inner)) {}
+        void* base() override { return inner_->base(); }
+        size_t size() const override { return inner_->size(); }
+        Backend& backend() override { return dev_; }
+
+    private:
+        FakeDevice& dev_;
+        std::unique_ptr<BackendBuffer> inner_;
+    };
+    const char* name() const override { return "DEV"; }
+    bool is_host() const override { return false; }
+    std::unique_ptr<BackendBuffer> alloc_buffer(size_t bytes) override {
+        return std::make_unique<Buffer>(*this, cpu_.alloc_buffer(bytes));
+    }
+    bool supports_op(const Tensor& node) const override { return cpu_.supports_op(node); }
+    void compute(std::span<Tensor* const> nodes) override {
+        ++computes;
+        cpu_.compute(nodes);
+    }
+    void set_tensor(Tensor& t, const void* src, size_t offset, size_t bytes) override {
+        ++uploads;
+        cpu_.set_tensor(t, src, offset, bytes);
+    }
+    void get_tensor(const Tensor& t, void* dst, size_t offset, size_t bytes) override { cpu_.get_tensor(t, dst, offset, bytes); }
+    int computes = 0;
+    int uploads = 0;
+
+private:
+    cpu::CpuBackend cpu_{2, "DEV-inner"};
+};
+
+}  // namespace
+
+TEST(CoreScheduler, NonHostBackendGetsLeafCopiesAndCacheWritesStayOnHost) {
+    Context c1;
+    Graph g1;
+    Block b1 = build_block(c1, g1);
+    cpu::CpuBackend one(2);
+    Scheduler s1({&one});
+    s1.compute(g1);
+
+    Context c2;
+    Graph g2;
+    Block b2 = build_block(c2, g2);
+    FakeDevice dev;
+    cpu::CpuBackend cpu(2);
+    Scheduler s2({&dev, &cpu});
+    s2.compute(g2);
+    EXPECT_EQ(s2.backend_of(g2.find("store_k")), 1);  // the cache is host memory
+    EXPECT_EQ(s2.backend_of(b2.out), 0);
+    EXPECT_GT(dev.computes, 0);
+    EXPECT_GT(dev.uploads, 0);
+    EXPECT_GT(s2.stats().n_copies, 0u);
+    EXPECT_EQ(testutil::values(*b1.out), testutil::values(*b2.out));
+    EXPECT_EQ(testutil::values(*b1.scores), testutil::values(*b2.scores));
+    EXPECT_EQ(cache_values(b1), cache_values(b2));
+}
