@@ -8,16 +8,6 @@ namespace {
 
 constexpr int kThreads = 256;
 
-__device__ __forceinline__ void unravel(int64_t i, const TensorArg& t, int64_t& i0, int64_t& i1, int64_t& i2,
-                                        int64_t& i3) {
-    i0 = i % t.ne[0];
-    i /= t.ne[0];
-    i1 = i % t.ne[1];
-    i /= t.ne[1];
-    i2 = i % t.ne[2];
-    i3 = i / t.ne[2];
-}
-
 __global__ void get_rows_kernel(TensorArg table, TensorArg ids, TensorArg dst, int* bad_id) {
     const int64_t j = blockIdx.x, k = blockIdx.y;  // ids[j, k]
     const int32_t id = *reinterpret_cast<const int32_t*>(elem_ptr(ids, j, k, 0, 0));
@@ -54,7 +44,6 @@ __global__ void cont_kernel(TensorArg src, TensorArg dst, int elem_bytes, int64_
     else reinterpret_cast<uint16_t*>(dst.data)[i] = *reinterpret_cast<const uint16_t*>(p);
 }
 
-int64_t n_of(const TensorArg& t) { return t.ne[0] * t.ne[1] * t.ne[2] * t.ne[3]; }
 
 }  // namespace
 

@@ -135,6 +135,14 @@ void CudaBackend::get_tensor(const Tensor& t, void* dst, size_t offset, size_t b
 bool CudaBackend::supports_op(const Tensor& n) const {
     const Tensor* a = n.src[0];
     const Tensor* b = n.src[1];
+    // The scheduler copies only computed activations between backends, not leaves: a leaf source that
+    // already has memory (a weight, a caller-filled input) must be in this backend's memory. Leaves
+    // without memory are planned into this backend's arena.
+    for (const Tensor* s : n.src) {
+        if (!s) continue;
+        const Tensor* root = s->view_src ? s->view_src : s;
+        if (root->op == OpKind::None && root->data && (!root->buffer || &root->buffer->backend() != this)) return false;
+    }
     switch (n.op) {
         case OpKind::None: case OpKind::View: return true;
         case OpKind::GetRows: return is_weight_type(a->type) && b->type == DType::I32;

@@ -19,6 +19,19 @@ __device__ __forceinline__ char* row_ptr(const TensorArg& t, int64_t i1, int64_t
     return t.data + i1 * t.nb[1] + i2 * t.nb[2] + i3 * t.nb[3];
 }
 
+// Splits a linear (logical, row-major over ne[0..3]) index into (i0, i1, i2, i3) of t's shape.
+__device__ __forceinline__ void unravel(int64_t i, const TensorArg& t, int64_t& i0, int64_t& i1, int64_t& i2,
+                                        int64_t& i3) {
+    i0 = i % t.ne[0];
+    i /= t.ne[0];
+    i1 = i % t.ne[1];
+    i /= t.ne[1];
+    i2 = i % t.ne[2];
+    i3 = i / t.ne[2];
+}
+
+inline int64_t n_of(const TensorArg& t) { return t.ne[0] * t.ne[1] * t.ne[2] * t.ne[3]; }
+
 __device__ __forceinline__ float warp_sum(float v) {
     for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
     return v;

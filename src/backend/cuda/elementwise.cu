@@ -8,17 +8,6 @@ namespace {
 
 constexpr int kThreads = 256;
 
-// Splits a linear index over dst's shape into (i0, i1, i2, i3).
-__device__ __forceinline__ void unravel(int64_t i, const TensorArg& t, int64_t& i0, int64_t& i1, int64_t& i2,
-                                        int64_t& i3) {
-    i0 = i % t.ne[0];
-    i /= t.ne[0];
-    i1 = i % t.ne[1];
-    i /= t.ne[1];
-    i2 = i % t.ne[2];
-    i3 = i / t.ne[2];
-}
-
 __device__ __forceinline__ float gelu_tanh(float x) {
     const float k = 0.7978845608028654f;  // sqrt(2/pi)
     return 0.5f * x * (1.0f + tanhf(k * (x + 0.044715f * x * x * x)));
@@ -64,7 +53,6 @@ __global__ void gated_kernel(GatedOp op, TensorArg a, TensorArg b, TensorArg dst
     reinterpret_cast<float*>(dst.data)[i] = (op == GatedOp::Swiglu ? silu(x) : gelu_tanh(x)) * g;
 }
 
-int64_t n_of(const TensorArg& t) { return t.ne[0] * t.ne[1] * t.ne[2] * t.ne[3]; }
 unsigned blocks_for(int64_t n) { return unsigned((n + kThreads - 1) / kThreads); }
 
 }  // namespace
