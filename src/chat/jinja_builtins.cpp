@@ -376,8 +376,8 @@ Value Interpreter::method(const Value& obj, const std::string& name) {
     if (mutator && options().immutable)  // the sandbox's "unsafe" undefined: prints empty, raises when called
         return Value::undefined("access to attribute '" + name + "' of '" + obj.type_name() + "' object is unsafe.");
     return Value::function(name, [impl, obj, name](Interpreter& in, CallArgs& a) -> Value {
-        if ((name == "clear" || name == "popitem" || name == "remove" || name == "reverse" || name == "sort"))
-            unsafe(in, name, obj);  // mutators hearth does not implement: refused like the sandbox
+        if (name == "clear" || name == "popitem" || name == "remove" || name == "reverse" || name == "sort")
+            in.fail("'" + name + "' is not implemented for " + obj.type_name() + " objects");
         return impl(in, obj, name, a);
     });
 }

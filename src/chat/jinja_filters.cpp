@@ -88,8 +88,9 @@ Value f_length(Interpreter& in, const Value& v, CallArgs&) {
 
 Value f_trim(Interpreter& in, const Value& v, CallArgs& a) {
     const Value* chars = find_arg(a, 0, "chars");
-    std::string c = chars && !chars->is_none() && !chars->is_undefined() ? to_s(*chars) : std::string();
-    return Value(text::strip(to_s(v), chars && !chars->is_none() && !chars->is_undefined() ? &c : nullptr, 3));
+    const bool custom = chars && !chars->is_none() && !chars->is_undefined();
+    std::string c = custom ? to_s(*chars) : std::string();
+    return Value(text::strip(to_s(v), custom ? &c : nullptr, 3));
 }
 
 Value f_items(Interpreter& in, const Value& v, CallArgs&) {
@@ -589,10 +590,7 @@ const std::unordered_map<std::string, TestFn>& tests() {
 
 }  // namespace
 
-bool is_known_filter(const std::string& name) { return filters().count(name) > 0; }
-bool is_known_test(const std::string& name) { return tests().count(name) > 0; }
-
-bool Interpreter::has_test(const std::string& name) const { return is_known_test(name); }
+bool Interpreter::has_test(const std::string& name) const { return tests().count(name) > 0; }
 
 Value Interpreter::apply_filter(const std::string& name, const Value& v, CallArgs& args) {
     auto it = filters().find(name);
