@@ -27,6 +27,7 @@ void check_row(DType type, int64_t n, bool quantizing) {
 
 void dequantize_row(DType type, const void* src, float* dst, int64_t n) {
     check_row(type, n, false);
+    if (n == 0) return;
     using namespace detail;
     switch (type) {
         case DType::F32: std::memcpy(dst, src, static_cast<size_t>(n) * 4); return;
@@ -53,12 +54,20 @@ void dequantize_row(DType type, const void* src, float* dst, int64_t n) {
 
 void quantize_row(DType type, const float* src, void* dst, int64_t n, const float* importance) {
     check_row(type, n, true);
+    if (n == 0) return;
     const bool is_float = type == DType::F32 || type == DType::F16 || type == DType::BF16;
     if (!is_float) {
         for (int64_t i = 0; i < n; ++i) {
             if (!std::isfinite(src[i]))
                 throw Error(ErrorKind::InvalidArgument,
                             "cannot quantize non-finite value at element " + std::to_string(i) + " to " + dtype_name(type));
+        }
+    }
+    if (importance) {
+        for (int64_t i = 0; i < n; ++i) {
+            if (!(importance[i] >= 0.0f) || !std::isfinite(importance[i]))
+                throw Error(ErrorKind::InvalidArgument, "importance weight at element " + std::to_string(i) +
+                                                            " is negative or not finite");
         }
     }
     using namespace detail;

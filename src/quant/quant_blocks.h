@@ -174,7 +174,14 @@ inline void pack_scales_q3k(uint8_t* s, const int* stored) {
 }
 
 // Round half away from zero (C roundf), the rounding llama.cpp's reference quantizers use.
-inline int round_int(float x) { return static_cast<int>(std::round(x)); }
+// Out-of-range results saturate at +-2^30 and NaN gives 0, so the cast is always defined.
+inline int round_int(float x) {
+    const float r = std::round(x);
+    if (!(r == r)) return 0;
+    if (r > 1073741824.0f) return 1 << 30;
+    if (r < -1073741824.0f) return -(1 << 30);
+    return static_cast<int>(r);
+}
 
 // round(v) clamped to [lo, hi] (|lo|, |hi| < 2^22), ties to even; NaN maps to lo. Branch-free
 // (max/min, then the add-and-subtract-2^23+2^22 rounding trick): the scale searches call this for

@@ -28,6 +28,14 @@ inline void store_u32(uint8_t* p, uint32_t v) {
     for (int i = 0; i < 4; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
 }
 
+// (int8_t)v as llama.cpp's reference encoders truncate, defined for every input: out-of-range and
+// NaN values (only reachable with magnitudes near FLT_MAX, where the scale overflows) saturate/zero.
+inline int trunc_int8(float v) {
+    if (!(v > -128.0f)) return v == v ? -128 : 0;
+    if (!(v < 128.0f)) return 127;
+    return static_cast<int>(static_cast<int8_t>(v));
+}
+
 // The element of largest magnitude, with its sign (first one on ties).
 inline float signed_absmax(const float* x, int n) {
     float amax = 0, maxv = 0;
@@ -59,7 +67,7 @@ void encode_symmetric(const float* x, const float* importance, int64_t offset, i
     *d_out = d;
     for (int j = 0; j < kQK; ++j) {
         const float v = x[j] * id + (static_cast<float>(half) + 0.5f);
-        q[j] = std::min(2 * half - 1, static_cast<int>(static_cast<int8_t>(v)));
+        q[j] = std::min(2 * half - 1, trunc_int8(v));
     }
 }
 
@@ -89,7 +97,7 @@ void encode_asymmetric(const float* x, const float* importance, int64_t offset, 
     *m_out = mn;
     for (int j = 0; j < kQK; ++j) {
         const float v = (x[j] - mn) * id + 0.5f;
-        q[j] = std::min(nmax, static_cast<int>(static_cast<int8_t>(v)));
+        q[j] = std::min(nmax, trunc_int8(v));
     }
 }
 

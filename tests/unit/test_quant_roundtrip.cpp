@@ -151,6 +151,15 @@ TEST(QuantErrors, RejectsBadArguments) {
     }
     x[7] = INFINITY;
     EXPECT_THROW(quant::quantize_row(DType::Q4_K, x.data(), q.data(), 64), Error);
+    x[7] = 1.0f;
+    std::vector<float> imp(64, 1.0f);
+    imp[3] = -1.0f;
+    EXPECT_THROW(quant::quantize_row(DType::Q4_0, x.data(), q.data(), 64, imp.data()), Error);
+    imp[3] = std::nanf("");
+    EXPECT_THROW(quant::quantize_row(DType::Q4_0, x.data(), q.data(), 64, imp.data()), Error);
+    imp[3] = 0.0f;
+    EXPECT_NO_THROW(quant::quantize_row(DType::Q4_0, x.data(), q.data(), 64, imp.data()));
+    EXPECT_NO_THROW(quant::quantize_row(DType::Q4_0, x.data(), q.data(), 0));  // empty row
 }
 
 TEST(QuantErrors, CapabilityFlagsMatchImplementations) {
