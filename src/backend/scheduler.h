@@ -1,7 +1,8 @@
 // The scheduler runs a graph over one or more backends: it assigns each node to a backend (where
-// its weights live, else where the previous node ran, else the first backend that supports it),
-// cuts the node list into splits of consecutive nodes on the same backend, inserts copies of
-// activations that cross splits into the consuming backend's memory, plans each backend's arena
+// its weights live, else where the previous node ran, else the first backend that supports it;
+// a cpy runs where its destination lives), cuts the node list into splits of consecutive nodes on
+// the same backend, inserts copies of activations that cross splits (and of host leaves read by a
+// non-host backend) into the consuming backend's memory, plans each backend's arena
 // (core/planner.h) and computes the splits in order.
 #pragma once
 

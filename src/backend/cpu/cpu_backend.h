@@ -1,6 +1,8 @@
 // The CPU backend: host memory buffers and a thread pool; computes every op of core/ops.h with
-// rows split across threads. Quantized mul_mat goes through the kernel interface
-// (backend/cpu/matmul.h) when present, else through the scalar dequantize-and-dot reference.
+// rows split across threads, all threads walking the node list together. A barrier separates two
+// nodes only when they could race (row-aligned element-wise chains and independent nodes run back
+// to back). Quantized mul_mat goes through the kernel interface (backend/cpu/matmul.h); float
+// paths use cpu_simd.h (AVX2 when the ISA level allows, scalar otherwise).
 #pragma once
 
 #include <memory>
