@@ -4,6 +4,7 @@
 #include <string>
 
 #include "backend/cpu/cpu_ops.h"
+#include "backend/cpu/cpu_simd.h"
 #include "core/error.h"
 #include "quant/fp16.h"
 #include "quant/quant.h"
@@ -13,7 +14,16 @@ namespace {
 
 // Convert n values of type `from` (element stride s_from bytes) to type `to` (stride s_to).
 // Types: F32, F16, BF16 (conversion through float) or identical plain types (byte copy).
-void convert_run(DType from, const char* src, size_t s_from, DType to, char* dst, size_t s_to, int64_t n) {
+void convert_run(DType from, const char* src, size_t s_from, DType to, char* dst, size_t s_to, int64_t n, Isa isa) {
+#if defined(HEARTH_X86)
+    if (use_avx2(isa) && s_from == dtype_traits(from).block_bytes && s_to == dtype_traits(to).block_bytes) {
+        if (from == DType::F32 && to == DType::F16)
+            return avx2::f32_to_f16(reinterpret_cast<const float*>(src), reinterpret_cast<uint16_t*>(dst), n);
+        if (from == DType::F16 && to == DType::F32)
+            return avx2::f16_to_f32(reinterpret_cast<const uint16_t*>(src), reinterpret_cast<float*>(dst), n);
+    }
+#endif
+    (void)isa;
     if (from == to) {
         const size_t es = dtype_traits(from).block_bytes;
         if (s_from == es && s_to == es) {
@@ -80,7 +90,7 @@ void op_get_rows(Tensor& dst, const OpCtx& c) {
         switch (table.type) {
             case DType::F32:
             case DType::F16:
-            case DType::BF16: convert_run(table.type, row, table.nb[0], DType::F32, reinterpret_cast<char*>(y), 4, n); break;
+            case DType::BF16: convert_run(table.type, row, table.nb[0], DType::F32, reinterpret_cast<char*>(y), 4, n, c.isa); break;
             default: quant::dequantize_row(table.type, row, y, n);
         }
     }
@@ -101,7 +111,7 @@ void op_copy(Tensor& dst, const OpCtx& c) {
         const Coord cd = unravel(dst, e);
         const int64_t run = std::min({src.ne[0] - cs.i[0], dst.ne[0] - cd.i[0], e1 - e});
         convert_run(src.type, static_cast<const char*>(src.data) + offset_of(src, cs), src.nb[0], dst.type,
-                    static_cast<char*>(dst.data) + offset_of(dst, cd), dst.nb[0], run);
+                    static_cast<char*>(dst.data) + offset_of(dst, cd), dst.nb[0], run, c.isa);
         e += run;
     }
 }
@@ -116,8 +126,8 @@ void op_concat(Tensor& dst, const OpCtx& c) {
         int64_t i[4] = {0, r % dst.ne[1], (r / dst.ne[1]) % dst.ne[2], r / (dst.ne[1] * dst.ne[2])};
         char* y = dst.row_ptr(i[1], i[2], i[3]);
         if (dim == 0) {
-            convert_run(DType::F32, a.row_ptr(i[1], i[2], i[3]), a.nb[0], DType::F32, y, 4, a.ne[0]);
-            convert_run(DType::F32, b.row_ptr(i[1], i[2], i[3]), b.nb[0], DType::F32, y + 4 * a.ne[0], 4, b.ne[0]);
+            convert_run(DType::F32, a.row_ptr(i[1], i[2], i[3]), a.nb[0], DType::F32, y, 4, a.ne[0], c.isa);
+            convert_run(DType::F32, b.row_ptr(i[1], i[2], i[3]), b.nb[0], DType::F32, y + 4 * a.ne[0], 4, b.ne[0], c.isa);
             continue;
         }
         const Tensor* s = &a;
@@ -125,7 +135,7 @@ void op_concat(Tensor& dst, const OpCtx& c) {
             i[dim] -= a.ne[dim];
             s = &b;
         }
-        convert_run(DType::F32, s->row_ptr(i[1], i[2], i[3]), s->nb[0], DType::F32, y, 4, dst.ne[0]);
+        convert_run(DType::F32, s->row_ptr(i[1], i[2], i[3]), s->nb[0], DType::F32, y, 4, dst.ne[0], c.isa);
     }
 }
 

@@ -12,6 +12,7 @@ namespace hearth::cpu {
 
 namespace avx2 {  // defined only in x86-64 builds (HEARTH_X86)
 void f16_to_f32(const uint16_t* src, float* dst, int64_t n);
+void f32_to_f16(const float* src, uint16_t* dst, int64_t n);  // round to nearest even
 float dot_f16_f32(const uint16_t* w, const float* x, int64_t n);
 float dot_f32(const float* a, const float* b, int64_t n);
 void axpy_f32(float alpha, const float* x, float* y, int64_t n);  // y += alpha * x
