@@ -39,17 +39,24 @@ std::vector<double> log_softmax(const float* logits, int64_t n) {
     return out;
 }
 
+// Loads ../shared/models/<model>.gguf and its golden JSON; false when either file is absent.
+bool load_golden(const GoldenCase& gc, std::unique_ptr<Model>& model, nlohmann::json& golden) {
+    const std::string model_path = kShared + "/models/" + gc.model + ".gguf";
+    const std::string golden_path = kShared + "/golden/completions-" + gc.model + ".json";
+    if (!std::filesystem::exists(model_path) || !std::filesystem::exists(golden_path)) return false;
+    golden = nlohmann::json::parse(std::ifstream(golden_path));
+    model = Model::load(model_path);
+    return true;
+}
+
 class GoldenCompletions : public ::testing::TestWithParam<GoldenCase> {};
 class GoldenTokenization : public ::testing::TestWithParam<GoldenCase> {};
 
 TEST_P(GoldenCompletions, TeacherForcedTop5) {
     const GoldenCase gc = GetParam();
-    const std::string model_path = kShared + "/models/" + gc.model + ".gguf";
-    const std::string golden_path = kShared + "/golden/completions-" + gc.model + ".json";
-    if (!std::filesystem::exists(model_path) || !std::filesystem::exists(golden_path)) GTEST_SKIP() << "no " << model_path;
-    nlohmann::json golden = nlohmann::json::parse(std::ifstream(golden_path));
-
-    auto model = Model::load(model_path);
+    std::unique_ptr<Model> model;
+    nlohmann::json golden;
+    if (!load_golden(gc, model, golden)) GTEST_SKIP() << "no shared model/golden file for " << gc.model;
     ContextParams cp;
     cp.n_ctx = 256;
     cp.n_threads = 2;
@@ -100,11 +107,9 @@ TEST_P(GoldenCompletions, TeacherForcedTop5) {
 // Our tokenizer must produce llama.cpp's prompt_tokens (BOS as the model says, special tokens parsed).
 TEST_P(GoldenTokenization, PromptTokens) {
     const GoldenCase gc = GetParam();
-    const std::string model_path = kShared + "/models/" + gc.model + ".gguf";
-    const std::string golden_path = kShared + "/golden/completions-" + gc.model + ".json";
-    if (!std::filesystem::exists(model_path) || !std::filesystem::exists(golden_path)) GTEST_SKIP() << "no " << model_path;
-    nlohmann::json golden = nlohmann::json::parse(std::ifstream(golden_path));
-    auto model = Model::load(model_path);
+    std::unique_ptr<Model> model;
+    nlohmann::json golden;
+    if (!load_golden(gc, model, golden)) GTEST_SKIP() << "no shared model/golden file for " << gc.model;
     for (const auto& c : golden["cases"]) {
         const auto ours = model->tokenizer().encode(c["prompt"].get<std::string>(), true, true);
         EXPECT_EQ(ours, c["prompt_tokens"].get<std::vector<int32_t>>()) << "tokenization of " << c["prompt"];
