@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 
 #include "core/error.h"
 #include "server/api_error.h"
@@ -297,25 +298,16 @@ void Scheduler::sample_slot(Slot& slot, const float* logits) {
                 eog_[v] = text_.is_eog(v) ? 1 : 0;
             }
         }
-        masked_.assign(logits, logits + n_vocab);
         // With max_tokens, a token is allowed only if the output can still be completed with the
         // tokens left after it, so constrained output ends as complete JSON whenever it fits.
         const bool budgeted = task.max_tokens > 0;
         const size_t left = budgeted ? size_t(task.max_tokens - slot.stats.predicted_n - 1) : 0;
-        bool any = false;
-        for (int32_t v = 0; v < n_vocab; ++v) {
-            const std::string& pc = pieces_[v];
-            bool ok = !eog_[v] && (budgeted ? task.constraint->accepts_within(pc, left) : task.constraint->accepts(pc));
-            if (ok) any = true;
-            else masked_[v] = -INFINITY;
-        }
-        if (!any && budgeted) {  // max_tokens too small for any complete output: a valid prefix then
-            masked_.assign(logits, logits + n_vocab);
-            for (int32_t v = 0; v < n_vocab; ++v) {
-                if (!eog_[v] && task.constraint->accepts(pieces_[v])) any = true;
-                else masked_[v] = -INFINITY;
-            }
-        }
+        OutputConstraint& c = *task.constraint;
+        bool any = mask_tokens(logits, [&](int32_t v) {
+            return budgeted ? c.accepts_within(pieces_[v], left) : c.accepts(pieces_[v]);
+        });
+        if (!any && budgeted)  // max_tokens too small for any complete output: a valid prefix then
+            any = mask_tokens(logits, [&](int32_t v) { return c.accepts(pieces_[v]); });
         if (!any) {  // nothing can continue the constrained output
             slot.t_last = now;
             finish(slot, "stop");
@@ -359,6 +351,35 @@ void Scheduler::sample_slot(Slot& slot, const float* logits) {
     } else {
         slot.pending_token = tok;
     }
+}
+
+bool Scheduler::mask_tokens(const float* logits, const std::function<bool(int32_t)>& allowed) {
+    // Checking every piece of a 262k vocabulary costs tens of ms per token, so only the most likely
+    // candidates are checked: the best kCheck by logit until kKeep pass (the rest of the
+    // distribution is negligible after softmax); a full scan only when none of them pass.
+    constexpr size_t kCheck = 4096, kKeep = 256;
+    const int32_t n_vocab = backend_.n_vocab();
+    masked_.assign(size_t(n_vocab), -INFINITY);
+    order_.resize(size_t(n_vocab));
+    for (int32_t v = 0; v < n_vocab; ++v) order_[v] = v;
+    const size_t m = std::min(kCheck, order_.size());
+    auto by_logit = [logits](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); };
+    if (m < order_.size()) std::nth_element(order_.begin(), order_.begin() + m, order_.end(), by_logit);
+    std::sort(order_.begin(), order_.begin() + m, by_logit);
+    size_t kept = 0;
+    for (size_t i = 0; i < m && kept < kKeep; ++i) {
+        const int32_t v = order_[i];
+        if (eog_[v] || !allowed(v)) continue;
+        masked_[v] = logits[v];
+        ++kept;
+    }
+    for (size_t i = m; i < order_.size() && kept == 0; ++i) {
+        const int32_t v = order_[i];
+        if (eog_[v] || !allowed(v)) continue;
+        masked_[v] = logits[v];
+        ++kept;
+    }
+    return kept > 0;
 }
 
 void Scheduler::finish(Slot& slot, const std::string& reason) {

@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -99,6 +100,8 @@ private:
     void build_batch(Batch& batch, std::vector<Slot*>& owner);
     void after_decode(const Batch& batch, const std::vector<Slot*>& owner);
     void sample_slot(Slot& slot, const float* logits);
+    // Fills masked_ with the logits of allowed tokens (-inf elsewhere); false when none is allowed.
+    bool mask_tokens(const float* logits, const std::function<bool(int32_t)>& allowed);
     void finish(Slot& slot, const std::string& reason);
     void fail(Slot& slot, int status, const std::string& message);
     void release(Slot& slot);
@@ -122,6 +125,7 @@ private:
     std::vector<std::string> pieces_;
     std::vector<uint8_t> eog_;
     std::vector<float> masked_;
+    std::vector<int32_t> order_;
     std::thread thread_;
 };
 
