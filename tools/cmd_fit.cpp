@@ -9,6 +9,7 @@
 #include "backend/placement/devices.h"
 #include "backend/placement/placement.h"
 #include "cli_parse.h"
+#include "cli_placement.h"
 #include "command.h"
 #include "core/error.h"
 #include "gguf/gguf.h"
@@ -32,9 +33,8 @@ void usage() {
 
 struct FitArgs {
     std::string model;
-    FitParams params;
-    std::vector<DeviceId> devices;
-    bool device_set = false, json = false, ctx_set = false;
+    PlacementArgs place;
+    bool json = false, ctx_set = false;
     std::optional<uint64_t> device_free;
 };
 
@@ -48,23 +48,16 @@ int parse(const std::vector<std::string>& a, FitArgs& r) {
         if (o == "-h" || o == "--help") {
             usage();
             return -1;
+        } else if (parse_placement_arg(a, i, r.place)) {
         } else if (o == "-m" || o == "--model") r.model = need(i);
-        else if (o == "-c" || o == "--ctx-size") r.params.n_ctx = parse_int(o, need(i)), r.ctx_set = true;
-        else if (o == "-np" || o == "--parallel") r.params.n_seq = int(parse_int(o, need(i)));
-        else if (o == "-ub" || o == "--ubatch-size") r.params.n_ubatch = parse_int(o, need(i));
-        else if (o == "-ctk" || o == "--cache-type-k") r.params.type_k = parse_kv_type(need(i));
-        else if (o == "-ctv" || o == "--cache-type-v") r.params.type_v = parse_kv_type(need(i));
-        else if (o == "-ngl" || o == "--n-gpu-layers") r.params.n_gpu_layers = parse_int(o, need(i));
-        else if (o == "--device" || o == "-dev") r.devices = parse_device_list(need(i)), r.device_set = true;
-        else if (o == "-ot" || o == "--override-tensor") {
-            for (TensorOverride& t : parse_overrides(need(i))) r.params.overrides.push_back(std::move(t));
-        } else if (o == "--no-kv-offload" || o == "-nkvo") r.params.kv_offload = false;
-        else if (o == "--vram-budget") r.params.vram_budget = parse_size(need(i));
+        else if (o == "-c" || o == "--ctx-size") r.place.params.n_ctx = parse_int(o, need(i)), r.ctx_set = true;
+        else if (o == "-np" || o == "--parallel") r.place.params.n_seq = int(parse_int(o, need(i)));
+        else if (o == "-ub" || o == "--ubatch-size") r.place.params.n_ubatch = parse_int(o, need(i));
         else if (o == "--device-free") r.device_free = parse_size(need(i));
         else if (o == "-fa" || o == "--flash-attn") {
             const std::string& v = need(i);
             if (v != "on" && v != "off") throw Error(ErrorKind::InvalidArgument, "-fa expects on or off, got '" + v + "'");
-            r.params.flash_attn = v == "on";
+            r.place.params.flash_attn = v == "on";
         } else if (o == "--json") r.json = true;
         else {
             std::fprintf(stderr, "hearth fit: unknown option '%s'\n", o.c_str());
@@ -82,15 +75,15 @@ int parse(const std::vector<std::string>& a, FitArgs& r) {
 
 // The accelerator to plan for: simulated (--device-free), named (--device), or none.
 std::optional<DeviceInfo> choose_device(const FitArgs& r) {
-    const bool wants_gpu = r.params.n_gpu_layers.value_or(0) > 0 || r.params.vram_budget || r.device_free;
-    std::vector<DeviceId> devices = r.devices;
-    if (!r.device_set && wants_gpu) devices = {DeviceId{DeviceId::Kind::Cuda, 0}};
+    const bool wants_gpu = r.place.params.n_gpu_layers.value_or(0) > 0 || r.place.params.vram_budget || r.device_free;
+    std::vector<DeviceId> devices = r.place.devices;
+    if (!r.place.device_set && wants_gpu) devices = {DeviceId{DeviceId::Kind::Cuda, 0}};
     if (r.device_free) {
         DeviceId id{DeviceId::Kind::Cuda, 0};
         bool named = false;
         for (const DeviceId& d : devices)
             if (d.kind == DeviceId::Kind::Cuda) id = d, named = true;
-        if (r.device_set && !named)
+        if (r.place.device_set && !named)
             throw Error(ErrorKind::InvalidArgument, "--device-free simulates a CUDA device, but --device names none");
         return DeviceInfo{id, "simulated", *r.device_free, *r.device_free};
     }
@@ -99,9 +92,9 @@ std::optional<DeviceInfo> choose_device(const FitArgs& r) {
 
 void print_text(const ModelSummary& m, const Plan& plan, const FitArgs& r) {
     std::printf("model: %s (%s), %lld layers, n_ctx %lld, %d sequence(s), KV %s/%s%s\n", r.model.c_str(),
-                m.arch.c_str(), static_cast<long long>(m.n_layer), static_cast<long long>(r.params.n_ctx),
-                r.params.n_seq, dtype_name(r.params.type_k), dtype_name(r.params.type_v),
-                r.params.kv_offload ? "" : " (not offloaded)");
+                m.arch.c_str(), static_cast<long long>(m.n_layer), static_cast<long long>(r.place.params.n_ctx),
+                r.place.params.n_seq, dtype_name(r.place.params.type_k), dtype_name(r.place.params.type_v),
+                r.place.params.kv_offload ? "" : " (not offloaded)");
     if (plan.devices.size() > 1) {
         std::printf("offload: %lld/%lld layers%s to %s", static_cast<long long>(plan.n_gpu_layers),
                     static_cast<long long>(plan.n_layer), plan.output_offloaded ? " + output" : "",
@@ -126,10 +119,10 @@ nlohmann::json to_json(const ModelSummary& m, const Plan& plan, const FitArgs& r
     j["model"] = r.model;
     j["arch"] = m.arch;
     j["n_layer"] = plan.n_layer;
-    j["n_ctx"] = r.params.n_ctx;
-    j["n_seq"] = r.params.n_seq;
-    j["type_k"] = dtype_name(r.params.type_k);
-    j["type_v"] = dtype_name(r.params.type_v);
+    j["n_ctx"] = r.place.params.n_ctx;
+    j["n_seq"] = r.place.params.n_seq;
+    j["type_k"] = dtype_name(r.place.params.type_k);
+    j["type_v"] = dtype_name(r.place.params.type_v);
     j["n_gpu_layers"] = plan.n_gpu_layers;
     j["output_offloaded"] = plan.output_offloaded;
     j["budget"] = plan.budget ? json(*plan.budget) : json(nullptr);
@@ -157,9 +150,9 @@ int run_fit(const std::vector<std::string>& args) {
         if (rc != 0) return rc < 0 ? 0 : rc;
         const std::unique_ptr<gguf::File> file = gguf::File::open(r.model);
         const ModelSummary m = read_model_summary(*file);
-        if (!r.ctx_set) r.params.n_ctx = m.n_ctx_train;  // like `hearth run`: the trained context
+        if (!r.ctx_set) r.place.params.n_ctx = m.n_ctx_train;  // like `hearth run`: the trained context
         const std::optional<DeviceInfo> device = choose_device(r);
-        const Plan plan = plan_placement(m, r.params, device ? &*device : nullptr);
+        const Plan plan = plan_placement(m, r.place.params, device ? &*device : nullptr);
         if (r.json) std::printf("%s\n", to_json(m, plan, r).dump(2).c_str());
         else print_text(m, plan, r);
         if (!plan.fits) {
