@@ -193,3 +193,14 @@ def test_server_serves_bert_embeddings_only(gguf_files):
         assert chat.status_code == 501
     finally:
         stop_server(proc)
+
+
+def test_convert_from_tokenizer_json_only(gguf_files, tmp_path):
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "1_Pooling"):
+        os.symlink(os.path.join(HF_DIR, name), tmp_path / name)
+    out = str(tmp_path / "tj.gguf")
+    r = subprocess.run([BIN, "convert", str(tmp_path), out, "--outtype", "f32"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    a = hearth_embed(out, SENTENCES[:6])
+    b = hearth_embed(gguf_files["f32"], SENTENCES[:6])
+    assert np.abs(a - b).max() < 1e-6

@@ -65,14 +65,32 @@ ConvertReport convert_hf(const std::string& dir, const std::string& out_path, DT
     if (E % H != 0) throw Error(ErrorKind::InvalidFile, "config.json: hidden_size is not a multiple of num_attention_heads");
     const double eps = cfg.contains("layer_norm_eps") && cfg["layer_norm_eps"].is_number() ? cfg["layer_norm_eps"].get<double>() : 1e-12;
 
-    // Vocabulary: vocab.txt, one token per line, id = line number.
-    std::ifstream vin(dir + "/vocab.txt");
-    if (!vin) throw Error(ErrorKind::Io, "cannot read '" + dir + "/vocab.txt' (bert needs a WordPiece vocab.txt)");
+    // Vocabulary: vocab.txt (one token per line, id = line number), else tokenizer.json's WordPiece vocab.
+    std::vector<std::string> words;
+    if (std::ifstream vin(dir + "/vocab.txt"); vin) {
+        for (std::string line; std::getline(vin, line);) {
+            if (!line.empty() && line.back() == '\r') line.pop_back();
+            words.push_back(line);
+        }
+    } else if (file_exists(dir + "/tokenizer.json")) {
+        const json tj = read_json(dir + "/tokenizer.json");
+        if (!tj.contains("model") || !tj["model"].is_object() || tj["model"].value("type", "") != "WordPiece" ||
+            !tj["model"].contains("vocab") || !tj["model"]["vocab"].is_object())
+            throw Error(ErrorKind::Unsupported, "'" + dir + "/tokenizer.json' has no WordPiece model.vocab (bert needs one)");
+        const json& vocab = tj["model"]["vocab"];
+        words.assign(vocab.size(), "");
+        for (auto it = vocab.begin(); it != vocab.end(); ++it) {
+            if (!it.value().is_number_unsigned() || it.value().get<uint64_t>() >= words.size() || !words[it.value().get<size_t>()].empty())
+                throw Error(ErrorKind::InvalidFile, "tokenizer.json: token '" + it.key() + "' has a bad or repeated id");
+            words[it.value().get<size_t>()] = it.key();
+        }
+    } else {
+        throw Error(ErrorKind::Io, "'" + dir + "' has neither vocab.txt nor tokenizer.json (bert needs a WordPiece vocabulary)");
+    }
     std::vector<std::string> tokens;
     std::vector<int64_t> types;
     std::map<std::string, int64_t> id_of;
-    for (std::string line; std::getline(vin, line);) {
-        if (!line.empty() && line.back() == '\r') line.pop_back();
+    for (const std::string& line : words) {
         id_of.emplace(line, int64_t(tokens.size()));
         const bool bracket = line.size() >= 2 && line.front() == '[' && line.back() == ']';
         const bool control = line == "[PAD]" || line == "[UNK]" || line == "[CLS]" || line == "[SEP]" || line == "[MASK]";
@@ -81,7 +99,7 @@ ConvertReport convert_hf(const std::string& dir, const std::string& out_path, DT
         else tokens.push_back("\xE2\x96\x81" + line);  // U+2581 word-initial marker
         types.push_back(control ? 3 : 1);
     }
-    if (tokens.empty()) throw Error(ErrorKind::InvalidFile, "'" + dir + "/vocab.txt' is empty");
+    if (tokens.empty()) throw Error(ErrorKind::InvalidFile, "'" + dir + "': the vocabulary is empty");
     const int64_t V = int64_t(tokens.size());
     const auto special = [&](const char* t) -> int64_t {
         auto it = id_of.find(t);
