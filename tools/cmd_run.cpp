@@ -242,8 +242,13 @@ struct Generator {
 
 void print_memory(const Context& ctx, const char* when) {
     const MemoryReport m = ctx.memory();
-    std::fprintf(stderr, "hearth: memory (all CPU/RAM) %s: weights %.1f MiB | KV cache %.2f MiB allocated (%.2f in use) of %.1f MiB at n_ctx %lld | compute %.2f MiB\n",
-                 when, mib(m.weights), mib(m.kv_allocated), mib(m.kv_used), mib(m.kv_capacity), (long long)ctx.n_ctx(), mib(m.compute));
+    char compute[64];
+    if (m.compute == 0)
+        std::snprintf(compute, sizeof compute, "sized by the first decode");
+    else
+        std::snprintf(compute, sizeof compute, "%.2f MiB", mib(m.compute));
+    std::fprintf(stderr, "hearth: memory (all CPU/RAM) %s: weights %.1f MiB | KV cache %.2f MiB allocated (%.2f in use) of %.1f MiB at n_ctx %lld | compute %s\n",
+                 when, mib(m.weights), mib(m.kv_allocated), mib(m.kv_used), mib(m.kv_capacity), (long long)ctx.n_ctx(), compute);
 }
 
 int run(const std::vector<std::string>& argv) {
