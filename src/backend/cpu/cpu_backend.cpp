@@ -248,7 +248,10 @@ void CpuBackend::plan_barriers(std::span<Tensor* const> nodes, int nth) {
     bool first = true;
     for (size_t i = 0; i < nodes.size(); ++i) {
         const Tensor* t = nodes[i];
-        if (t->op == OpKind::View || t->op == OpKind::None) continue;
+        if (t->op == OpKind::View || t->op == OpKind::None) {
+            sync_before_[i] = 0;  // computes nothing, never waits
+            continue;
+        }
         const WorkSize ws = op_work_size(*t, nth);
         bool can_skip = !first && !(shared_scratch && ws.shared > 0);
         if (can_skip) {
