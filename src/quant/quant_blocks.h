@@ -173,6 +173,9 @@ inline void pack_scales_q3k(uint8_t* s, const int* stored) {
     }
 }
 
+// The value v takes once stored as an fp16 scale.
+inline float fp16_round(float v) { return fp16_to_fp32(fp32_to_fp16(v)); }
+
 // Round half away from zero (C roundf), the rounding llama.cpp's reference quantizers use.
 // Out-of-range results saturate at +-2^30 and NaN gives 0, so the cast is always defined.
 inline int round_int(float x) {

@@ -11,8 +11,6 @@
 namespace hearth::quant::detail {
 namespace {
 
-inline float fp16_round(float v) { return fp16_to_fp32(fp32_to_fp16(v)); }
-
 const LevelTable& iq4_levels() {
     static const LevelTable table(kIQ4Values, 16);
     return table;

@@ -18,8 +18,6 @@ namespace {
 
 constexpr int kRefineRounds = 3;
 
-inline float fp16_round(float v) { return fp16_to_fp32(fp32_to_fp16(v)); }
-
 // ---- asymmetric super-blocks: x = (d*sc)*L - (dmin*m), L in [0, nmax], sc/m in [0, smax] -------
 struct AsymShape {
     int sub;    // elements per sub-block

@@ -56,7 +56,7 @@ void encode_symmetric(const float* x, const float* importance, int64_t offset, i
         int8_t L[kQK];
         block_weights(importance, offset, kQK, w);
         const float d = fit_symmetric(x, w, kQK, -half, half - 1, L, 10);
-        *d_out = fp16_to_fp32(fp32_to_fp16(d));
+        *d_out = fp16_round(d);
         const float id = *d_out != 0 ? 1.0f / *d_out : 0.0f;
         for (int j = 0; j < kQK; ++j) q[j] = std::clamp(round_int(x[j] * id), -half, half - 1) + half;
         return;
@@ -80,8 +80,8 @@ void encode_asymmetric(const float* x, const float* importance, int64_t offset, 
         float a, b;
         block_weights(importance, offset, kQK, w);
         fit_asymmetric(x, w, kQK, nmax, false, L, &a, &b, 10);
-        *d_out = fp16_to_fp32(fp32_to_fp16(a));
-        *m_out = fp16_to_fp32(fp32_to_fp16(b));
+        *d_out = fp16_round(a);
+        *m_out = fp16_round(b);
         const float id = *d_out != 0 ? 1.0f / *d_out : 0.0f;
         for (int j = 0; j < kQK; ++j) q[j] = std::clamp(round_int((x[j] - *m_out) * id), 0, nmax);
         return;
