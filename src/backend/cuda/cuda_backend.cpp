@@ -133,6 +133,7 @@ void CudaBackend::get_tensor(const Tensor& t, void* dst, size_t offset, size_t b
 }
 
 bool CudaBackend::supports_op(const Tensor& n) const {
+    if (n.op == OpKind::None || n.op == OpKind::View) return true;  // nothing to compute
     const Tensor* a = n.src[0];
     const Tensor* b = n.src[1];
     // The scheduler copies only computed activations between backends, not leaves: a leaf source that
@@ -144,7 +145,6 @@ bool CudaBackend::supports_op(const Tensor& n) const {
         if (root->op == OpKind::None && root->data && (!root->buffer || &root->buffer->backend() != this)) return false;
     }
     switch (n.op) {
-        case OpKind::None: case OpKind::View: return true;
         case OpKind::GetRows: return is_weight_type(a->type) && b->type == DType::I32;
         case OpKind::MulMat: return is_weight_type(a->type) && packed_rows(a) && f32(b) && b->nb[0] == sizeof(float);
         case OpKind::Add: case OpKind::Mul: case OpKind::Div: return f32(a) && f32(b);
