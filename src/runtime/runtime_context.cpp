@@ -14,6 +14,7 @@
 #include "core/context.h"
 #include "core/error.h"
 #include "core/graph.h"
+#include "model/arch.h"
 #include "model/graph.h"
 #include "model/model.h"
 #include "runtime/kv_cache.h"
@@ -70,6 +71,9 @@ void Context::decode(const Batch& b) {
     if (n > size_t(I.params.n_batch))
         throw Error(ErrorKind::InvalidArgument, "decode: batch of " + std::to_string(n) + " tokens exceeds n_batch = " +
                                                     std::to_string(I.params.n_batch));
+    if (!I.model.arch().causal && n > size_t(I.params.n_ubatch))
+        throw Error(ErrorKind::InvalidArgument, "decode: a non-causal model (" + I.model.architecture() + ") needs the whole input in one ubatch; " +
+                                                    std::to_string(n) + " tokens exceed -ub " + std::to_string(I.params.n_ubatch));
     const int64_t n_vocab = I.model.n_vocab();
     size_t n_out = 0;
     for (size_t i = 0; i < n; ++i) {
