@@ -53,6 +53,29 @@ INSTANTIATE_TEST_SUITE_P(Types, CudaDequantElem,
                                            DType::Q4_K, DType::Q6_K),
                          [](const ::testing::TestParamInfo<DType>& info) { return std::string(dtype_name(info.param)); });
 
+TEST(CudaDequantElem, BlockDotMatchesDequantizedDot) {
+    std::mt19937 rng(5);
+    std::uniform_real_distribution<float> u(-2.0f, 2.0f);
+    for (DType type : {DType::Q8_0, DType::Q4_0, DType::Q5_0}) {
+        constexpr int64_t n = 256;
+        std::vector<float> w(n), x(n), deq(n);
+        for (float& v : w) v = u(rng);
+        for (float& v : x) v = u(rng);
+        std::vector<uint8_t> row(dtype_row_bytes(type, n));
+        quant::quantize_row(type, w.data(), row.data(), n);
+        quant::dequantize_row(type, row.data(), deq.data(), n);
+        const int bytes = cuda::block32_bytes(uint32_t(type));
+        ASSERT_EQ(bytes, int(dtype_traits(type).block_bytes));
+        for (int64_t b = 0; b < n / 32; ++b) {
+            double want = 0;
+            for (int k = 0; k < 32; ++k) want += double(deq[size_t(b * 32 + k)]) * x[size_t(b * 32 + k)];
+            const float got = cuda::dot_block32(uint32_t(type), row.data() + b * bytes, x.data() + b * 32);
+            EXPECT_NEAR(got, want, 1e-4 * (1 + std::fabs(want))) << dtype_name(type) << " block " << b;
+        }
+    }
+    EXPECT_EQ(cuda::block32_bytes(uint32_t(DType::Q4_K)), 0);
+}
+
 TEST(CudaDequantElem, HalfConversionCoversAllBitPatterns) {
     for (uint32_t h = 0; h < 65536; ++h) {
         const uint8_t bytes[2] = {uint8_t(h & 255), uint8_t(h >> 8)};

@@ -101,4 +101,29 @@ HEARTH_HD float load_elem(uint32_t type, const char* row, int64_t j) {
     }
 }
 
+// Bytes of one 32-element block of the legacy formats (0 for any other type).
+HEARTH_HD constexpr int block32_bytes(uint32_t type) {
+    return type == kQ8_0 ? 34 : type == kQ4_0 ? 18 : type == kQ5_0 ? 22 : 0;
+}
+
+// dot(block, x[0..32)) for one Q8_0 / Q4_0 / Q5_0 block: the scale is read once and the integer
+// quants are summed against x before one multiply (the decode kernel's inner step).
+HEARTH_HD float dot_block32(uint32_t type, const uint8_t* b, const float* x) {
+    float acc = 0.0f;
+    if (type == kQ8_0) {
+        for (int k = 0; k < 32; ++k) acc += float(int8_t(b[2 + k])) * x[k];
+    } else if (type == kQ4_0) {
+        for (int k = 0; k < 16; ++k)
+            acc += float((b[2 + k] & 15) - 8) * x[k] + float((b[2 + k] >> 4) - 8) * x[k + 16];
+    } else {  // Q5_0
+        const uint32_t qh = uint32_t(b[2]) | uint32_t(b[3]) << 8 | uint32_t(b[4]) << 16 | uint32_t(b[5]) << 24;
+        for (int k = 0; k < 16; ++k) {
+            const int lo = (b[6 + k] & 15) | int((qh >> k) & 1u) << 4;
+            const int hi = (b[6 + k] >> 4) | int((qh >> (k + 16)) & 1u) << 4;
+            acc += float(lo - 16) * x[k] + float(hi - 16) * x[k + 16];
+        }
+    }
+    return half_at(b) * acc;
+}
+
 }  // namespace hearth::cuda

@@ -20,7 +20,14 @@ __global__ void mul_mat_vec_kernel(TensorArg w, TensorArg x, TensorArg dst) {
     const char* wrow = row_ptr(w, i, i2 / r2, i3 / r3);
     const float* xrow = reinterpret_cast<const float*>(row_ptr(x, j, i2, i3));
     float acc = 0.0f;
-    for (int64_t e = threadIdx.x; e < w.ne[0]; e += blockDim.x) acc += load_elem(T, wrow, e) * xrow[e];
+    constexpr int kBlock32 = block32_bytes(T);
+    if constexpr (kBlock32 > 0) {  // legacy 32-element blocks: a thread takes whole blocks
+        const uint8_t* blocks = reinterpret_cast<const uint8_t*>(wrow);
+        for (int64_t b = threadIdx.x; b < w.ne[0] / 32; b += blockDim.x)
+            acc += dot_block32(T, blocks + b * kBlock32, xrow + b * 32);
+    } else {
+        for (int64_t e = threadIdx.x; e < w.ne[0]; e += blockDim.x) acc += load_elem(T, wrow, e) * xrow[e];
+    }
     acc = block_sum(acc);
     if (threadIdx.x == 0) {
         float* out = reinterpret_cast<float*>(dst.data);
