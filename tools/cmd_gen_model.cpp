@@ -17,7 +17,7 @@ void usage() {
     std::fprintf(stderr,
                  "usage: hearth gen-model --arch qwen3|llama|qwen2|gemma3 --vocab VOCAB.gguf [--n-layer N] [--n-embd N]\n"
                  "                        [--n-head N] [--n-head-kv N] [--head-dim N] [--n-ff N] [--n-ctx N]\n"
-                 "                        [--sliding-window N] [--rope-base F] [--untied] [--seed S]\n"
+                 "                        [--sliding-window N] [--rope-base F] [--untied] [--seed S] [--n-vocab N]\n"
                  "                        --type f16|f32|q8_0|q4_0|q4_k|... OUT.gguf\n");
 }
 
@@ -44,6 +44,7 @@ int gen_model(const std::vector<std::string>& a) {
         else if (o == "--n-ctx") s.n_ctx_train = parse_int(o, need());
         else if (o == "--sliding-window") s.sliding_window = parse_int(o, need());
         else if (o == "--seed") s.seed = uint64_t(parse_int(o, need()));
+        else if (o == "--n-vocab") s.n_vocab = parse_int(o, need());
         else if (o == "--rope-base") s.rope_base = parse_float(o, need());
         else if (o == "--untied") s.tied_output = false;
         else if (o == "--type") {

@@ -50,7 +50,12 @@ void write_synthetic_model(const SyntheticSpec& s, const std::string& out_path) 
     const auto* tokens = vocab->get_string_array("tokenizer.ggml.tokens");
     if (!tokens || tokens->empty())
         throw Error(ErrorKind::InvalidFile, "vocab file '" + s.vocab_path + "' has no tokenizer.ggml.tokens");
-    const int64_t n_vocab = int64_t(tokens->size());
+    const int64_t n_vocab_file = int64_t(tokens->size());
+    if (s.n_vocab != 0 && (s.n_vocab < n_vocab_file || s.n_vocab > (int64_t(1) << 24)))
+        throw Error(ErrorKind::InvalidArgument, "n_vocab " + std::to_string(s.n_vocab) + " must be 0 or in [" +
+                                                    std::to_string(n_vocab_file) + ", 16777216] (the vocab has " +
+                                                    std::to_string(n_vocab_file) + " tokens)");
+    const int64_t n_vocab = s.n_vocab != 0 ? s.n_vocab : n_vocab_file;
 
     gguf::Writer w;
     const std::string a = s.arch + ".";
@@ -67,8 +72,19 @@ void write_synthetic_model(const SyntheticSpec& s, const std::string& out_path) 
     w.set(a + "rope.freq_base", gguf::Value::f32(s.rope_base));
     w.set(a + "attention.layer_norm_rms_epsilon", gguf::Value::f32(1e-6f));
     if (arch.swa_period > 0) w.set(a + "attention.sliding_window", gguf::Value::u32(uint32_t(s.sliding_window)));
-    for (const gguf::KeyValue& kv : vocab->kvs())
-        if (kv.key.rfind("tokenizer.", 0) == 0) w.set(kv.key, kv.value);
+    for (const gguf::KeyValue& kv : vocab->kvs()) {
+        if (kv.key.rfind("tokenizer.", 0) != 0) continue;
+        gguf::Value v = kv.value;
+        // Padding: per-token arrays grow to n_vocab with control tokens that no text produces.
+        if (n_vocab > n_vocab_file && v.type == gguf::ValueType::Array && int64_t(v.array_size()) == n_vocab_file) {
+            for (int64_t i = n_vocab_file; i < n_vocab; ++i) {
+                if (kv.key == "tokenizer.ggml.tokens") v.strings.push_back("<|synthetic_pad_" + std::to_string(i) + "|>");
+                else if (kv.key == "tokenizer.ggml.token_type") v.ints.push_back(3);  // control
+                else if (kv.key == "tokenizer.ggml.scores") v.floats.push_back(-1e9);
+            }
+        }
+        w.set(kv.key, v);
+    }
 
     // Tensors. Matrices use s.type when their rows fit its blocks, else F16.
     auto add_matrix = [&](const std::string& name, int64_t n_in, int64_t n_out) {

@@ -25,6 +25,8 @@ struct SyntheticSpec {
     DType type = DType::F16;      // type of the 2-D weight matrices (norms stay F32)
     uint64_t seed = 1234;
     bool tied_output = true;      // false: also write output.weight
+    int64_t n_vocab = 0;          // 0: the vocab file's size; larger: pad with unused control tokens
+                                  // (e.g. Qwen3's 151936 rows over a smaller test vocab)
 };
 
 // Writes the model to out_path. Throws Error (InvalidArgument for impossible shapes, Unsupported for
