@@ -5,10 +5,8 @@ Only 127.0.0.1 is contacted."""
 import base64
 import json
 import os
-import signal
 import struct
 import subprocess
-import time
 
 import openai
 import pytest
@@ -22,34 +20,14 @@ if not os.path.exists(BIN) or not os.path.exists(MODEL):
     pytest.skip("hearth binary or shared models missing", allow_module_level=True)
 
 
+import server_process  # noqa: E402
+from server_process import stop_server  # noqa: E402,F401
+
+
 def start_server(extra, timeout=60):
-    """Starts hearth serve on a free port (the tiny qwen3 unless extra has -m); returns (process, base_url)."""
+    """hearth serve on the tiny qwen3 unless extra has -m; returns (process, base_url)."""
     model = [] if "-m" in extra else ["-m", MODEL]
-    proc = subprocess.Popen([BIN, "serve", "--port", "0", "-t", "2"] + model + extra,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    line = proc.stdout.readline()
-    assert "listening on http://" in line, line
-    base = line.split("listening on ")[1].split()[0]
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            if requests.get(base + "/health", timeout=2).status_code == 200:
-                return proc, base
-        except requests.ConnectionError:
-            pass
-        assert proc.poll() is None, proc.stdout.read()
-        time.sleep(0.05)
-    proc.kill()
-    raise AssertionError("server did not become healthy")
-
-
-def stop_server(proc):
-    proc.send_signal(signal.SIGTERM)
-    try:
-        assert proc.wait(timeout=40) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    return server_process.start_server(model + extra, timeout)
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,7 @@ bodies and missing/wrong API keys. The tiny random-weight model makes text noise
 structure, not wording. Only 127.0.0.1 is contacted."""
 import json
 import os
-import signal
 import subprocess
-import time
 
 import openai
 import pytest
@@ -19,33 +17,7 @@ MODEL = os.path.join(SHARED, "models", "tiny-qwen3-bpe-Q8_0.gguf")
 KEY = "sk-test-key"
 
 
-def start_server(extra, timeout=60):
-    """Starts hearth serve on a free port; returns (process, base_url)."""
-    proc = subprocess.Popen([BIN, "serve", "--port", "0", "-t", "2"] + extra,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    line = proc.stdout.readline()
-    assert "listening on http://" in line, line
-    base = line.split("listening on ")[1].split()[0]
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            if requests.get(base + "/health", timeout=2).status_code == 200:
-                return proc, base
-        except requests.ConnectionError:
-            pass
-        assert proc.poll() is None, proc.stdout.read()
-        time.sleep(0.05)
-    proc.kill()
-    raise AssertionError("server did not become healthy")
-
-
-def stop_server(proc):
-    proc.send_signal(signal.SIGTERM)
-    try:
-        assert proc.wait(timeout=40) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+from server_process import start_server, stop_server  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
 import threading
 import time
 
@@ -24,33 +23,12 @@ MODEL = os.path.join(SHARED, "models", "tiny-qwen3-bpe-Q8_0.gguf")
 pytestmark = pytest.mark.skipif(not os.path.exists(BIN), reason="hearth binary not built")
 
 
+import server_process  # noqa: E402
+from server_process import stop_server  # noqa: E402,F401
+
+
 def start_server(extra, timeout=120):
-    proc = subprocess.Popen([BIN, "serve", "--port", "0", "-t", "2"] + extra,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    line = proc.stdout.readline()
-    assert "listening on http://" in line, line
-    base = line.split("listening on ")[1].split()[0]
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            if requests.get(base + "/health", timeout=2).status_code == 200:
-                return proc, base
-        except requests.ConnectionError:
-            pass
-        assert proc.poll() is None, proc.stdout.read()
-        time.sleep(0.05)
-    proc.kill()
-    raise AssertionError("server did not become healthy")
-
-
-def stop_server(proc):
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-    try:
-        assert proc.wait(timeout=40) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    return server_process.start_server(extra, timeout)
 
 
 def stream_text(base, messages, max_tokens, logprobs=None):
