@@ -88,7 +88,4 @@ private:
     std::string context_ = "header";
 };
 
-// True when s is well-formed UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF).
-bool utf8_valid(std::string_view s);
-
 }  // namespace hearth::gguf::detail

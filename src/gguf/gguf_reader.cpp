@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "core/utf8.h"
 #include "gguf/gguf.h"
 #include "gguf/gguf_cursor.h"
 #include "gguf/gguf_schema.h"
@@ -96,7 +97,7 @@ void read_array(Cursor& c, Value& v) {
         v.strings.reserve(n);
         for (uint64_t i = 0; i < n; ++i) {
             std::string_view s = c.string(detail::kMaxStringBytes, "string element");
-            if (!v.non_utf8 && !detail::utf8_valid(s)) v.non_utf8 = true;
+            if (!v.non_utf8 && !utf8::is_valid(s)) v.non_utf8 = true;
             v.strings.emplace_back(s);
         }
     } else if (t == ValueType::Bool) {
@@ -128,7 +129,7 @@ Value read_value(Cursor& c) {
         case ValueType::Array: read_array(c, v); break;
         case ValueType::String: {
             std::string_view s = c.string(detail::kMaxStringBytes, "string value");
-            v.non_utf8 = !detail::utf8_valid(s);
+            v.non_utf8 = !utf8::is_valid(s);
             v.scalar = std::string(s);
             break;
         }
@@ -190,7 +191,7 @@ void File::parse() {
         c.set_context("metadata entry #" + std::to_string(i));
         std::string_view key = c.string(detail::kMaxKeyBytes, "key");
         if (key.empty()) c.fail_at(at, "empty key");
-        if (!detail::utf8_valid(key)) c.fail_at(at, "key is not valid UTF-8");
+        if (!utf8::is_valid(key)) c.fail_at(at, "key is not valid UTF-8");
         c.set_context("key '" + std::string(key) + "'");
         KeyValue kv;
         kv.key = std::string(key);
@@ -222,7 +223,7 @@ void File::parse() {
         c.set_context("tensor info #" + std::to_string(i));
         std::string_view name = c.string(detail::kMaxTensorNameBytes, "tensor name");
         if (name.empty()) c.fail_at(at, "empty tensor name");
-        if (!detail::utf8_valid(name)) c.fail_at(at, "tensor name is not valid UTF-8");
+        if (!utf8::is_valid(name)) c.fail_at(at, "tensor name is not valid UTF-8");
         c.set_context("tensor '" + std::string(name) + "'");
         TensorInfo t;
         t.name = std::string(name);

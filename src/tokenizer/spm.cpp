@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <queue>
 
-#include "tokenizer/utf8.h"
+#include "core/utf8.h"
 #include "tokenizer/vocab.h"
 
 namespace hearth {

@@ -8,7 +8,7 @@
 #include <unicode/unistr.h>
 
 #include "core/error.h"
-#include "tokenizer/utf8.h"
+#include "core/utf8.h"
 #include "tokenizer/vocab.h"
 
 namespace hearth {

@@ -10,7 +10,7 @@ seconds=${2:-20}
 mkdir -p "$out/seeds" "$out/corpus"
 clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -I"$root/src" -I"$root/include" \
-    "$root"/src/gguf/*.cpp "$root/src/quant/dtype.cpp" "$root/src/core/error.cpp" \
+    "$root"/src/gguf/*.cpp "$root/src/quant/dtype.cpp" "$root/src/core/error.cpp" "$root/src/core/utf8.cpp" \
     "$root/tests/fuzz/fuzz_gguf.cpp" -o "$out/fuzz_gguf"
 python3 "$root/tests/fuzz/make_gguf_seeds.py" "$out/seeds" > /dev/null
 cd "$out"

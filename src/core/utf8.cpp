@@ -1,6 +1,6 @@
 // UTF-8 validation, sanitizing and code point conversion (see utf8.h). Validation follows the
 // Unicode "well-formed byte sequences" table (no overlongs, no surrogates, max U+10FFFF).
-#include "tokenizer/utf8.h"
+#include "core/utf8.h"
 
 #include "core/error.h"
 

@@ -1,5 +1,6 @@
-// UTF-8 helpers shared by the tokenizers: length of a sequence from its lead byte, strict
-// validation with replacement of invalid bytes by U+FFFD, and code point encode/decode.
+// UTF-8 helpers shared by the GGUF reader and the tokenizers: length of a sequence from its lead
+// byte, strict validation (Unicode's well-formed table), replacement of each invalid byte by
+// U+FFFD, and code point encode/decode.
 #pragma once
 
 #include <cstdint>
