@@ -19,6 +19,11 @@ namespace hearth {
 
 class Model;
 
+// Flash attention (-fa): Auto = on whenever the CPU path supports the configuration (it supports
+// every KV type, so Auto is on today); Off = scores materialised (mul_mat + soft_max), which needs
+// an unquantized V cache (f32/f16/bf16), as in llama.cpp.
+enum class FlashAttn { Auto, On, Off };
+
 struct ContextParams {
     int64_t n_ctx = 0;     // KV cells shared by all sequences (page pool); 0 = the model's trained length
     int n_batch = 2048;    // most tokens one decode() call accepts
@@ -27,6 +32,12 @@ struct ContextParams {
     int n_seq_max = 1;     // sequences (server slots) sharing the KV page pool
     DType kv_type_k = DType::F16;
     DType kv_type_v = DType::F16;
+    // Randomized Hadamard rotation per head (after RoPE) of K (Q gets the same rotation) and of V
+    // (the attention output gets the inverse) before they are quantized into the cache. head_dim
+    // must be a power of two. Seeds: KvCache::kHadamardSeedK / kHadamardSeedV.
+    bool kv_hadamard_k = false;
+    bool kv_hadamard_v = false;
+    FlashAttn flash_attn = FlashAttn::Auto;
     bool embeddings = false;  // also keep the final hidden state of logits-requesting tokens
     bool embeddings_only = false;  // with embeddings: skip the LM head (logits() is then unavailable)
 };
@@ -38,6 +49,11 @@ struct MemoryReport {
     uint64_t kv_capacity = 0;     // bytes the KV cache would take when every sequence is full
     uint64_t compute = 0;         // bytes of compute (activation) buffers
 };
+
+// "K q4_0+had, V f16, fa on": the KV configuration as the load log prints it (fa resolved: Auto
+// prints as "fa auto").
+std::string describe_kv(const ContextParams& p);
+const char* flash_attn_name(FlashAttn fa);  // "auto", "on", "off"
 
 namespace runtime {
 
