@@ -3,6 +3,7 @@
 #include "core/hadamard.h"
 
 #include <cmath>
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -64,7 +65,7 @@ const float* hadamard_matrix(int64_t n, uint64_t seed, bool transposed) {
         // Column j of H = hadamard_forward(e_j). Forward rows: row i holds H[i][j] over j;
         // transposed rows: row j holds H[i][j] over i (= H^T's row j).
         auto m = std::make_unique<std::vector<float>>(size_t(n * n));
-        std::vector<float> e(size_t(n));
+        std::vector<float> e(static_cast<size_t>(n));
         for (int64_t j = 0; j < n; ++j) {
             std::fill(e.begin(), e.end(), 0.0f);
             e[size_t(j)] = 1.0f;
