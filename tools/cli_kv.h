@@ -3,11 +3,14 @@
 // -fa/--flash-attn on|off|auto. One parser so every command spells and checks them the same way.
 #pragma once
 
+#include <cstdio>
 #include <string>
 #include <vector>
 
 #include "backend/placement/placement.h"
 #include "core/error.h"
+#include "model/hparams.h"
+#include "model/model.h"
 #include "runtime/runtime_context.h"
 
 namespace hearth::cli {
@@ -58,6 +61,18 @@ inline bool parse_kv_arg(const std::vector<std::string>& a, size_t& i, KvArgs& r
     else if (o == "-fa" || o == "--flash-attn") r.flash_attn = parse_flash_attn(o, need());
     else return false;
     return true;
+}
+
+// The load-log line of a context's KV configuration, with its exact bytes per token and layer:
+// "KV cache: K q4_0+had, V f16, fa on: 36 + 128 B per token per layer, 656 B per token (4 layers)".
+inline std::string kv_load_line(const runtime::Context& ctx) {
+    const HParams& hp = ctx.model().hparams();
+    const ContextParams& p = ctx.params();
+    const size_t k = dtype_row_bytes(p.kv_type_k, hp.n_embd_k_gqa()), v = dtype_row_bytes(p.kv_type_v, hp.n_embd_v_gqa());
+    char buf[160];
+    std::snprintf(buf, sizeof buf, ": %zu + %zu B per token per layer, %zu B per token (%lld layers)", k, v,
+                  (k + v) * size_t(hp.n_layer), (long long)hp.n_layer);
+    return "KV cache: " + describe_kv(p) + buf;
 }
 
 }  // namespace hearth::cli

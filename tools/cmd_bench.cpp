@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "cli_kv.h"
 #include "cli_parse.h"
 #include "command.h"
 #include "core/error.h"
@@ -24,6 +25,7 @@ namespace {
 void usage() {
     std::fprintf(stderr, "usage: hearth bench -m FILE [-p 512] [-n 128] [-t N] [-r 5] [-b 2048] [-ub 512] [-o md|json]\n"
                          "  -p 0 or -n 0 skips that test\n");
+    std::fputs(kv_usage(), stderr);
 }
 
 struct Result {
@@ -47,6 +49,7 @@ int bench(const std::vector<std::string>& a) {
     std::string model_path, format = "md";
     int64_t n_prompt = 512, n_gen = 128, reps = 5, n_batch = 2048, n_ubatch = 512;
     int n_threads = 0;
+    KvArgs kv;
     for (size_t i = 0; i < a.size(); ++i) {
         const std::string& o = a[i];
         auto need = [&]() -> const std::string& {
@@ -56,6 +59,7 @@ int bench(const std::vector<std::string>& a) {
         if (o == "-h" || o == "--help") {
             usage();
             return 0;
+        } else if (parse_kv_arg(a, i, kv)) {
         } else if (o == "-m" || o == "--model") model_path = need();
         else if (o == "-p" || o == "--n-prompt") n_prompt = parse_int(o, need());
         else if (o == "-n" || o == "--n-gen") n_gen = parse_int(o, need());
@@ -84,6 +88,7 @@ int bench(const std::vector<std::string>& a) {
     cp.n_batch = int(std::max(n_batch, n_prompt));
     cp.n_ubatch = int(n_ubatch);
     cp.n_threads = n_threads;
+    kv.apply(cp);
     Context ctx(*model, cp);
     std::mt19937 rng(42);
     std::uniform_int_distribution<int32_t> pick(0, int32_t(model->n_vocab() - 1));
@@ -131,14 +136,17 @@ int bench(const std::vector<std::string>& a) {
             out.push_back({{"model", name},           {"arch", model->architecture()}, {"size_bytes", model->weight_bytes()},
                            {"n_threads", threads},    {"test", r.test},                {"n_prompt", r.n_prompt},
                            {"n_gen", r.n_gen},        {"avg_ts", r.mean()},            {"stddev_ts", r.sd()},
-                           {"samples_ts", r.ts},      {"compute_bytes", mem.compute}});
+                           {"samples_ts", r.ts},      {"compute_bytes", mem.compute},
+                           {"type_k", dtype_name(ctx.params().kv_type_k)}, {"type_v", dtype_name(ctx.params().kv_type_v)},
+                           {"kv", describe_kv(ctx.params())}});
         std::printf("%s\n", out.dump(2).c_str());
     } else {
-        std::printf("| model | arch | size | backend | threads | test | t/s |\n");
-        std::printf("| --- | --- | ---: | --- | ---: | ---: | ---: |\n");
+        std::printf("| model | arch | size | backend | threads | kv | test | t/s |\n");
+        std::printf("| --- | --- | ---: | --- | ---: | --- | ---: | ---: |\n");
+        const std::string kvs = describe_kv(ctx.params());
         for (const Result& r : results)
-            std::printf("| %s | %s | %.2f MiB | CPU | %d | %s | %.2f ± %.2f |\n", name.c_str(), model->architecture().c_str(),
-                        size_mib, threads, r.test.c_str(), r.mean(), r.sd());
+            std::printf("| %s | %s | %.2f MiB | CPU | %d | %s | %s | %.2f ± %.2f |\n", name.c_str(), model->architecture().c_str(),
+                        size_mib, threads, kvs.c_str(), r.test.c_str(), r.mean(), r.sd());
     }
     return 0;
 }

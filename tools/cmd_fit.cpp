@@ -8,6 +8,7 @@
 
 #include "backend/placement/devices.h"
 #include "backend/placement/placement.h"
+#include "cli_kv.h"
 #include "cli_parse.h"
 #include "cli_placement.h"
 #include "command.h"
@@ -21,7 +22,7 @@ using namespace hearth::placement;
 
 void usage() {
     std::fprintf(stderr,
-                 "usage: hearth fit -m FILE [-c N] [-np N] [-ub N] [-ctk TYPE] [-ctv TYPE] [-fa on|off]\n"
+                 "usage: hearth fit -m FILE [-c N] [-np N] [-ub N] [-ctk TYPE] [-ctv TYPE] [-fa on|off|auto]\n"
                  "                  [-ngl N] [--device none|cpu|cudaN] [-ot REGEX=DEVICE] [--no-kv-offload]\n"
                  "                  [--vram-budget SIZE] [--device-free SIZE] [--json]\n"
                  "  -c N               context size (default: the model's trained length)\n"
@@ -55,9 +56,8 @@ int parse(const std::vector<std::string>& a, FitArgs& r) {
         else if (o == "-ub" || o == "--ubatch-size") r.place.params.n_ubatch = parse_int(o, need(i));
         else if (o == "--device-free") r.device_free = parse_size(need(i));
         else if (o == "-fa" || o == "--flash-attn") {
-            const std::string& v = need(i);
-            if (v != "on" && v != "off") throw Error(ErrorKind::InvalidArgument, "-fa expects on or off, got '" + v + "'");
-            r.place.params.flash_attn = v == "on";
+            // auto = on: the CPU flash-attention path supports every KV configuration.
+            r.place.params.flash_attn = parse_flash_attn(o, need(i)) != FlashAttn::Off;
         } else if (o == "--json") r.json = true;
         else {
             std::fprintf(stderr, "hearth fit: unknown option '%s'\n", o.c_str());
@@ -70,6 +70,10 @@ int parse(const std::vector<std::string>& a, FitArgs& r) {
         usage();
         return 1;
     }
+    const DType tv = r.place.params.type_v;
+    if (!r.place.params.flash_attn && tv != DType::F32 && tv != DType::F16 && tv != DType::BF16)
+        throw Error(ErrorKind::InvalidArgument, std::string("a quantized V cache (-ctv ") + dtype_name(tv) +
+                                                    ") requires flash attention; use -fa on (or auto), or -ctv f16");
     return 0;
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "cli_kv.h"
 #include "cli_parse.h"
 #include "command.h"
 #include "core/error.h"
@@ -21,7 +22,9 @@ namespace hearth::cli {
 namespace {
 
 void usage() {
-    std::fprintf(stderr, "usage: hearth perplexity -m FILE -f TEXT [-c 512] [-b N] [--chunks N] [-t N] [--no-mmap]\n");
+    std::fprintf(stderr, "usage: hearth perplexity -m FILE -f TEXT [-c 512] [-b N] [--chunks N] [-t N] [--no-mmap]\n"
+                         "                         [-ctk T] [-ctv T] [-khad] [-vhad] [-fa on|off|auto]\n");
+    std::fputs(kv_usage(), stderr);
 }
 
 // log-softmax value of `target` among n logits (double accumulation).
@@ -38,6 +41,7 @@ int perplexity(const std::vector<std::string>& a) {
     int64_t n_ctx = 512, n_batch = 2048, n_chunks = -1;
     int n_threads = 0;
     bool no_mmap = false;
+    KvArgs kv;
     for (size_t i = 0; i < a.size(); ++i) {
         const std::string& o = a[i];
         auto need = [&]() -> const std::string& {
@@ -47,6 +51,7 @@ int perplexity(const std::vector<std::string>& a) {
         if (o == "-h" || o == "--help") {
             usage();
             return 0;
+        } else if (parse_kv_arg(a, i, kv)) {
         } else if (o == "-m" || o == "--model") model_path = need();
         else if (o == "-f" || o == "--file") text_path = need();
         else if (o == "-c" || o == "--ctx-size") n_ctx = parse_int(o, need());
@@ -91,7 +96,9 @@ int perplexity(const std::vector<std::string>& a) {
     cp.n_batch = int(n_batch);
     cp.n_ubatch = int(n_batch);
     cp.n_threads = n_threads;
+    kv.apply(cp);
     Context ctx(*model, cp);
+    std::fprintf(stderr, "hearth perplexity: %s\n", kv_load_line(ctx).c_str());
     const int64_t n_vocab = model->n_vocab();
     const int64_t first = n_ctx / 2;
 

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "cli_kv.h"
 #include "cli_parse.h"
 #include "chat/chat_template.h"
 #include "command.h"
@@ -30,6 +31,7 @@ struct RunArgs {
     int64_t n_ctx = 0;
     bool chat = false, verbose_prompt = false, no_mmap = false, mlock = false, prompt_set = false;
     SamplerParams sp;
+    cli::KvArgs kv;
 };
 
 void usage() {
@@ -41,6 +43,7 @@ void usage() {
                  "  -n N   tokens to generate (default 128; -1: until end of generation or a full context)\n"
                  "  -c N   context size (default: the model's trained length; KV memory grows as it fills)\n"
                  "  --temp T  0 = greedy (default 0.8)\n");
+    std::fputs(cli::kv_usage(), stderr);
 }
 
 double mib(uint64_t b) { return double(b) / (1024.0 * 1024.0); }
@@ -56,6 +59,7 @@ int parse(const std::vector<std::string>& a, RunArgs& r) {
         if (o == "-h" || o == "--help") {
             usage();
             return -1;
+        } else if (cli::parse_kv_arg(a, i, r.kv)) {
         } else if (o == "-m" || o == "--model") r.model = need(i);
         else if (o == "-p" || o == "--prompt") r.prompt = need(i), r.prompt_set = true;
         else if (o == "-f" || o == "--file") r.prompt_file = need(i);
@@ -268,7 +272,9 @@ int run(const std::vector<std::string>& argv) {
     ContextParams cp;
     cp.n_ctx = a.n_ctx;
     cp.n_threads = a.n_threads;
+    a.kv.apply(cp);
     Context ctx(*model, cp);
+    std::fprintf(stderr, "hearth: %s\n", cli::kv_load_line(ctx).c_str());
     print_memory(ctx, "at load");
     if (!a.dump_graph.empty()) ctx.dump_next_graph(a.dump_graph);
 

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "cli_kv.h"
 #include "command.h"
 #include "core/error.h"
 #include "server/server.h"
@@ -39,7 +40,11 @@ const char* kUsage =
     "  --embedding               serve /v1/embeddings and /embedding (encoder models always do)\n"
     "  --pooling P               none|mean|cls|last (default: the model's <arch>.pooling_type)\n"
     "  --embd-normalize N        -1 none, 0 max-abs, 1 taxicab, 2 euclidean (default), >2 p-norm\n"
-    "  --device none|cpu, -ngl N accepted; hearth has no GPU backend yet, every buffer lives in RAM (CPU)\n";
+    "  --device none|cpu, -ngl N accepted; hearth has no GPU backend yet, every buffer lives in RAM (CPU)\n"
+    "  -ctk, --cache-type-k T    K cache type: f32 f16 bf16 q8_0 q5_0 q5_1 q4_0 q4_1 iq4_nl (default f16)\n"
+    "  -ctv, --cache-type-v T    V cache type, same choices (quantized V needs flash attention)\n"
+    "  -khad, -vhad              randomized Hadamard rotation of K (and Q) / V per head before caching\n"
+    "  -fa, --flash-attn M       on | off | auto (default auto = on)\n";
 
 int usage_error(const std::string& msg) {
     std::fprintf(stderr, "hearth serve: %s\n\n%s", msg.c_str(), kUsage);
@@ -58,6 +63,7 @@ bool parse_int(const std::string& s, long long lo, long long hi, long long& out)
 
 int run_serve(const std::vector<std::string>& args) {
     server::ServerConfig cfg;
+    cli::KvArgs kva;
     for (size_t i = 0; i < args.size(); ++i) {
         const std::string& a = args[i];
         auto value = [&](std::string& out) {
@@ -74,6 +80,7 @@ int run_serve(const std::vector<std::string>& args) {
         if (a == "-h" || a == "--help") {
             std::printf("%s", kUsage);
             return 0;
+        } else if (cli::parse_kv_arg(args, i, kva)) {
         } else if (a == "-m" || a == "--model") {
             if (!value(cfg.model_path)) return usage_error(a + " needs a file");
         } else if (a == "--host") {
@@ -137,6 +144,7 @@ int run_serve(const std::vector<std::string>& args) {
         }
     }
     if (cfg.model_path.empty()) return usage_error("-m FILE is required");
+    kva.apply(cfg.kv);
     if (cfg.n_ubatch > cfg.n_batch) cfg.n_ubatch = cfg.n_batch;
 
     // SIGTERM/SIGINT are taken by sigwait below; block them before any thread starts so no other

@@ -9,6 +9,14 @@
 namespace hearth::ops {
 namespace {
 
+// Block formats a KV cache may hold (cpy quantizes rows into them; flash_attn reads them).
+bool is_kv_block_type(DType t) {
+    switch (t) {
+        case DType::Q8_0: case DType::Q5_0: case DType::Q5_1: case DType::Q4_0: case DType::Q4_1: case DType::IQ4_NL: return true;
+        default: return false;
+    }
+}
+
 [[noreturn]] void fail(const char* op, const std::string& what) {
     throw Error(ErrorKind::InvalidArgument, std::string(op) + ": " + what);
 }
@@ -186,10 +194,17 @@ Tensor* cpy(Context& ctx, Tensor* src, Tensor* dst) {
     need_src(src, "cpy", "source");
     need_src(dst, "cpy", "destination");
     need_f32(src, "cpy", "source");
-    need(dst->type == DType::F32 || dst->type == DType::F16 || dst->type == DType::BF16, "cpy",
-         std::string("destination type ") + dtype_name(dst->type) + " not supported (f32, f16, bf16)");
+    need(dst->type == DType::F32 || dst->type == DType::F16 || dst->type == DType::BF16 || is_kv_block_type(dst->type), "cpy",
+         std::string("destination type ") + dtype_name(dst->type) +
+             " not supported (f32, f16, bf16, q8_0, q5_0, q5_1, q4_0, q4_1, iq4_nl)");
     need(src->nelements() == dst->nelements(), "cpy",
          "element counts differ: " + describe(*src) + " vs " + describe(*dst));
+    if (is_kv_block_type(dst->type)) {  // whole rows are quantized: same row shape, packed source rows
+        need(src->ne[0] == dst->ne[0] && src->ne[1] == dst->ne[1] && src->ne[2] == dst->ne[2] && src->ne[3] == dst->ne[3] &&
+                 src->nb[0] == sizeof(float) && dst->ne[0] % int64_t(dtype_traits(dst->type).block_elems) == 0,
+             "cpy", "a quantized destination needs the same shape as the source, element-contiguous source rows and whole blocks: " +
+                        describe(*src) + " -> " + describe(*dst));
+    }
     Tensor* root = dst->view_src ? dst->view_src : dst;
     Tensor* t = ctx.new_node();
     t->type = dst->type;
@@ -358,8 +373,12 @@ Tensor* flash_attn(Context& ctx, Tensor* q, Tensor* k, Tensor* v, Tensor* mask, 
     need_src(k, "flash_attn", "k");
     need_src(v, "flash_attn", "v");
     need_f32(q, "flash_attn", "q");
-    auto kv_type_ok = [](const Tensor* t) { return t->type == DType::F16 || t->type == DType::F32; };
-    need(kv_type_ok(k) && kv_type_ok(v), "flash_attn", "k and v must be f16 or f32");
+    auto kv_type_ok = [](const Tensor* t) {
+        return t->type == DType::F16 || t->type == DType::F32 || t->type == DType::BF16 || is_kv_block_type(t->type);
+    };
+    need(kv_type_ok(k) && kv_type_ok(v), "flash_attn", "k and v must be f32, f16, bf16, q8_0, q5_0, q5_1, q4_0, q4_1 or iq4_nl");
+    need(k->ne[0] % int64_t(dtype_traits(k->type).block_elems) == 0 && v->ne[0] % int64_t(dtype_traits(v->type).block_elems) == 0,
+         "flash_attn", "quantized k/v rows must hold whole blocks: " + describe(*k) + ", " + describe(*v));
     need(q->ne[3] == 1 && k->ne[3] == 1 && v->ne[3] == 1, "flash_attn", "4-D q/k/v are not supported");
     need(k->ne[0] == q->ne[0], "flash_attn", "head dim of k " + describe(*k) + " differs from q " + describe(*q));
     need(v->ne[1] == k->ne[1] && v->ne[2] == k->ne[2], "flash_attn", "k " + describe(*k) + " and v " + describe(*v) + " disagree");

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "core/error.h"
+#include "core/hadamard.h"
 #include "runtime/kv_cache.h"
 
 namespace hearth {
@@ -50,6 +51,17 @@ Tensor* GraphBuilder::norm(Tensor* x, const TensorRef& wt, const char* name, int
 
 Tensor* GraphBuilder::add(Tensor* a, Tensor* b, const char* name, int il) { return cb(ops::add(ctx, a, b), name, il); }
 
+Tensor* GraphBuilder::rotate_heads(Tensor* x, int64_t hd, uint64_t seed, bool inverse) {
+    // The rotation as an F32 mul_mat weight [hd, hd] (row i = weights of output i) over every head
+    // of every token at once: x [hd, n_heads, T] (contiguous) -> [hd, n*T] -> H x -> [hd, n_heads, T].
+    Tensor* h = ctx.new_tensor(DType::F32, {hd, hd}, inverse ? "hadamard_inv" : "hadamard");
+    h->data = const_cast<float*>(hadamard_matrix(hd, seed, inverse));  // process-lifetime, read-only
+    h->flags |= kFlagWeight;
+    const int64_t n1 = x->ne[1], n2 = x->ne[2];
+    Tensor* y = ops::mul_mat(ctx, h, ops::reshape(ctx, x, {hd, n1 * n2}));
+    return ops::reshape(ctx, y, {hd, n1, n2});
+}
+
 Tensor* GraphBuilder::attention(Tensor* x, int il) {
     const LayerWeights& L = w.layers[size_t(il)];
     const int64_t T = in.n_tokens, hd_k = hp.head_dim_k, hd_v = hp.head_dim_v;
@@ -80,6 +92,14 @@ Tensor* GraphBuilder::attention(Tensor* x, int il) {
         k = cb(ops::rope(ctx, k, inp_pos, rp), "Kcur_rope", il);
     }
 
+    // Hadamard rotations (-khad / -vhad), per head over head_dim after RoPE: the cache then holds
+    // H_K·k and H_V·v; q gets H_K too so q·k is unchanged, and the output is rotated back by H_V^T.
+    if (kv.k_hadamard()) {
+        q = cb(rotate_heads(q, hd_k, KvCache::kHadamardSeedK, false), "Qcur_had", il);
+        k = cb(rotate_heads(k, hd_k, KvCache::kHadamardSeedK, false), "Kcur_had", il);
+    }
+    if (kv.v_hadamard()) v = cb(rotate_heads(v, hd_v, KvCache::kHadamardSeedV, false), "Vcur_had", il);
+
     // KV cache of this layer: [n_embd_k_gqa, n_cells] / [n_embd_v_gqa, n_cells] rows, one row per cell.
     Tensor* k_cache = ctx.new_tensor(kv.type_k(), {hp.n_embd_k_gqa(), kv.n_cells()});
     Tensor* v_cache = ctx.new_tensor(kv.type_v(), {hp.n_embd_v_gqa(), kv.n_cells()});
@@ -106,7 +126,24 @@ Tensor* GraphBuilder::attention(Tensor* x, int il) {
     Tensor* vview = ops::view_3d(ctx, v_cache, hd_v, in.n_kv, hp.n_head_kv, v_cache->nb[1], ev, 0);
     Tensor* qp = ops::permute(ctx, q, 0, 2, 1, 3);  // [hd_k, T, n_head]
     Tensor* mask = hp.is_swa(il) ? inp_mask_swa : inp_mask;
-    Tensor* att = cb(ops::flash_attn(ctx, qp, kview, vview, mask, hp.query_scale, hp.attn_softcap), "kqv_out", il);
+    Tensor* att = nullptr;  // [hd_v, n_head, T]
+    if (in.flash_attn) {
+        att = cb(ops::flash_attn(ctx, qp, kview, vview, mask, hp.query_scale, hp.attn_softcap), "kqv_out", il);
+    } else {
+        // Scores materialised: kq [n_kv, T, n_head] = K·q (GQA broadcast), softmax over n_kv, then
+        // kqv [hd_v, T, n_head] = V^T-rows · p with V transposed to [n_kv, hd_v, n_head_kv] first.
+        Tensor* kq = cb(ops::mul_mat(ctx, kview, qp), "kq", il);
+        if (hp.attn_softcap > 0.0f) {
+            kq = ops::softcap(ctx, ops::scale(ctx, kq, hp.query_scale), hp.attn_softcap);
+            kq = cb(ops::soft_max(ctx, kq, mask, 1.0f), "kq_soft_max", il);
+        } else {
+            kq = cb(ops::soft_max(ctx, kq, mask, hp.query_scale), "kq_soft_max", il);
+        }
+        Tensor* vt = cb(ops::cont(ctx, ops::transpose(ctx, vview)), "v_t", il);  // [n_kv, hd_v, n_head_kv]
+        Tensor* kqv = cb(ops::mul_mat(ctx, vt, kq), "kqv", il);                  // [hd_v, T, n_head]
+        att = cb(ops::cont(ctx, ops::permute(ctx, kqv, 0, 2, 1, 3)), "kqv_out", il);
+    }
+    if (kv.v_hadamard()) att = cb(rotate_heads(att, hd_v, KvCache::kHadamardSeedV, true), "kqv_unhad", il);
     att = ops::reshape(ctx, att, {hd_v * hp.n_head, T});  // [hd_v*n_head, T]
     return cb(ops::mul_mat(ctx, weight(L.wo), att), "attn_out", il);
 }

@@ -32,6 +32,7 @@ struct GraphInputs {
     int64_t n_outputs = 0;  // tokens whose logits are wanted
     std::vector<KvRun> kv_runs;
     bool embeddings_only = false;  // output() stops after the output norm (no LM head)
+    bool flash_attn = true;        // false: attention as mul_mat + soft_max (V cache must be f32/f16/bf16)
 };
 
 class GraphBuilder {
@@ -55,6 +56,9 @@ public:
     // Self-attention of layer il on the normed input x [n_embd, n_tokens]: projections (+bias), QK-norm,
     // rope, KV cache write, flash attention over the cache, output projection -> [n_embd, n_tokens].
     Tensor* attention(Tensor* x, int il);
+    // Randomized Hadamard rotation (core/hadamard.h) of every head of x [hd, n_heads, T] (contiguous):
+    // H x, or H^T x when inverse -> [hd, n_heads, T].
+    Tensor* rotate_heads(Tensor* x, int64_t hd, uint64_t seed, bool inverse);
     Tensor* ffn(Tensor* x, int il);                       // gated FFN (SwiGLU / GeGLU) -> [n_embd, n_tokens]
     Tensor* add(Tensor* a, Tensor* b, const char* name, int il);
     // The llama-family layer: x + attn(norm(x)), then + ffn(norm(.)); on the last layer only the

@@ -10,24 +10,41 @@
 #include <string>
 
 #include "core/error.h"
+#include "core/hadamard.h"
 #include "model/hparams.h"
 
 namespace hearth {
 
-KvCache::KvCache(const HParams& hp, int64_t n_cells, int n_seq_max, DType type_k, DType type_v)
-    : n_cells_(n_cells), n_seq_max_(n_seq_max), type_k_(type_k), type_v_(type_v), n_layer_(hp.n_layer) {
+KvCache::KvCache(const HParams& hp, int64_t n_cells, int n_seq_max, DType type_k, DType type_v, bool hadamard_k,
+                 bool hadamard_v)
+    : n_cells_(n_cells), n_seq_max_(n_seq_max), type_k_(type_k), type_v_(type_v), had_k_(hadamard_k), had_v_(hadamard_v),
+      n_layer_(hp.n_layer) {
     if (n_cells <= 0) throw Error(ErrorKind::InvalidArgument, "n_ctx must be positive, got " + std::to_string(n_cells));
     if (n_seq_max < 1 || n_seq_max > kMaxSeq)
         throw Error(ErrorKind::InvalidArgument,
                     "n_seq_max = " + std::to_string(n_seq_max) + " is out of range [1, " + std::to_string(kMaxSeq) + "]");
-    for (DType t : {type_k, type_v}) {
-        const int64_t be = dtype_traits(t).block_elems;
-        const int64_t hd = t == type_k ? hp.head_dim_k : hp.head_dim_v;
-        if (t != DType::F16 && t != DType::F32)
-            throw Error(ErrorKind::Unsupported, std::string("KV cache type ") + dtype_name(t) + " is not supported yet (use f16 or f32)");
-        if (hd % be != 0)
-            throw Error(ErrorKind::InvalidArgument, std::string("KV cache type ") + dtype_name(t) + " needs the head dimension (" +
-                                                        std::to_string(hd) + ") to be a multiple of " + std::to_string(be));
+    struct Part {
+        DType t;
+        int64_t hd;
+        bool had;
+        const char *flag, *had_flag;
+    };
+    for (const Part& p : {Part{type_k, hp.head_dim_k, hadamard_k, "-ctk", "-khad"}, Part{type_v, hp.head_dim_v, hadamard_v, "-ctv", "-vhad"}}) {
+        switch (p.t) {
+            case DType::F32: case DType::F16: case DType::BF16: case DType::Q8_0: case DType::Q5_0:
+            case DType::Q5_1: case DType::Q4_0: case DType::Q4_1: case DType::IQ4_NL: break;
+            default:
+                throw Error(ErrorKind::InvalidArgument, std::string(p.flag) + ": KV cache type " + dtype_name(p.t) +
+                                                            " is not supported (f32, f16, bf16, q8_0, q5_0, q5_1, q4_0, q4_1, iq4_nl)");
+        }
+        const int64_t be = dtype_traits(p.t).block_elems;
+        if (p.hd % be != 0)
+            throw Error(ErrorKind::InvalidArgument, std::string(p.flag) + ": KV cache type " + dtype_name(p.t) +
+                                                        " needs the head dimension (" + std::to_string(p.hd) +
+                                                        ") to be a multiple of " + std::to_string(be));
+        if (p.had && !hadamard_length_ok(p.hd))
+            throw Error(ErrorKind::InvalidArgument, std::string(p.had_flag) + ": the Hadamard rotation needs a power-of-two head dimension, got " +
+                                                        std::to_string(p.hd));
     }
     k_row_ = dtype_row_bytes(type_k, hp.n_embd_k_gqa());
     v_row_ = dtype_row_bytes(type_v, hp.n_embd_v_gqa());

@@ -28,9 +28,17 @@ public:
     static constexpr int64_t kPageCells = 256;
     static constexpr int kMaxSeq = 64;
 
+    // Seeds of the randomized Hadamard rotations (core/hadamard.h) applied per head when
+    // k_hadamard() / v_hadamard(): a K row then holds H_K·rope(k) per head, a V row H_V·v.
+    static constexpr uint64_t kHadamardSeedK = 0x4b2d6861646d6172ull;
+    static constexpr uint64_t kHadamardSeedV = 0x562d6861646d6172ull;
+
     // n_cells: pool size (tokens, all sequences together). K rows are n_head_kv*head_dim_k elements
-    // of type_k per cell and layer, V rows n_head_kv*head_dim_v of type_v.
-    KvCache(const HParams& hp, int64_t n_cells, int n_seq_max, DType type_k, DType type_v);
+    // of type_k per cell and layer, V rows n_head_kv*head_dim_v of type_v. type_k/type_v: f32, f16,
+    // bf16, q8_0, q5_0, q5_1, q4_0, q4_1, iq4_nl (a block type needs head_dim % 32 == 0); the
+    // Hadamard flags need a power-of-two head_dim. Violations throw Error(InvalidArgument).
+    KvCache(const HParams& hp, int64_t n_cells, int n_seq_max, DType type_k, DType type_v, bool hadamard_k = false,
+            bool hadamard_v = false);
     ~KvCache();
     KvCache(const KvCache&) = delete;
     KvCache& operator=(const KvCache&) = delete;
@@ -59,6 +67,8 @@ public:
     size_t v_row_bytes() const { return v_row_; }
     DType type_k() const { return type_k_; }
     DType type_v() const { return type_v_; }
+    bool k_hadamard() const { return had_k_; }
+    bool v_hadamard() const { return had_v_; }
     int64_t n_cells() const { return n_cells_; }
     int n_seq_max() const { return n_seq_max_; }
     KvCacheStats stats() const;
@@ -78,6 +88,7 @@ private:
     int64_t n_cells_;
     int n_seq_max_;
     DType type_k_, type_v_;
+    bool had_k_, had_v_;
     size_t k_row_, v_row_;
     int64_t n_layer_;
     std::vector<Layer> layers_;

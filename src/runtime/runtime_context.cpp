@@ -19,11 +19,29 @@
 #include "model/model.h"
 #include "runtime/kv_cache.h"
 
+namespace hearth {
+
+const char* flash_attn_name(FlashAttn fa) {
+    switch (fa) {
+        case FlashAttn::On: return "on";
+        case FlashAttn::Off: return "off";
+        default: return "auto";
+    }
+}
+
+std::string describe_kv(const ContextParams& p) {
+    std::string s = std::string("K ") + dtype_name(p.kv_type_k) + (p.kv_hadamard_k ? "+had" : "");
+    s += std::string(", V ") + dtype_name(p.kv_type_v) + (p.kv_hadamard_v ? "+had" : "");
+    return s + ", fa " + flash_attn_name(p.flash_attn);
+}
+
+}  // namespace hearth
+
 namespace hearth::runtime {
 
 struct Context::Impl {
     Impl(const Model& m, const ContextParams& p, int64_t n_ctx)
-        : model(m), params(p), kv(m.hparams(), n_ctx, p.n_seq_max, p.kv_type_k, p.kv_type_v), backend(p.n_threads),
+        : model(m), params(p), kv(m.hparams(), n_ctx, p.n_seq_max, p.kv_type_k, p.kv_type_v, p.kv_hadamard_k, p.kv_hadamard_v), backend(p.n_threads),
           sched({&backend}) {}
 
     void decode_ubatch(const Batch& b, size_t first, size_t n);
@@ -57,6 +75,12 @@ Context::Context(const Model& model, const ContextParams& params) {
         throw Error(ErrorKind::Unsupported, "model '" + model.architecture() +
                                                 "' has no LM head: it computes embeddings only (hearth embed, hearth serve --embedding)");
     p.n_ctx = n_ctx;
+    // The CPU flash-attention op handles every KV type, Hadamard rotation, GQA, masks and softcap.
+    if (p.flash_attn == FlashAttn::Auto) p.flash_attn = FlashAttn::On;
+    const bool v_plain = p.kv_type_v == DType::F32 || p.kv_type_v == DType::F16 || p.kv_type_v == DType::BF16;
+    if (p.flash_attn == FlashAttn::Off && !v_plain)
+        throw Error(ErrorKind::InvalidArgument, std::string("a quantized V cache (-ctv ") + dtype_name(p.kv_type_v) +
+                                                    ") requires flash attention; use -fa on (or auto), or -ctv f16");
     impl_ = std::make_unique<Impl>(model, p, n_ctx);
 }
 
@@ -122,6 +146,7 @@ void Context::Impl::decode_ubatch(const Batch& b, size_t first, size_t n) {
             if (b.logits[first + i]) in_out_ids.push_back(int32_t(i));
         gi.n_outputs = int64_t(in_out_ids.size());
         gi.embeddings_only = params.embeddings && params.embeddings_only;
+        gi.flash_attn = params.flash_attn != FlashAttn::Off;
         const bool causal = model.arch().causal;
 
         // Masks [n_tokens][n_kv]: a cell is visible to token i when it belongs to i's sequence and

@@ -17,6 +17,11 @@ ContextBackend::ContextBackend(const Model& model, const BackendParams& p) {
     cp.n_ubatch = p.n_ubatch;
     cp.n_threads = p.n_threads;
     cp.n_seq_max = p.n_slots;
+    cp.kv_type_k = p.kv.kv_type_k;
+    cp.kv_type_v = p.kv.kv_type_v;
+    cp.kv_hadamard_k = p.kv.kv_hadamard_k;
+    cp.kv_hadamard_v = p.kv.kv_hadamard_v;
+    cp.flash_attn = p.kv.flash_attn;
     ctx_ = std::make_unique<runtime::Context>(model, cp);
     n_vocab_ = int32_t(model.n_vocab());
     if (n_ctx() < 2)

@@ -5,6 +5,7 @@
 
 #include <memory>
 
+#include "runtime/runtime_context.h"
 #include "server/scheduler.h"
 
 namespace hearth {
@@ -23,6 +24,7 @@ struct BackendParams {
     int n_batch = 2048;
     int n_ubatch = 512;
     int n_threads = 0;
+    ContextParams kv;  // only the KV fields (types, Hadamard flags, flash_attn) are used
 };
 
 class ContextBackend : public DecodeBackend {

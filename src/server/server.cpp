@@ -167,6 +167,7 @@ void Server::load_model() {
     bp.n_batch = cfg.n_batch;
     bp.n_ubatch = cfg.n_ubatch;
     bp.n_threads = cfg.n_threads;
+    bp.kv = cfg.kv;
     st.backend = std::make_unique<ContextBackend>(*st.model, bp);
     st.text = std::make_unique<TokenizerText>(tok);
     SchedulerConfig sc;

@@ -10,6 +10,7 @@
 
 #include "server/auth.h"
 #include "runtime/pooling.h"
+#include "runtime/runtime_context.h"
 #include "server/request_schema.h"
 
 namespace hearth::server {
@@ -38,6 +39,8 @@ struct ServerConfig {
     bool embedding = false;        // --embedding: serve /v1/embeddings and /embedding
     PoolingType pooling = PoolingType::Unspecified;  // --pooling (Unspecified: the model's)
     int embd_normalize = 2;        // --embd-normalize for pooled vectors (runtime/pooling.h)
+    // KV cache (-ctk/-ctv/-khad/-vhad/-fa): only these fields of kv are used.
+    ContextParams kv;  // kv_type_k, kv_type_v, kv_hadamard_k, kv_hadamard_v, flash_attn
 };
 
 class Server {

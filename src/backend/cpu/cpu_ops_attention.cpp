@@ -1,13 +1,17 @@
 // CPU attention ops: rotary position embedding (normal / NeoX, YaRN) and fused flash attention
-// (online softmax over KV tiles; each KV tile is converted to F32 once and reused by every query
-// head of its GQA group and by a small block of query tokens).
+// (online softmax over KV tiles; each KV tile is converted to F32 once, or for a quantized K scored
+// with the integer dot kernels against Q8-quantized queries, and reused by every query head of its
+// GQA group and by a small block of query tokens).
 #include <cmath>
 #include <cstring>
 #include <limits>
 
 #include "backend/cpu/cpu_ops.h"
 #include "backend/cpu/cpu_simd.h"
+#include "backend/cpu/matmul.h"
 #include "core/error.h"
+#include "quant/fp16.h"
+#include "quant/quant.h"
 
 namespace hearth::cpu {
 namespace {
@@ -101,16 +105,35 @@ FaGeom fa_geom(const Tensor& dst, int nth) {
     return g;
 }
 
-size_t fa_thread_floats(const FaGeom& g) {
-    const int64_t rows = g.gsub * kQBlock;
-    return static_cast<size_t>(kTile * g.D + kTile * g.Dv + rows * g.D + rows * g.Dv + 2 * rows + kTile);
+bool is_block_type(DType t) { return dtype_traits(t).block_elems > 1; }
+
+// Per-thread scratch (floats): K tile [kTile][D] (float K only), V tile [kTile][Dv], query rows
+// [rows][D], accumulators [rows][Dv], running max m[rows], running sum l[rows], scores
+// [rows][kTile], then (quantized K only) the query rows quantized once per unit for the integer
+// dot kernels, 64-byte aligned.
+size_t fa_qq_bytes(const Tensor& k, const FaGeom& g) {
+    return is_block_type(k.type) ? quantized_activation_bytes(k.type, g.D, g.gsub * kQBlock) + 64 : 0;
 }
 
+size_t fa_thread_floats(const FaGeom& g) {
+    const int64_t rows = g.gsub * kQBlock;
+    return static_cast<size_t>(kTile * g.D + kTile * g.Dv + rows * g.D + rows * g.Dv + 2 * rows + rows * kTile);
+}
+
+// One K or V row (any cache type) as n floats.
 void load_row_f32(const Tensor& t, const char* p, float* out, int64_t n, Isa isa) {
-    if (t.type == DType::F32)
-        std::memcpy(out, p, sizeof(float) * static_cast<size_t>(n));
-    else
-        f16_to_f32(isa, reinterpret_cast<const uint16_t*>(p), out, n);
+    switch (t.type) {
+        case DType::F32: std::memcpy(out, p, sizeof(float) * static_cast<size_t>(n)); break;
+        case DType::F16: f16_to_f32(isa, reinterpret_cast<const uint16_t*>(p), out, n); break;
+        case DType::BF16:
+            for (int64_t i = 0; i < n; ++i) {
+                uint16_t h;
+                std::memcpy(&h, p + 2 * i, 2);
+                out[i] = bf16_to_fp32(h);
+            }
+            break;
+        default: quant::dequantize_row(t.type, p, out, n);
+    }
 }
 
 }  // namespace
@@ -157,7 +180,8 @@ void op_rope(Tensor& dst, const OpCtx& c) {
 }
 
 WorkSize flash_attn_work_size(const Tensor& node, int nth) {
-    return {0, sizeof(float) * fa_thread_floats(fa_geom(node, nth))};
+    const FaGeom g = fa_geom(node, nth);
+    return {0, sizeof(float) * fa_thread_floats(g) + fa_qq_bytes(*node.src[1], g)};
 }
 
 void op_flash_attn(Tensor& dst, const OpCtx& c) {
@@ -169,17 +193,23 @@ void op_flash_attn(Tensor& dst, const OpCtx& c) {
     const float softcap = dst.param_f(1);
     const FaGeom g = fa_geom(dst, c.nth);
     const int64_t n_kv = k.ne[1];
+    // Quantized K: q rows are quantized once per unit and scored with the integer dot kernels
+    // (what llama.cpp does); float K: each tile is converted to F32 once and shared by all rows.
+    const bool k_quant = is_block_type(k.type);
 
-    // Per-thread scratch: K tile [kTile][D], V tile [kTile][Dv], query rows [rows][D],
-    // accumulators [rows][Dv], running max m[rows], running sum l[rows], scores [kTile].
+    const int64_t max_rows = g.gsub * kQBlock;
     float* kt = reinterpret_cast<float*>(c.per_thread);
     float* vt = kt + kTile * g.D;
     float* qr = vt + kTile * g.Dv;
-    const int64_t max_rows = g.gsub * kQBlock;
     float* acc = qr + max_rows * g.D;
     float* m = acc + max_rows * g.Dv;
     float* l = m + max_rows;
-    float* s = l + max_rows;
+    float* sc = l + max_rows;  // [rows][kTile]
+    void* qq = nullptr;
+    if (k_quant) {
+        const uintptr_t p = reinterpret_cast<uintptr_t>(sc + max_rows * kTile);
+        qq = reinterpret_cast<void*>((p + 63) & ~uintptr_t(63));
+    }
 
     for (int64_t u = c.ith; u < g.units; u += c.nth) {
         const int64_t qb = u % g.n_qb;
@@ -197,6 +227,7 @@ void op_flash_attn(Tensor& dst, const OpCtx& c) {
                 m[r] = kNegInf;
                 l[r] = 0.0f;
             }
+        if (k_quant) quantize_activations(k.type, qr, g.D, g.D, 0, rows, qq);
         for (int64_t t0 = 0; t0 < n_kv; t0 += kTile) {
             const int64_t tn = std::min(kTile, n_kv - t0);
             // Skip the tile when every query of the block is masked on all of it.
@@ -210,25 +241,29 @@ void op_flash_attn(Tensor& dst, const OpCtx& c) {
                     }
             }
             if (!any_visible) continue;
-            for (int64_t j = 0; j < tn; ++j) {
-                load_row_f32(k, k.row_ptr(t0 + j, hk), kt + j * g.D, g.D, c.isa);
-                load_row_f32(v, v.row_ptr(t0 + j, hk), vt + j * g.Dv, g.Dv, c.isa);
+            // Raw scores q.k of every row on the tile: sc[r * kTile + j].
+            if (k_quant) {
+                matmul_quantized(k.type, k.row_ptr(t0, hk), k.nb[1], qq, g.D, rows, 0, tn, sc, kTile);
+            } else {
+                for (int64_t j = 0; j < tn; ++j) load_row_f32(k, k.row_ptr(t0 + j, hk), kt + j * g.D, g.D, c.isa);
+                for (int64_t r = 0; r < rows; ++r) dot_rows(c.isa, qr + r * g.D, kt, tn, g.D, sc + r * kTile);
             }
+            for (int64_t j = 0; j < tn; ++j) load_row_f32(v, v.row_ptr(t0 + j, hk), vt + j * g.Dv, g.Dv, c.isa);
             for (int64_t r = 0; r < rows; ++r) {
                 const int64_t qi = r % nqb;
                 const float* mr = mask ? reinterpret_cast<const float*>(mask->row_ptr(q0 + qi)) + t0 : nullptr;
+                float* s = sc + r * kTile;
                 float tile_max = kNegInf;
-                dot_rows(c.isa, qr + r * g.D, kt, tn, g.D, s);
                 for (int64_t j = 0; j < tn; ++j) {
                     if (mr && mr[j] == kNegInf) {
                         s[j] = kNegInf;
                         continue;
                     }
-                    float sc = s[j] * scale;
-                    if (softcap > 0.0f) sc = softcap * std::tanh(sc / softcap);
-                    if (mr) sc += mr[j];
-                    s[j] = sc;
-                    tile_max = std::max(tile_max, sc);
+                    float x = s[j] * scale;
+                    if (softcap > 0.0f) x = softcap * std::tanh(x / softcap);
+                    if (mr) x += mr[j];
+                    s[j] = x;
+                    tile_max = std::max(tile_max, x);
                 }
                 if (tile_max == kNegInf) continue;
                 const float m_new = std::max(m[r], tile_max);

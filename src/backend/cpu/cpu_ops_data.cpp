@@ -1,5 +1,5 @@
 // CPU data-movement ops: get_rows (any dequantizable table -> F32 rows), cont / cpy (strided copy
-// with F32 -> F16/BF16 conversion, e.g. writing the KV cache) and concat.
+// with F32 -> F16/BF16 conversion or row quantization, e.g. writing the KV cache) and concat.
 #include <cstring>
 #include <string>
 
@@ -98,6 +98,17 @@ void op_get_rows(Tensor& dst, const OpCtx& c) {
 
 void op_copy(Tensor& dst, const OpCtx& c) {
     const Tensor& src = *dst.src[0];
+    if (dtype_traits(dst.type).block_elems > 1) {
+        // Quantized destination (KV cache): src and dst have the same shape (checked by ops::cpy);
+        // each F32 source row is encoded into its destination row by the reference quantizer.
+        int64_t r0, r1;
+        split_range(dst.nrows(), c.ith, c.nth, r0, r1);
+        for (int64_t r = r0; r < r1; ++r) {
+            const int64_t i1 = r % dst.ne[1], i2 = (r / dst.ne[1]) % dst.ne[2], i3 = r / (dst.ne[1] * dst.ne[2]);
+            quant::quantize_row(dst.type, reinterpret_cast<const float*>(src.row_ptr(i1, i2, i3)), dst.row_ptr(i1, i2, i3), dst.ne[0]);
+        }
+        return;
+    }
     const int64_t total = src.nelements();
     int64_t e0, e1;
     // Split on whole destination rows so no two threads write inside one row.

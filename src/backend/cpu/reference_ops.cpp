@@ -146,18 +146,21 @@ void ref_flash_attn(Tensor& d) {
             const int64_t hk = h / group;
             std::vector<double> s(static_cast<size_t>(n_kv));
             for (int64_t j = 0; j < n_kv; ++j) {
+                const std::vector<double> kr = row(k, j, hk, 0);  // quantized K rows are dequantized exactly
                 double dot = 0;
-                for (int64_t e = 0; e < q.ne[0]; ++e) dot += get(q, e, i, h) * get(k, e, j, hk);
+                for (int64_t e = 0; e < q.ne[0]; ++e) dot += get(q, e, i, h) * kr[size_t(e)];
                 dot *= scale;
                 if (cap > 0) dot = cap * std::tanh(dot / cap);
                 s[j] = dot + (mask ? get(*mask, j, i) : 0.0);
             }
             ref_softmax_row(s);
-            for (int64_t e = 0; e < v.ne[0]; ++e) {
-                double acc = 0;
-                for (int64_t j = 0; j < n_kv; ++j) acc += s[j] * get(v, e, j, hk);
-                set(d, acc, e, h, i);
+            std::vector<double> acc(static_cast<size_t>(v.ne[0]), 0.0);
+            for (int64_t j = 0; j < n_kv; ++j) {
+                if (s[j] == 0) continue;
+                const std::vector<double> vr = row(v, j, hk, 0);
+                for (int64_t e = 0; e < v.ne[0]; ++e) acc[size_t(e)] += s[j] * vr[size_t(e)];
             }
+            for (int64_t e = 0; e < v.ne[0]; ++e) set(d, acc[size_t(e)], e, h, i);
         }
 }
 
@@ -251,6 +254,15 @@ void compute_reference(Tensor& d) {
             return;
         case OpKind::Cont:
         case OpKind::Cpy: {
+            if (dtype_traits(d.type).block_elems > 1) {  // quantized destination: same shapes, row by row
+                std::vector<float> f(static_cast<size_t>(d.ne[0]));
+                for (int64_t r = 0; r < d.nrows(); ++r) {
+                    const int64_t i1 = r % d.ne[1], i2 = (r / d.ne[1]) % d.ne[2], i3 = r / (d.ne[1] * d.ne[2]);
+                    for (int64_t i = 0; i < d.ne[0]; ++i) f[size_t(i)] = static_cast<float>(get(*a, i, i1, i2, i3));
+                    quant::quantize_row(d.type, f.data(), d.row_ptr(i1, i2, i3), d.ne[0]);
+                }
+                return;
+            }
             // Logical element order: element e of the source goes to element e of the destination.
             int64_t e = 0;
             std::vector<double> flat(static_cast<size_t>(a->nelements()));
