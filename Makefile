@@ -3,6 +3,7 @@
 #   make test   – install dependencies, build, run every test (ctest: GoogleTest units + pytest suites)
 #   make build  – configure and build (Release) into build/
 #   make model  – fetch and verify the default model into models/
+#   make test-aarch64 – cross-build the core for aarch64 and run its unit tests under qemu-user
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 MODEL ?= models/gemma-3-270m-q4_k_m.gguf
@@ -10,7 +11,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 CMAKE_FLAGS ?=
 
-.PHONY: setup build model test serve clean fuzz
+.PHONY: setup build model test serve clean fuzz test-aarch64
 
 setup:
 	@scripts/setup
@@ -33,5 +34,8 @@ fuzz: setup
 	    -DCMAKE_CXX_COMPILER=clang++ -DHEARTH_FUZZ=ON -DHEARTH_TESTS=OFF -DHEARTH_BENCH=OFF > /dev/null
 	@cmake --build build-fuzz -j $(JOBS)
 
+test-aarch64: setup
+	@JOBS=$(JOBS) scripts/test_aarch64 build-aarch64
+
 clean:
-	rm -rf $(BUILD_DIR) build-fuzz
+	rm -rf $(BUILD_DIR) build-fuzz build-aarch64

@@ -121,7 +121,7 @@ void quantize_activations_isa(Isa isa, DType wtype, const float* src, int64_t sr
 #if defined(HEARTH_X86)
     const bool simd = isa != Isa::Scalar;
 #else
-    const bool simd = false;
+    [[maybe_unused]] const bool simd = false;  // no SIMD activation quantizer off x86
 #endif
     for (int64_t r = row_begin; r < row_end; ++r) {
         const float* x = src + r * src_stride;
