@@ -1,6 +1,9 @@
 // `hearth embed -m FILE -p TEXT [-p TEXT ...] [--pooling P] [--embd-normalize N]
 // [--embd-output-format json|array|json+]`: prints one embedding per text (text lines "embedding i:"
 // by default; json as /v1/embeddings' data list; json+ adds the cosine-similarity matrix).
+// `hearth embed -m RERANKER --rerank -q QUERY -p DOC [-p DOC ...]`: one relevance score per document
+// (lines "rerank score i:"; json as /v1/rerank's results, best first; array: scores in input order).
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -22,10 +25,11 @@ namespace {
 
 void usage() {
     std::fprintf(stderr,
-                 "usage: hearth embed -m FILE (-p TEXT [-p TEXT ...] | -f FILE) [--pooling none|mean|cls|last]\n"
+                 "usage: hearth embed -m FILE (-p TEXT [-p TEXT ...] | -f FILE) [--pooling none|mean|cls|last|rank]\n"
                  "                    [--embd-normalize N] [--embd-output-format json|array|json+] [--embd-separator S]\n"
                  "                    [-c N] [-b N] [-ub N] [-t N] [--no-mmap] [--device none|cpu] [-ngl N]\n"
                  "  -p TEXT                 a text to embed (repeatable); -f FILE: texts separated by --embd-separator (default newline)\n"
+                 "  --rerank -q QUERY       score each text as a document for QUERY with the model's rank head (cross-encoder)\n"
                  "  --pooling P             override the model's pooling (<arch>.pooling_type)\n"
                  "  --embd-normalize N      -1 none, 0 max-abs int16, 1 taxicab, 2 euclidean (default), >2 p-norm\n"
                  "  --embd-output-format F  json (OpenAI list), array (nested arrays), json+ (json + cosine similarities)\n"
@@ -45,8 +49,34 @@ std::vector<std::string> split(const std::string& s, const std::string& sep) {
     return out;
 }
 
+// --rerank: scores of the documents for the query, printed as `format` says.
+int print_rerank(const Model& model, const EmbedParams& ep, const std::string& query, const std::vector<std::string>& docs,
+                 const std::string& format) {
+    if (format == "json+") throw Error(ErrorKind::InvalidArgument, "--embd-output-format json+ has no meaning with --rerank");
+    Embedder emb(model, ep);
+    size_t n_tokens = 0;
+    const auto t0 = std::chrono::steady_clock::now();
+    const std::vector<float> scores = emb.rank(query, docs, &n_tokens);
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::fprintf(stderr, "rerank: %zu documents, %zu tokens in %.3f s (%.1f pairs/s)\n", docs.size(), n_tokens, secs, double(docs.size()) / secs);
+    if (format.empty()) {
+        for (size_t i = 0; i < scores.size(); ++i) std::printf("rerank score %zu: %10.6f\n", i, double(scores[i]));
+    } else if (format == "array") {
+        std::printf("%s\n", nlohmann::json(scores).dump().c_str());
+    } else {  // json: the /v1/rerank results list, best first
+        std::vector<size_t> order(scores.size());
+        for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+        std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return scores[a] > scores[b]; });
+        nlohmann::json results = nlohmann::json::array();
+        for (size_t i : order) results.push_back({{"index", i}, {"relevance_score", scores[i]}});
+        std::printf("%s\n", nlohmann::json{{"object", "list"}, {"results", results}}.dump(2).c_str());
+    }
+    return 0;
+}
+
 int run_embed(const std::vector<std::string>& args) {
-    std::string model_path, text_file, format, sep = "\n", device = "cpu";
+    std::string model_path, text_file, format, sep = "\n", device = "cpu", query;
+    bool rerank = false, have_query = false;
     std::vector<std::string> texts;
     EmbedParams ep;
     ModelParams mp;
@@ -62,6 +92,11 @@ int run_embed(const std::vector<std::string>& args) {
         } else if (o == "-m" || o == "--model") model_path = need();
         else if (o == "-p" || o == "--prompt") texts.push_back(need());
         else if (o == "-f" || o == "--file") text_file = need();
+        else if (o == "--rerank" || o == "--reranking") rerank = true;
+        else if (o == "-q" || o == "--query") {
+            query = need();
+            have_query = true;
+        }
         else if (o == "--pooling") ep.pooling = parse_pooling(need());
         else if (o == "--embd-normalize") ep.normalize = int(parse_int(o, need()));
         else if (o == "--embd-output-format") format = need();
@@ -85,6 +120,11 @@ int run_embed(const std::vector<std::string>& args) {
         usage();
         return 1;
     }
+    if (rerank != have_query) {
+        std::fprintf(stderr, "hearth embed: --rerank and -q QUERY go together (the texts are the documents)\n");
+        usage();
+        return 1;
+    }
     if (format != "" && format != "json" && format != "array" && format != "json+")
         throw Error(ErrorKind::InvalidArgument, "--embd-output-format must be json, array or json+, got '" + format + "'");
     if (device != "none" && device != "cpu")
@@ -100,6 +140,12 @@ int run_embed(const std::vector<std::string>& args) {
     }
 
     const auto model = Model::load(model_path, mp);
+    if (rerank) {
+        if (ep.pooling != PoolingType::Unspecified && ep.pooling != PoolingType::Rank)
+            throw Error(ErrorKind::InvalidArgument, "--rerank uses pooling rank; drop --pooling");
+        ep.pooling = PoolingType::Rank;
+        return print_rerank(*model, ep, query, texts, format);
+    }
     Embedder emb(*model, ep);
     std::fprintf(stderr, "embed: buffers: weights %.1f MiB, KV cache, compute -> CPU (RAM); pooling %s, normalize %d\n",
                  double(model->weight_bytes()) / (1 << 20), pooling_name(emb.pooling()), ep.normalize);

@@ -15,15 +15,18 @@ namespace {
 
 void usage() {
     std::fprintf(stderr,
-                 "usage: hearth gen-model --arch qwen3|llama|qwen2|gemma3 --vocab VOCAB.gguf [--n-layer N] [--n-embd N]\n"
+                 "usage: hearth gen-model --arch qwen3|llama|qwen2|gemma3|bert|nomic-bert --vocab VOCAB.gguf [--n-layer N] [--n-embd N]\n"
                  "                        [--n-head N] [--n-head-kv N] [--head-dim N] [--n-ff N] [--n-ctx N]\n"
                  "                        [--sliding-window N] [--rope-base F] [--untied] [--seed S] [--n-vocab N]\n"
-                 "                        --type f16|f32|q8_0|q4_0|q4_k|... OUT.gguf\n");
+                 "                        [--rerank] --type f16|f32|q8_0|q4_0|q4_k|... OUT.gguf\n"
+                 "  encoders (bert, nomic-bert): --n-head-kv defaults to --n-head; --rerank adds a cross-encoder head\n"
+                 "  (cls.* pooler + 1-logit classifier) and pooling_type rank\n");
 }
 
 int gen_model(const std::vector<std::string>& a) {
     SyntheticSpec s;
     std::string out;
+    bool kv_given = false;
     for (size_t i = 0; i < a.size(); ++i) {
         const std::string& o = a[i];
         auto need = [&]() -> const std::string& {
@@ -38,7 +41,10 @@ int gen_model(const std::vector<std::string>& a) {
         else if (o == "--n-layer") s.n_layer = parse_int(o, need());
         else if (o == "--n-embd") s.n_embd = parse_int(o, need());
         else if (o == "--n-head") s.n_head = parse_int(o, need());
-        else if (o == "--n-head-kv") s.n_head_kv = parse_int(o, need());
+        else if (o == "--n-head-kv") {
+            s.n_head_kv = parse_int(o, need());
+            kv_given = true;
+        } else if (o == "--rerank") s.rank_head = true;
         else if (o == "--head-dim") s.head_dim = parse_int(o, need());
         else if (o == "--n-ff") s.n_ff = parse_int(o, need());
         else if (o == "--n-ctx") s.n_ctx_train = parse_int(o, need());
@@ -67,6 +73,7 @@ int gen_model(const std::vector<std::string>& a) {
         usage();
         return 1;
     }
+    if (!kv_given && (s.arch == "bert" || s.arch == "nomic-bert")) s.n_head_kv = s.n_head;  // encoders: no GQA
     write_synthetic_model(s, out);
     std::fprintf(stderr, "hearth gen-model: wrote %s (%s, %lld layers, n_embd %lld, %s)\n", out.c_str(), s.arch.c_str(),
                  (long long)s.n_layer, (long long)s.n_embd, dtype_name(s.type));

@@ -39,6 +39,7 @@ const char* kUsage =
     "  --mlock                   lock the model in RAM\n"
     "  --embedding               serve /v1/embeddings and /embedding (encoder models always do)\n"
     "  --pooling P               none|mean|cls|last (default: the model's <arch>.pooling_type)\n"
+    "  --rerank, --reranking     serve /rerank and /v1/rerank with the model's rank head (cross-encoders)\n"
     "  --embd-normalize N        -1 none, 0 max-abs, 1 taxicab, 2 euclidean (default), >2 p-norm\n"
     "  --device none|cpu, -ngl N accepted; hearth has no GPU backend yet, every buffer lives in RAM (CPU)\n"
     "  -ctk, --cache-type-k T    K cache type: f32 f16 bf16 q8_0 q5_0 q5_1 q4_0 q4_1 iq4_nl (default f16)\n"
@@ -129,6 +130,8 @@ int run_serve(const std::vector<std::string>& args) {
             cfg.mlock = true;
         } else if (a == "--embedding" || a == "--embeddings") {
             cfg.embedding = true;
+        } else if (a == "--rerank" || a == "--reranking") {
+            cfg.reranking = true;
         } else if (a == "--pooling") {
             if (!value(v)) return usage_error("--pooling needs none, mean, cls or last");
             cfg.pooling = parse_pooling(v);  // Error(InvalidArgument) -> exit 2

@@ -16,6 +16,8 @@ void build_qwen3(GraphBuilder& g);
 void build_gemma3(GraphBuilder& g);
 void build_bert(GraphBuilder& g);
 ModelWeights load_bert(const gguf::File& f, HParams& hp);
+void build_nomic_bert(GraphBuilder& g);
+ModelWeights load_nomic_bert(const gguf::File& f, HParams& hp);
 }  // namespace archs
 
 const std::vector<ArchSpec>& arch_table() {
@@ -27,6 +29,9 @@ const std::vector<ArchSpec>& arch_table() {
         {"gemma3", RopeKind::NeoX, FfnKind::GeGLU, false, true, true, true, 6, 10000.0f, archs::build_gemma3},
         // bert: encoder, absolute positions, post-LayerNorm, GELU; its own tensor layout and no LM head
         {"bert", RopeKind::None, FfnKind::GeGLU, true, false, false, false, 0, 10000.0f, archs::build_bert, false, archs::load_bert},
+        // nomic-bert: encoder, rotary (NeoX) positions, fused QKV, SwiGLU, post-LayerNorm, no LM head
+        {"nomic-bert", RopeKind::NeoX, FfnKind::SwiGLU, false, false, false, false, 0, 10000.0f, archs::build_nomic_bert, false,
+         archs::load_nomic_bert},
     };
     return table;
 }

@@ -18,7 +18,8 @@ GraphBuilder::GraphBuilder(Context& c, Graph& gr, const HParams& h, const ModelW
     inp_mask = ctx.new_tensor(DType::F32, {in.n_kv, in.n_tokens}, "inp_mask");
     inp_mask_swa = hp.n_swa > 0 ? ctx.new_tensor(DType::F32, {in.n_kv, in.n_tokens}, "inp_mask_swa") : nullptr;
     inp_out_ids = ctx.new_tensor(DType::I32, {in.n_outputs}, "inp_out_ids");
-    for (Tensor* t : {inp_tokens, inp_pos, inp_mask, inp_mask_swa, inp_out_ids})
+    if (w.tok_types) inp_types = ctx.new_tensor(DType::I32, {in.n_tokens}, "inp_types");
+    for (Tensor* t : {inp_tokens, inp_pos, inp_mask, inp_mask_swa, inp_out_ids, inp_types})
         if (t) t->flags |= kFlagInput;
 }
 

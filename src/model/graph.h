@@ -46,6 +46,7 @@ public:
     Tensor* inp_mask;      // F32 [n_kv, n_tokens]: 0 visible, -inf hidden (causal, per sequence)
     Tensor* inp_mask_swa;  // F32 [n_kv, n_tokens]: the same limited to the sliding window (nullptr if no SWA)
     Tensor* inp_out_ids;   // I32 [n_outputs]: ubatch rows whose logits are wanted
+    Tensor* inp_types = nullptr;  // I32 [n_tokens]: token type ids (only when the model has token_types)
 
     // ---- blocks ----
     // Names t "<name>-<il>" (il < 0: "<name>") and returns it.

@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "gguf/gguf.h"
 #include "model/arch.h"
+#include "model/synthetic_tensors.h"
 #include "quant/quant.h"
 
 namespace hearth {
@@ -34,6 +35,31 @@ uint64_t name_seed(uint64_t seed, const std::string& name) {
 }
 
 }  // namespace
+
+void add_synthetic_matrix(gguf::Writer& w, const SyntheticSpec& s, const std::string& name, int64_t n_in, int64_t n_out) {
+    const DTypeTraits& tt = dtype_traits(s.type);
+    DType t = n_in % int64_t(tt.block_elems) == 0 ? s.type : DType::F16;
+    const float sd = 1.0f / std::sqrt(float(n_in));
+    const uint64_t seed = name_seed(s.seed, name);
+    const size_t row_bytes = dtype_row_bytes(t, n_in);
+    w.add_tensor(name, t, {n_in, n_out}, [=](uint8_t* dst, size_t nbytes) {
+        HEARTH_ASSERT(nbytes == row_bytes * size_t(n_out));
+        std::vector<float> v = gaussian(size_t(n_in * n_out), seed, 0.0f, sd);
+        for (int64_t r = 0; r < n_out; ++r) quant::quantize_row(t, v.data() + r * n_in, dst + size_t(r) * row_bytes, n_in);
+    });
+}
+
+void add_synthetic_vector(gguf::Writer& w, const SyntheticSpec& s, const std::string& name, std::vector<int64_t> shape, float mean,
+                          float sd) {
+    size_t n = 1;
+    for (int64_t d : shape) n *= size_t(d);
+    // The writer calls back at write(): the values travel inside the callback.
+    std::vector<float> v = gaussian(n, name_seed(s.seed, name), mean, sd);
+    w.add_tensor(name, DType::F32, shape, [v = std::move(v)](uint8_t* dst, size_t nbytes) {
+        HEARTH_ASSERT(nbytes == v.size() * sizeof(float));
+        std::memcpy(dst, v.data(), nbytes);
+    });
+}
 
 void write_synthetic_model(const SyntheticSpec& s, const std::string& out_path) {
     const ArchSpec& arch = find_arch(s.arch);
@@ -86,26 +112,15 @@ void write_synthetic_model(const SyntheticSpec& s, const std::string& out_path) 
         w.set(kv.key, v);
     }
 
+    if (!arch.causal) {  // encoders (bert, nomic-bert): their own tensor layout
+        add_synthetic_encoder(w, s, n_vocab);
+        w.write(out_path);
+        return;
+    }
+
     // Tensors. Matrices use s.type when their rows fit its blocks, else F16.
-    auto add_matrix = [&](const std::string& name, int64_t n_in, int64_t n_out) {
-        DType t = n_in % int64_t(tt.block_elems) == 0 ? s.type : DType::F16;
-        const float sd = 1.0f / std::sqrt(float(n_in));
-        const uint64_t seed = name_seed(s.seed, name);
-        const size_t row_bytes = dtype_row_bytes(t, n_in);
-        w.add_tensor(name, t, {n_in, n_out}, [=](uint8_t* dst, size_t nbytes) {
-            HEARTH_ASSERT(nbytes == row_bytes * size_t(n_out));
-            std::vector<float> v = gaussian(size_t(n_in * n_out), seed, 0.0f, sd);
-            for (int64_t r = 0; r < n_out; ++r) quant::quantize_row(t, v.data() + r * n_in, dst + size_t(r) * row_bytes, n_in);
-        });
-    };
-    auto add_vector = [&](const std::string& name, int64_t n, float mean, float sd) {
-        // The writer calls back at write(): the values travel inside the callback.
-        std::vector<float> v = gaussian(size_t(n), name_seed(s.seed, name), mean, sd);
-        w.add_tensor(name, DType::F32, {n}, [v = std::move(v)](uint8_t* dst, size_t nbytes) {
-            HEARTH_ASSERT(nbytes == v.size() * sizeof(float));
-            std::memcpy(dst, v.data(), nbytes);
-        });
-    };
+    auto add_matrix = [&](const std::string& name, int64_t n_in, int64_t n_out) { add_synthetic_matrix(w, s, name, n_in, n_out); };
+    auto add_vector = [&](const std::string& name, int64_t n, float mean, float sd) { add_synthetic_vector(w, s, name, {n}, mean, sd); };
 
     const int64_t nq = s.n_head * s.head_dim, nkv = s.n_head_kv * s.head_dim;
     add_matrix("token_embd.weight", s.n_embd, n_vocab);

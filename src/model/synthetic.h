@@ -1,6 +1,6 @@
-// Synthetic model generator: a GGUF file of a supported architecture with random Gaussian weights
-// and the tokenizer copied from a vocab GGUF, so every architecture can be run in CI without
-// downloading real weights (`hearth gen-model`, tests/unit/test_model_archs.cpp).
+// Synthetic model generator: a GGUF file of a supported architecture (decoders and the bert /
+// nomic-bert encoders) with random Gaussian weights and the tokenizer copied from a vocab GGUF, so
+// every architecture runs in CI without downloads (`hearth gen-model`, tests/unit/test_model_archs.cpp).
 #pragma once
 
 #include <cstdint>
@@ -27,6 +27,10 @@ struct SyntheticSpec {
     bool tied_output = true;      // false: also write output.weight
     int64_t n_vocab = 0;          // 0: the vocab file's size; larger: pad with unused control tokens
                                   // (e.g. Qwen3's 151936 rows over a smaller test vocab)
+    // Encoders (bert, nomic-bert) only:
+    bool rank_head = false;       // also write a reranker head (cls.* pooler + cls.output.* 1 logit)
+                                  // and <arch>.pooling_type 4 (rank)
+    int64_t n_types = 2;          // rows of token_types.weight
 };
 
 // Writes the model to out_path. Throws Error (InvalidArgument for impossible shapes, Unsupported for

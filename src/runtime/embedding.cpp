@@ -23,9 +23,10 @@ struct Embedder::Pending {
 
 namespace {
 
-// Which tokens of a sequence of n tokens the pooling reads: [lo, hi).
-std::pair<size_t, size_t> wanted_rows(PoolingType p, size_t n) {
-    if (p == PoolingType::Cls) return {0, 1};
+// Which tokens of a sequence of n tokens the pooling reads: [lo, hi). Rank reads the CLS row of an
+// encoder and the last row of a causal model.
+std::pair<size_t, size_t> wanted_rows(PoolingType p, bool causal, size_t n) {
+    if (p == PoolingType::Cls || (p == PoolingType::Rank && !causal)) return {0, 1};
     if (p == PoolingType::Last || p == PoolingType::Rank) return {n - 1, n};
     return {0, n};
 }
@@ -36,8 +37,7 @@ Embedder::Embedder(const Model& model, const EmbedParams& params) : model_(model
     pooling_ = params.pooling;
     if (pooling_ == PoolingType::Unspecified) pooling_ = file_pooling(model.file(), model.architecture());
     if (pooling_ == PoolingType::Unspecified) pooling_ = model.arch().causal ? PoolingType::Last : PoolingType::Mean;
-    if (pooling_ == PoolingType::Rank)
-        throw Error(ErrorKind::Unsupported, "pooling 'rank' (rerankers) needs a classifier head, which hearth does not support yet");
+    if (pooling_ == PoolingType::Rank) head_ = std::make_unique<RankHead>(RankHead::load(model.file(), model.n_embd()));
     if (params_.n_seq_max < 1) throw Error(ErrorKind::InvalidArgument, "embedder: n_seq_max must be >= 1");
     ContextParams cp;
     cp.n_ctx = params.n_ctx;
@@ -62,18 +62,26 @@ std::vector<int32_t> Embedder::tokenize(const std::string& text) const {
 std::vector<float> Embedder::finish(std::vector<float> hidden, size_t n_rows) const {
     const size_t ne = size_t(model_.n_embd());
     if (pooling_ == PoolingType::None) return hidden;  // per-token rows, as llama-server: not normalised
+    if (pooling_ == PoolingType::Rank) return head_->apply(hidden.data());  // logits: not normalised
     std::vector<float> v = pool(hidden.data(), n_rows, ne, pooling_);
     normalize(v.data(), v.size(), params_.normalize);
     return v;
 }
 
-std::vector<std::vector<float>> Embedder::embed(const std::vector<std::vector<int32_t>>& inputs) {
+std::vector<std::vector<float>> Embedder::embed(const std::vector<std::vector<int32_t>>& inputs,
+                                                const std::vector<std::vector<int32_t>>& types) {
     const bool causal = model_.arch().causal;
+    if (!types.empty() && types.size() != inputs.size())
+        throw Error(ErrorKind::InvalidArgument, "embed: " + std::to_string(types.size()) + " token-type sequences for " +
+                                                    std::to_string(inputs.size()) + " inputs");
     const size_t cap = size_t(causal ? params_.n_batch : params_.n_ubatch);
     const int64_t n_vocab = model_.n_vocab();
     for (size_t i = 0; i < inputs.size(); ++i) {
         const auto& t = inputs[i];
         if (t.empty()) throw Error(ErrorKind::InvalidArgument, "input " + std::to_string(i) + " is empty (no tokens)");
+        if (!types.empty() && types[i].size() != t.size())
+            throw Error(ErrorKind::InvalidArgument, "input " + std::to_string(i) + ": " + std::to_string(types[i].size()) +
+                                                        " token types for " + std::to_string(t.size()) + " tokens");
         if (!causal && t.size() > size_t(params_.n_ubatch))
             throw Error(ErrorKind::InvalidArgument,
                         "input " + std::to_string(i) + " has " + std::to_string(t.size()) + " tokens, more than the ubatch size -ub " +
@@ -93,36 +101,58 @@ std::vector<std::vector<float>> Embedder::embed(const std::vector<std::vector<in
     for (size_t i = 0; i < inputs.size(); ++i) {
         const size_t n = inputs[i].size();
         if (n > cap) {  // causal only: decoded alone, over several decode calls
-            flush(inputs, pending, out);
+            flush(inputs, types, pending, out);
             used = 0;
+            if (!types.empty()) throw Error(ErrorKind::InvalidArgument, "input " + std::to_string(i) + ": token types need the whole input in one batch (-b)");
             embed_long(inputs[i], out[i]);
             continue;
         }
         if (used + n > cap || pending.size() == size_t(params_.n_seq_max)) {
-            flush(inputs, pending, out);
+            flush(inputs, types, pending, out);
             used = 0;
         }
         pending.push_back({i, used, n});
         used += n;
     }
-    flush(inputs, pending, out);
+    flush(inputs, types, pending, out);
     return out;
 }
 
-void Embedder::flush(const std::vector<std::vector<int32_t>>& inputs, std::vector<Pending>& pending, std::vector<std::vector<float>>& out) {
+std::vector<float> Embedder::rank(const std::string& query, const std::vector<std::string>& documents, size_t* n_tokens) {
+    if (pooling_ != PoolingType::Rank)
+        throw Error(ErrorKind::InvalidArgument, std::string("reranking needs pooling 'rank' (this embedder pools '") + pooling_name(pooling_) + "')");
+    std::vector<std::vector<int32_t>> tokens, types;
+    size_t total = 0;
+    for (const std::string& d : documents) {
+        RankPair p = tokenize_pair(model_, query, d);
+        total += p.tokens.size();
+        tokens.push_back(std::move(p.tokens));
+        types.push_back(std::move(p.types));
+    }
+    if (n_tokens) *n_tokens = total;
+    const std::vector<std::vector<float>> logits = embed(tokens, types);
+    std::vector<float> scores;
+    for (const auto& l : logits) scores.push_back(l.at(0));
+    return scores;
+}
+
+void Embedder::flush(const std::vector<std::vector<int32_t>>& inputs, const std::vector<std::vector<int32_t>>& types,
+                     std::vector<Pending>& pending, std::vector<std::vector<float>>& out) {
     if (pending.empty()) return;
     // pending[k] is decoded as sequence id k at positions 0..n-1.
+    const bool causal = model_.arch().causal;
     Batch b;
     for (size_t k = 0; k < pending.size(); ++k) {
         const Pending& p = pending[k];
-        const auto [lo, hi] = wanted_rows(pooling_, p.n);
+        const auto [lo, hi] = wanted_rows(pooling_, causal, p.n);
         for (size_t j = 0; j < p.n; ++j) b.add(inputs[p.input][j], int32_t(j), int32_t(k), j >= lo && j < hi);
+        if (!types.empty()) b.types.insert(b.types.end(), types[p.input].begin(), types[p.input].end());
     }
     ctx_->kv_clear();
     ctx_->decode(b);
     const size_t ne = size_t(model_.n_embd());
     for (const Pending& p : pending) {
-        const auto [lo, hi] = wanted_rows(pooling_, p.n);
+        const auto [lo, hi] = wanted_rows(pooling_, causal, p.n);
         std::vector<float> hidden((hi - lo) * ne);
         for (size_t j = lo; j < hi; ++j) std::copy_n(ctx_->embeddings(p.first + j), ne, hidden.data() + (j - lo) * ne);
         out[p.input] = finish(std::move(hidden), hi - lo);
@@ -132,7 +162,7 @@ void Embedder::flush(const std::vector<std::vector<int32_t>>& inputs, std::vecto
 
 void Embedder::embed_long(const std::vector<int32_t>& tokens, std::vector<float>& out) {
     const size_t n = tokens.size(), ne = size_t(model_.n_embd()), step = size_t(params_.n_batch);
-    const auto [lo, hi] = wanted_rows(pooling_, n);
+    const auto [lo, hi] = wanted_rows(pooling_, model_.arch().causal, n);
     std::vector<float> hidden((hi - lo) * ne);
     ctx_->kv_clear();
     for (size_t c0 = 0; c0 < n; c0 += step) {

@@ -54,7 +54,7 @@ std::vector<float> pool(const float* hidden, size_t n_tokens, size_t n_embd, Poo
             return out;
         }
         case PoolingType::Rank:
-            throw Error(ErrorKind::Unsupported, "pooling 'rank' needs a reranker classifier head, which hearth does not support yet");
+            throw Error(ErrorKind::Unsupported, "pooling 'rank' is not a pooling of hidden states: the reranker head applies (runtime/rank_head.h)");
         case PoolingType::Unspecified: break;
     }
     throw Error(ErrorKind::InvalidArgument, "pooling: no pooling type chosen");

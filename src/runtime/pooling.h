@@ -26,7 +26,7 @@ PoolingType file_pooling(const gguf::File& file, const std::string& arch);
 
 // hidden: [n_tokens][n_embd] row-major hidden states of one sequence (n_tokens >= 1).
 // None: all rows concatenated (n_tokens * n_embd); Mean: average row; Cls: row 0; Last: last row.
-// Rank is not a pooling of hidden states (it needs a classifier head): Error(Unsupported).
+// Rank is not a pooling of hidden states (the Embedder applies the RankHead): Error(Unsupported).
 std::vector<float> pool(const float* hidden, size_t n_tokens, size_t n_embd, PoolingType p);
 
 // In place, as llama.cpp's --embd-normalize: -1 none, 0 max-abs scaled to the int16 range

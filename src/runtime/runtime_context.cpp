@@ -58,7 +58,7 @@ struct Context::Impl {
     std::vector<float> embd;        // [n_outputs][n_embd] when params.embeddings
     std::vector<int32_t> out_row;   // per batch index: row in logits, -1 when not requested
     // Input buffers of the current ubatch (the graph's input tensors point at them).
-    std::vector<int32_t> in_tokens, in_pos, in_out_ids;
+    std::vector<int32_t> in_tokens, in_pos, in_out_ids, in_types;
     std::vector<float> in_mask, in_mask_swa;
     std::string dump_path;  // non-empty: write the next graph as DOT
 };
@@ -100,6 +100,15 @@ void Context::decode(const Batch& b) {
                                                     std::to_string(n) + " tokens exceed -ub " + std::to_string(I.params.n_ubatch));
     const int64_t n_vocab = I.model.n_vocab();
     size_t n_out = 0;
+    if (!b.types.empty()) {  // token types: only models with a token-type table have types other than 0
+        if (b.types.size() != n) throw Error(ErrorKind::InvalidArgument, "decode: batch arrays tokens/types differ in length");
+        const TensorRef& tt = I.model.weights().tok_types;
+        const int64_t n_types = tt ? tt.ne[1] : 1;
+        for (size_t i = 0; i < n; ++i)
+            if (b.types[i] < 0 || b.types[i] >= n_types)
+                throw Error(ErrorKind::InvalidArgument, "decode: token type " + std::to_string(b.types[i]) + " at batch index " +
+                                                            std::to_string(i) + " is outside [0, " + std::to_string(n_types) + ")");
+    }
     for (size_t i = 0; i < n; ++i) {
         if (b.tokens[i] < 0 || b.tokens[i] >= n_vocab)
             throw Error(ErrorKind::InvalidArgument, "decode: token id " + std::to_string(b.tokens[i]) + " at batch index " +
@@ -142,6 +151,8 @@ void Context::Impl::decode_ubatch(const Batch& b, size_t first, size_t n) {
         in_tokens.assign(b.tokens.begin() + long(first), b.tokens.begin() + long(first + n));
         in_pos.assign(b.pos.begin() + long(first), b.pos.begin() + long(first + n));
         in_out_ids.clear();
+        if (b.types.empty()) in_types.assign(n, 0);
+        else in_types.assign(b.types.begin() + long(first), b.types.begin() + long(first + n));
         for (size_t i = 0; i < n; ++i)
             if (b.logits[first + i]) in_out_ids.push_back(int32_t(i));
         gi.n_outputs = int64_t(in_out_ids.size());
@@ -174,6 +185,7 @@ void Context::Impl::decode_ubatch(const Batch& b, size_t first, size_t n) {
         if (gb.inp_mask_swa) gb.inp_mask_swa->data = in_mask_swa.data();
         gb.inp_out_ids->data = in_out_ids.empty() ? nullptr : in_out_ids.data();
         build_graph(gb);
+        if (gb.inp_types) gb.inp_types->data = in_types.data();
         if (!dump_path.empty()) {
             dump_dot(graph, dump_path);
             dump_path.clear();

@@ -58,7 +58,7 @@ Server::Server(ServerConfig config) : st_(std::make_unique<State>()) {
         const auto embeddings_only_refuses = [&] {
             if (!s.ready.load() || s.scheduler) return false;
             for (const char* p : {"/health", "/v1/health", "/v1/models", "/models", "/v1/embeddings", "/embeddings", "/embedding",
-                                  "/tokenize", "/detokenize"})
+                                  "/tokenize", "/detokenize", "/rerank", "/v1/rerank", "/v1/reranking", "/reranking"})
                 if (req.path == p) return false;
             send_error(res, ApiError(501, "model '" + s.model->architecture() + "' computes embeddings only: use /v1/embeddings"));
             return true;
@@ -100,6 +100,7 @@ Server::Server(ServerConfig config) : st_(std::make_unique<State>()) {
     register_token_routes(st);
     register_generation_routes(st);
     register_embedding_routes(st);
+    register_rerank_routes(st);
 }
 
 Server::~Server() { stop(); }
@@ -144,9 +145,11 @@ void Server::load_model() {
     if (tok.bos() >= 0) st.chat.bos_token = tok.token_text(tok.bos());
     if (tok.eos() >= 0) st.chat.eos_token = tok.token_text(tok.eos());
 
-    if (cfg.embedding || !st.model->weights().output) {
+    if (cfg.embedding || cfg.reranking || !st.model->weights().output) {
         EmbedParams ep;
         ep.pooling = cfg.pooling;
+        // --rerank on a model with a rank head: pooling rank (without one, /rerank answers 400).
+        if (cfg.reranking && RankHead::present(st.model->file())) ep.pooling = PoolingType::Rank;
         ep.normalize = cfg.embd_normalize;
         ep.n_batch = cfg.n_batch;
         ep.n_ubatch = cfg.n_ubatch;

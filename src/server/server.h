@@ -37,6 +37,7 @@ struct ServerConfig {
     int http_threads = 0;          // 0: n_slots + max_queue + 16
     RequestLimits limits;
     bool embedding = false;        // --embedding: serve /v1/embeddings and /embedding
+    bool reranking = false;        // --rerank: serve /rerank, /v1/rerank with the model's rank head
     PoolingType pooling = PoolingType::Unspecified;  // --pooling (Unspecified: the model's)
     int embd_normalize = 2;        // --embd-normalize for pooled vectors (runtime/pooling.h)
     // KV cache (-ctk/-ctv/-khad/-vhad/-fa): only these fields of kv are used.

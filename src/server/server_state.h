@@ -54,6 +54,7 @@ void register_info_routes(Server::State& st);        // health, models, props, s
 void register_token_routes(Server::State& st);       // tokenize, detokenize, apply-template
 void register_generation_routes(Server::State& st);  // chat/completions, completions, completion
 void register_embedding_routes(Server::State& st);   // v1/embeddings, embedding (routes_embeddings.cpp)
+void register_rerank_routes(Server::State& st);      // rerank, v1/rerank, v1/reranking (routes_rerank.cpp)
 
 // Throws ApiError 503 while the model loads or the server drains.
 void require_ready(const Server::State& st);

@@ -2,6 +2,8 @@
 // token_embd_norm, blk.N.attn_q/k/v, attn_output, attn_output_norm, ffn_up, ffn_down,
 // layer_output_norm), config.json -> bert.* keys, vocab.txt -> a "phantom space" WordPiece vocab
 // (word-initial pieces get a leading U+2581, "##" continuations lose the prefix, [X] stay as is).
+// Cross-encoders (BertForSequenceClassification): pooler.dense -> cls, classifier -> cls.output and
+// pooling_type 4 (rank).
 #include "model/convert/hf_convert.h"
 
 #include <cstring>
@@ -116,6 +118,9 @@ ConvertReport convert_hf(const std::string& dir, const std::string& out_path, DT
     }
 
     const SafeTensors st = SafeTensors::open(dir + "/model.safetensors");
+    // A sequence classifier (cross-encoder reranker) scores pairs: pooling rank.
+    const bool seq_cls = st.find("classifier.weight") != nullptr;
+    if (seq_cls) pooling = 4;
 
     gguf::Writer w;
     w.set("general.architecture", gguf::Value::str("bert"));
@@ -199,6 +204,18 @@ ConvertReport convert_hf(const std::string& dir, const std::string& out_path, DT
         add(g + "ffn_down.bias", h + "output.dense.bias", {E});
         add(g + "layer_output_norm.weight", h + "output.LayerNorm.weight", {E});
         add(g + "layer_output_norm.bias", h + "output.LayerNorm.bias", {E});
+    }
+    if (seq_cls) {
+        const StTensor& cw = *st.find("classifier.weight");
+        if (cw.shape.size() != 2 || cw.shape[1] != E || cw.shape[0] < 1 || cw.shape[0] > 65536)
+            throw Error(ErrorKind::InvalidFile, "tensor 'classifier.weight' must be [num_labels, hidden_size]");
+        const int64_t n_labels = cw.shape[0];
+        if (st.find("bert.pooler.dense.weight") || st.find("pooler.dense.weight")) {  // dense + tanh on the CLS row
+            add("cls.weight", "pooler.dense.weight", {E, E});
+            add("cls.bias", "pooler.dense.bias", {E});
+        }
+        add("cls.output.weight", "classifier.weight", {n_labels, E});
+        if (st.find("classifier.bias")) add("cls.output.bias", "classifier.bias", {n_labels});
     }
     w.write(out_path);
     return rep;
