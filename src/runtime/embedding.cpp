@@ -74,7 +74,8 @@ std::vector<std::vector<float>> Embedder::embed(const std::vector<std::vector<in
     if (!types.empty() && types.size() != inputs.size())
         throw Error(ErrorKind::InvalidArgument, "embed: " + std::to_string(types.size()) + " token-type sequences for " +
                                                     std::to_string(inputs.size()) + " inputs");
-    const size_t cap = size_t(causal ? params_.n_batch : params_.n_ubatch);
+    // Tokens packed into one batch: also bounded by the KV cells all its sequences share.
+    const size_t cap = std::min(size_t(causal ? params_.n_batch : params_.n_ubatch), size_t(ctx_->n_ctx()));
     const int64_t n_vocab = model_.n_vocab();
     for (size_t i = 0; i < inputs.size(); ++i) {
         const auto& t = inputs[i];
