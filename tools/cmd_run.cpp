@@ -19,6 +19,7 @@
 #include "core/error.h"
 #include "model/model.h"
 #include "runtime/context.h"
+#include "runtime/kv_shift.h"
 #include "sampling/sampler.h"
 #include "tokenizer/tokenizer.h"
 
@@ -29,6 +30,8 @@ struct RunArgs {
     std::string model, prompt, prompt_file, system, dump_graph, output_format = "text";
     int n_predict = 128, n_threads = 0, n_probs = 0;
     int64_t n_ctx = 0;
+    int n_keep = 0;              // --keep: prompt tokens (after BOS) a context shift keeps; -1 = whole prompt
+    bool context_shift = false;  // --context-shift: a full context drops old tokens instead of ending
     bool chat = false, verbose_prompt = false, no_mmap = false, mlock = false, prompt_set = false;
     SamplerParams sp;
     cli::KvArgs kv;
@@ -42,7 +45,10 @@ void usage() {
                  "                  [--n-probs K --output-format json] [--dump-graph FILE]\n"
                  "  -n N   tokens to generate (default 128; -1: until end of generation or a full context)\n"
                  "  -c N   context size (default: the model's trained length; KV memory grows as it fills)\n"
-                 "  --temp T  0 = greedy (default 0.8)\n");
+                 "  --temp T  0 = greedy (default 0.8)\n"
+                 "  --context-shift  when the context is full, keep the first --keep tokens, drop half of\n"
+                 "                   the rest and go on generating (default: generation ends)\n"
+                 "  --keep N  prompt tokens after BOS the context shift keeps (default 0; -1: the whole prompt)\n");
     std::fputs(cli::kv_usage(), stderr);
 }
 
@@ -73,6 +79,9 @@ int parse(const std::vector<std::string>& a, RunArgs& r) {
         else if (o == "-c" || o == "--ctx-size") r.n_ctx = parse_int(o, need(i));
         else if (o == "-t" || o == "--threads") r.n_threads = int(parse_int(o, need(i)));
         else if (o == "--chat") r.chat = true;
+        else if (o == "--context-shift") r.context_shift = true;
+        else if (o == "--no-context-shift") r.context_shift = false;
+        else if (o == "--keep") r.n_keep = int(parse_int(o, need(i)));
         else if (o == "-sys" || o == "--system") r.system = need(i);
         else if (o == "--verbose-prompt") r.verbose_prompt = true;
         else if (o == "--no-mmap") r.no_mmap = true;
@@ -101,6 +110,7 @@ int parse(const std::vector<std::string>& a, RunArgs& r) {
         throw Error(ErrorKind::InvalidArgument, "--output-format must be text or json, got '" + r.output_format + "'");
     if (r.n_probs < 0 || r.n_probs > 100) throw Error(ErrorKind::InvalidArgument, "--n-probs must be in [0, 100]");
     if (r.n_ctx < 0) throw Error(ErrorKind::InvalidArgument, "-c must be >= 0");
+    if (r.n_keep < -1) throw Error(ErrorKind::InvalidArgument, "--keep must be >= -1 (-1: the whole prompt)");
     if (!r.prompt_file.empty()) {
         std::ifstream in(r.prompt_file, std::ios::binary);
         if (!in) throw Error(ErrorKind::Io, "cannot read prompt file '" + r.prompt_file + "'");
@@ -176,6 +186,8 @@ struct Generator {
     Sampler sampler;
     const RunArgs& args;
     int32_t n_past = 0;
+    int32_t n_keep = 0;    // positions [0, n_keep) survive a context shift (BOS + --keep prompt tokens)
+    int n_shifts = 0;
     size_t last_index = 0;  // batch index of the token whose logits the last decode kept
     double prompt_ms = 0, gen_ms = 0;
     int prompt_tokens = 0, gen_tokens = 0;
@@ -183,10 +195,31 @@ struct Generator {
     Generator(const Model& m, Context& c, const RunArgs& a)
         : model(m), ctx(c), sampler(a.sp, int32_t(m.n_vocab())), args(a) {}
 
-    // Decodes tokens (logits for the last); returns false when the context is full.
+    // Sets n_keep from the first prompt as llama.cpp does: BOS (when the model adds one) plus
+    // --keep tokens, or the whole prompt for --keep -1 (or more than it has).
+    void set_keep(const std::vector<int32_t>& prompt, bool bos_added) {
+        const int32_t n = int32_t(prompt.size());
+        n_keep = args.n_keep < 0 || args.n_keep + (bos_added ? 1 : 0) > n ? n : args.n_keep + (bos_added ? 1 : 0);
+    }
+
+    // Context shift (llama.cpp's): drop [n_keep, n_keep + discard) with discard = half of what follows
+    // the kept tokens, move the rest down (their cached K re-rotated). False when nothing can go.
+    bool shift() {
+        const int32_t discard = context_shift_discard(n_past, n_keep);
+        if (discard <= 0) return false;
+        ctx.kv_remove(0, n_keep, n_keep + discard);
+        ctx.kv_shift(0, n_keep + discard, n_past, -discard);
+        n_past -= discard;
+        ++n_shifts;
+        return true;
+    }
+
+    // Decodes tokens (logits for the last); returns false when the context is full (and, with
+    // --context-shift, shifting cannot make room).
     bool feed(const std::vector<int32_t>& toks) {
         if (toks.empty()) return true;
-        if (n_past + int64_t(toks.size()) > ctx.n_ctx()) return false;
+        while (n_past + int64_t(toks.size()) > ctx.n_ctx())
+            if (!args.context_shift || !shift()) return false;
         const int n_batch = ctx.params().n_batch;
         for (size_t i = 0; i < toks.size(); i += size_t(n_batch)) {
             Batch b;
@@ -227,7 +260,8 @@ struct Generator {
             gen_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
             ++gen_tokens;
             if (!ok) {
-                std::fprintf(stderr, "\nhearth run: context full (n_ctx = %lld)\n", (long long)ctx.n_ctx());
+                std::fprintf(stderr, "\nhearth run: context full (n_ctx = %lld)%s\n", (long long)ctx.n_ctx(),
+                             args.context_shift ? "" : "; generation stops (--context-shift keeps generating)");
                 break;
             }
         }
@@ -304,6 +338,7 @@ int run(const std::vector<std::string>& argv) {
             // BOS once, unless the template writes it itself.
             const bool add_bos = first && !(fmt.in.bos_token.size() && text.rfind(fmt.in.bos_token, 0) == 0);
             auto toks = tok.encode(text, add_bos, true);
+            if (first) g.set_keep(toks, add_bos && tok.bos() >= 0 && !toks.empty() && toks[0] == tok.bos());
             first = false;
             if (a.verbose_prompt) std::fprintf(stderr, "hearth: chat input (%zu tokens): [%s]\n", toks.size(), text.c_str());
             if (!g.prompt(toks)) {
@@ -320,6 +355,7 @@ int run(const std::vector<std::string>& argv) {
             std::fprintf(stderr, "hearth: prompt: %zu tokens\n", toks.size());
             for (int32_t t : toks) std::fprintf(stderr, "%6d -> '%s'\n", t, tok.token_to_piece(t, true).c_str());
         }
+        g.set_keep(toks, tok.bos() >= 0 && toks[0] == tok.bos());
         if (!g.prompt(toks))
             throw Error(ErrorKind::InvalidArgument, "the prompt (" + std::to_string(toks.size()) +
                                                         " tokens) does not fit the context (n_ctx = " + std::to_string(ctx.n_ctx()) + ")");
@@ -331,6 +367,8 @@ int run(const std::vector<std::string>& argv) {
         g.generate(a.n_predict);
         if (a.output_format == "text") std::printf("\n");
     }
+    if (g.n_shifts > 0)
+        std::fprintf(stderr, "hearth: context shifts: %d (kept the first %d tokens each time)\n", g.n_shifts, g.n_keep);
     print_memory(ctx, "at end");
     std::fprintf(stderr, "hearth: prompt eval time = %10.2f ms / %5d tokens (%8.2f ms per token, %8.2f tokens per second)\n",
                  g.prompt_ms, g.prompt_tokens, g.prompt_tokens ? g.prompt_ms / g.prompt_tokens : 0.0,

@@ -54,6 +54,11 @@ public:
     void copy(int32_t src_seq, int32_t dst_seq);        // dst := src, sharing cells
     void clear();
     int32_t pos_max(int32_t seq) const;  // -1 when empty
+    // Adds delta to the positions of seq's cells in [p0, p1) (p1 < 0: to the end), un-sharing cells
+    // shared with other sequences first (copies; Error(OutOfMemory) when none is free, nothing changed)
+    // and freeing those that would go negative. Returns the moved cells, whose K rows the caller must
+    // re-rotate (runtime/kv_shift.h, where this is defined).
+    std::vector<int32_t> shift_positions(int32_t seq, int32_t p0, int32_t p1, int32_t delta);
 
     // Cells attention must scan: [0, n_kv()) covers every used cell (rounded up to 32 cells).
     int64_t n_kv() const;

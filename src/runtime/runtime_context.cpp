@@ -18,6 +18,7 @@
 #include "model/graph.h"
 #include "model/model.h"
 #include "runtime/kv_cache.h"
+#include "runtime/kv_shift.h"
 
 namespace hearth {
 
@@ -99,7 +100,6 @@ void Context::decode(const Batch& b) {
         throw Error(ErrorKind::InvalidArgument, "decode: a non-causal model (" + I.model.architecture() + ") needs the whole input in one ubatch; " +
                                                     std::to_string(n) + " tokens exceed -ub " + std::to_string(I.params.n_ubatch));
     const int64_t n_vocab = I.model.n_vocab();
-    size_t n_out = 0;
     if (!b.types.empty()) {  // token types: only models with a token-type table have types other than 0
         if (b.types.size() != n) throw Error(ErrorKind::InvalidArgument, "decode: batch arrays tokens/types differ in length");
         const TensorRef& tt = I.model.weights().tok_types;
@@ -109,6 +109,7 @@ void Context::decode(const Batch& b) {
                 throw Error(ErrorKind::InvalidArgument, "decode: token type " + std::to_string(b.types[i]) + " at batch index " +
                                                             std::to_string(i) + " is outside [0, " + std::to_string(n_types) + ")");
     }
+    size_t n_out = 0;
     for (size_t i = 0; i < n; ++i) {
         if (b.tokens[i] < 0 || b.tokens[i] >= n_vocab)
             throw Error(ErrorKind::InvalidArgument, "decode: token id " + std::to_string(b.tokens[i]) + " at batch index " +
@@ -150,9 +151,9 @@ void Context::Impl::decode_ubatch(const Batch& b, size_t first, size_t n) {
         }
         in_tokens.assign(b.tokens.begin() + long(first), b.tokens.begin() + long(first + n));
         in_pos.assign(b.pos.begin() + long(first), b.pos.begin() + long(first + n));
-        in_out_ids.clear();
         if (b.types.empty()) in_types.assign(n, 0);
         else in_types.assign(b.types.begin() + long(first), b.types.begin() + long(first + n));
+        in_out_ids.clear();
         for (size_t i = 0; i < n; ++i)
             if (b.logits[first + i]) in_out_ids.push_back(int32_t(i));
         gi.n_outputs = int64_t(in_out_ids.size());
@@ -184,8 +185,8 @@ void Context::Impl::decode_ubatch(const Batch& b, size_t first, size_t n) {
         gb.inp_mask->data = in_mask.data();
         if (gb.inp_mask_swa) gb.inp_mask_swa->data = in_mask_swa.data();
         gb.inp_out_ids->data = in_out_ids.empty() ? nullptr : in_out_ids.data();
-        build_graph(gb);
         if (gb.inp_types) gb.inp_types->data = in_types.data();
+        build_graph(gb);
         if (!dump_path.empty()) {
             dump_dot(graph, dump_path);
             dump_path.clear();
@@ -237,6 +238,10 @@ void Context::kv_copy(int32_t src, int32_t dst) {
         throw Error(ErrorKind::InvalidArgument, "kv_copy: sequence ids " + std::to_string(src) + " -> " + std::to_string(dst) +
                                                     " must be in [0, n_seq_max = " + std::to_string(n) + ")");
     impl_->kv.copy(src, dst);
+}
+
+void Context::kv_shift(int32_t seq, int32_t p0, int32_t p1, int32_t delta) {
+    hearth::kv_shift(impl_->kv, impl_->model.hparams(), impl_->model.arch(), seq, p0, p1, delta);
 }
 
 void Context::dump_next_graph(const std::string& path) { impl_->dump_path = path; }

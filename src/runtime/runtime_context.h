@@ -77,6 +77,9 @@ public:
     void kv_copy(int32_t src_seq, int32_t dst_seq);            // dst becomes a copy of src
     void kv_clear();                                           // every sequence empty
     int32_t kv_pos_max(int32_t seq) const;                     // -1 when empty
+    // Adds delta to the positions of seq's cached tokens in [p0,p1) (p1 < 0: to the end) and
+    // re-rotates their cached K (context shift; see runtime/kv_shift.h for the rules and errors).
+    void kv_shift(int32_t seq, int32_t p0, int32_t p1, int32_t delta);
 
     // Writes the graph of the next ubatch decode() builds as Graphviz DOT to path (--dump-graph).
     void dump_next_graph(const std::string& path);
