@@ -49,13 +49,16 @@ if(HEARTH_TESTS)
     # Unit tests of the core areas (by file-name prefix; see tests/unit).
     file(GLOB HEARTH_TEST_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/unit/*.cpp)
     list(FILTER HEARTH_TEST_SOURCES INCLUDE REGEX
-        "/test_(core_|ops_|kernels_|quant_|dtype|gguf_reader|gguf_writer|gguf_malformed|sampling|chat_)[^/]*\\.cpp$")
+        "/test_(core_|port_|ops_|kernels_|quant_|dtype|gguf_reader|gguf_writer|gguf_malformed|sampling|chat_)[^/]*\\.cpp$")
     add_executable(hearth_tests ${HEARTH_TEST_SOURCES})
     target_link_libraries(hearth_tests PRIVATE hearth_core GTest::gtest GTest::gtest_main)
     target_compile_definitions(hearth_tests PRIVATE
         HEARTH_SOURCE_DIR="${CMAKE_SOURCE_DIR}"
         HEARTH_SHARED_DIR="${CMAKE_SOURCE_DIR}/../shared"
         HEARTH_BIN_DIR="${CMAKE_BINARY_DIR}/bin")
+    if(CMAKE_CROSSCOMPILING_EMULATOR)
+        target_compile_definitions(hearth_tests PRIVATE HEARTH_TEST_EMULATED=1)  # no re-exec of itself
+    endif()
     # One ctest entry for the whole binary: under qemu, starting a process per test case would cost
     # more than the tests. CMAKE_CROSSCOMPILING_EMULATOR (the toolchain's qemu) prefixes the command.
     add_test(NAME core_units COMMAND hearth_tests --gtest_brief=1)

@@ -67,10 +67,14 @@ const CpuFeatures& cpu_features() {
 }
 
 Isa best_isa() {
+#if defined(HEARTH_X86)
     const CpuFeatures& f = cpu_features();
     if (!(f.avx2 && f.fma && f.f16c && f.bmi2)) return Isa::Scalar;
     if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq && f.avx512vnni && f.avx512bf16) return Isa::Avx512;
     return Isa::Avx2;
+#else
+    return Isa::Scalar;  // no ISA-specific kernels compiled (non-x86 target or HEARTH_NATIVE_ONLY_SCALAR)
+#endif
 }
 
 const char* cpu_features_string() {

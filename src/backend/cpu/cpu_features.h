@@ -24,7 +24,7 @@ const CpuFeatures& cpu_features();
 enum class Isa { Scalar, Avx2, Avx512 };
 
 // Highest level the hardware supports: Avx2 needs AVX2+FMA+F16C+BMI2; Avx512 additionally needs
-// AVX512 F/BW/VL/DQ/VNNI/BF16.
+// AVX512 F/BW/VL/DQ/VNNI/BF16. Always Scalar in builds without the x86 kernels (HEARTH_X86 unset).
 Isa best_isa();
 // best_isa() lowered (never raised) by env HEARTH_CPU_ISA=scalar|avx2|avx512; computed once.
 // Implemented by the kernel module (backend/cpu/matmul.cpp). To exercise several levels in one
