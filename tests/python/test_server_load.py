@@ -1,8 +1,9 @@
 """Load and lifecycle tests of `hearth serve`: 16 concurrent temperature-0 streams equal the same
 requests run alone (continuous batching changes nothing), 100 clients that leave after their first
-chunk leave every slot idle within 500 ms, a full queue answers 429 with Retry-After, SIGTERM
-drains an in-flight stream and exits 0, and the default model (Gemma 3 270M) serves when present.
-Only 127.0.0.1 is contacted; every loop is bounded."""
+chunk leave every slot idle within 500 ms while the outputs of clients that stay are unchanged, a
+full queue answers 429 with Retry-After (to the openai client too) while queued streams go on, a
+slow reader gets its whole stream, SIGTERM drains an in-flight stream and exits 0, and the default
+model (Gemma 3 270M) serves when present. Only 127.0.0.1 is contacted; every loop is bounded."""
 import concurrent.futures as cf
 import json
 import os
@@ -52,6 +53,23 @@ def slots_idle(base):
     return all(not s["is_processing"] for s in slots)
 
 
+def same_greedy_output(solo, solo_lp, other, other_lp):
+    """Asserts that a temperature-0 stream run beside others equals the same request run alone; True
+    when identical. Random weights make near-ties common, and the runtime's kernels may round
+    differently for a many-row batch than for one row. So: identical token streams, except that a
+    stream may part ways at a step where the solo run's two best candidates were within 0.05 nats."""
+    a = [t.token for t in solo_lp]
+    b = [t.token for t in other_lp]
+    if a == b:
+        assert other == solo
+        return True
+    k = next(j for j in range(min(len(a), len(b)) + 1) if j == min(len(a), len(b)) or a[j] != b[j])
+    assert k < min(len(a), len(b)), (a, b)  # one is not a prefix of the other
+    top = solo_lp[k].top_logprobs
+    assert len(top) == 2 and top[0].logprob - top[1].logprob < 0.05, (k, a, b, top)
+    return False
+
+
 def test_concurrent_streams_equal_solo_runs():
     proc, base = start_server(["-m", MODEL, "-np", "16"])
     try:
@@ -62,21 +80,8 @@ def test_concurrent_streams_equal_solo_runs():
         together_lp = [[] for _ in prompts]
         with cf.ThreadPoolExecutor(16) as ex:
             together = list(ex.map(lambda i: stream_text(base, prompts[i], 16, together_lp[i]), range(16)))
-        # Random weights make near-ties common, and the runtime's kernels may round differently for
-        # a 16-row batch than for one row. So: identical token streams, except that a stream may
-        # part ways at a step where the solo run's two best candidates were within 0.05 nats.
-        identical = 0
-        for i in range(16):
-            a = [t.token for t in solo_lp[i]]
-            b = [t.token for t in together_lp[i]]
-            if a == b:
-                assert together[i] == solo[i], i
-                identical += 1
-                continue
-            k = next(j for j in range(min(len(a), len(b)) + 1) if j == min(len(a), len(b)) or a[j] != b[j])
-            assert k < min(len(a), len(b)), (i, a, b)  # one is not a prefix of the other
-            top = solo_lp[i][k].top_logprobs
-            assert len(top) == 2 and top[0].logprob - top[1].logprob < 0.05, (i, k, a, b, top)
+        assert all(finish in ("stop", "length") for _, finish in together)  # every stream completed
+        identical = sum(same_greedy_output(solo[i], solo_lp[i], together[i], together_lp[i]) for i in range(16))
         assert identical >= 12, identical
         metrics_busy = requests.get(base + "/slots", timeout=5).json()
         assert len(metrics_busy) == 16
@@ -103,14 +108,28 @@ def read_first_chunk_and_leave(base, results, i):
 def test_disconnected_clients_free_every_slot_within_500ms():
     proc, base = start_server(["-m", MODEL, "-np", "4", "--max-queue", "128", "--metrics"])
     try:
-        results = [None] * 100
-        threads = [threading.Thread(target=read_first_chunk_and_leave, args=(base, results, i)) for i in range(100)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=60)
-        left = time.time()
+        # Three clients read their whole stream while 100 others leave after their first chunk;
+        # theirs must equal the same requests run alone.
+        watch = [[{"role": "user", "content": f"watcher {i} stays to the end"}] for i in range(3)]
+        solo_lp = [[] for _ in watch]
+        solo = [stream_text(base, m, 24, solo_lp[i]) for i, m in enumerate(watch)]
+        watch_lp = [[] for _ in watch]
+        with cf.ThreadPoolExecutor(3) as ex:
+            results = [None] * 100
+            threads = [threading.Thread(target=read_first_chunk_and_leave, args=(base, results, i))
+                       for i in range(100)]
+            for k, t in enumerate(threads):
+                t.start()
+                if k == 30:  # the watchers queue up among the leaving clients
+                    watchers = [ex.submit(stream_text, base, m, 24, watch_lp[i]) for i, m in enumerate(watch)]
+            for t in threads:
+                t.join(timeout=60)
+            watched = [w.result(timeout=120) for w in watchers]
+            left = time.time()  # every leaving client is gone and every watcher done
         assert all(r and b"200 OK" in r and b"data: " in r for r in results)
+        for i in range(3):
+            assert watched[i][1] in ("stop", "length")
+            same_greedy_output(solo[i], solo_lp[i], watched[i], watch_lp[i])
         idle_after = None
         while time.time() - left < 5:
             if slots_idle(base):
@@ -184,6 +203,31 @@ def test_full_queue_answers_429():
             model="m", messages=[{"role": "user", "content": "hi"}], max_tokens=2)
         assert r.choices[0].finish_reason in ("stop", "length")
         del a_lines, b_lines
+    finally:
+        stop_server(proc)
+
+
+def test_slow_reader_receives_the_whole_stream():
+    """A client that stops reading for a while (the server keeps generating and writing into the
+    socket meanwhile) still receives every token, the finish chunk and [DONE]: nothing is dropped."""
+    proc, base = start_server(["-m", MODEL, "-np", "2"])
+    try:
+        body = {"messages": [{"role": "user", "content": "slow reader"}], "max_tokens": 300, "temperature": 0,
+                "cache_prompt": False}  # both runs evaluate the same batches: identical numerics
+        whole = requests.post(base + "/v1/chat/completions", json=body, timeout=120).json()
+        r = requests.post(base + "/v1/chat/completions", stream=True, timeout=120,
+                          json=dict(body, stream=True, stream_options={"include_usage": True}))
+        lines = r.iter_lines(decode_unicode=True)
+        assert next(lines).startswith("data: ")
+        time.sleep(3)  # the server generates meanwhile
+        rest = [line for line in lines if line]
+        assert rest[-1] == "data: [DONE]"
+        chunks = [json.loads(line[6:]) for line in rest[:-1]]
+        text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
+        finish = [c["choices"][0]["finish_reason"] for c in chunks if c["choices"] and c["choices"][0]["finish_reason"]]
+        assert finish == [whole["choices"][0]["finish_reason"]]
+        assert chunks[-1]["usage"]["completion_tokens"] == whole["usage"]["completion_tokens"]
+        assert text == whole["choices"][0]["message"]["content"]
     finally:
         stop_server(proc)
 
