@@ -35,6 +35,9 @@ const char* kUsage =
     "  -a, --alias NAME          model id reported to clients\n"
     "  -to, --timeout S          HTTP read/write timeout in seconds (default 600)\n"
     "  --max-queue N             waiting requests before 429 (default 64)\n"
+    "  --context-shift           a slot whose context is full drops half of its tokens after the\n"
+    "                            first --keep and goes on (default: the completion ends, \"length\")\n"
+    "  --keep N                  prompt tokens after BOS a context shift keeps (default 0; -1: all)\n"
     "  --no-mmap                 read the model into memory instead of mapping it\n"
     "  --mlock                   lock the model in RAM\n"
     "  --embedding               serve /v1/embeddings and /embedding (encoder models always do)\n"
@@ -124,6 +127,13 @@ int run_serve(const std::vector<std::string>& args) {
         } else if (a == "--max-queue") {
             if (!int_value(0, 100000, n)) return usage_error("--max-queue needs a number in 0..100000");
             cfg.max_queue = size_t(n);
+        } else if (a == "--context-shift") {
+            cfg.context_shift = true;
+        } else if (a == "--no-context-shift") {
+            cfg.context_shift = false;
+        } else if (a == "--keep") {
+            if (!int_value(-1, 1 << 24, n)) return usage_error("--keep needs a number >= -1 (-1: the whole prompt)");
+            cfg.n_keep = int(n);
         } else if (a == "--no-mmap") {
             cfg.use_mmap = false;
         } else if (a == "--mlock") {

@@ -37,6 +37,7 @@ int ContextBackend::n_batch() const { return ctx_->params().n_batch; }
 void ContextBackend::decode(const Batch& batch) { ctx_->decode(batch); }
 const float* ContextBackend::logits(size_t i) const { return ctx_->logits(i); }
 void ContextBackend::kv_remove(int32_t seq, int32_t p0, int32_t p1) { ctx_->kv_remove(seq, p0, p1); }
+void ContextBackend::kv_shift(int32_t seq, int32_t p0, int32_t p1, int32_t delta) { ctx_->kv_shift(seq, p0, p1, delta); }
 uint64_t ContextBackend::kv_bytes_used() const { return ctx_->memory().kv_used; }
 
 std::string TokenizerText::piece(int32_t token) const { return tok_.token_to_piece(token, false); }

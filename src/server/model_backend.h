@@ -37,6 +37,7 @@ public:
     void decode(const Batch& batch) override;
     const float* logits(size_t batch_index) const override;
     void kv_remove(int32_t seq, int32_t p0, int32_t p1) override;
+    void kv_shift(int32_t seq, int32_t p0, int32_t p1, int32_t delta) override;
     uint64_t kv_bytes_used() const;
 
 private:

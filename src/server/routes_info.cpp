@@ -91,7 +91,7 @@ void register_info_routes(Server::State& st) {
                                {"n_prompt_tokens", s.n_prompt},
                                {"n_past", s.n_past},
                                {"n_decoded", s.n_decoded},
-                               {"n_cached", s.n_cached}});
+                               {"n_cached", s.n_cached}, {"n_shifts", s.n_shifts}});
             }
             send_json(res, out);
         });

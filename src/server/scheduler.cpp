@@ -7,6 +7,7 @@
 #include <functional>
 
 #include "core/error.h"
+#include "runtime/kv_shift.h"
 #include "server/api_error.h"
 
 namespace hearth::server {
@@ -33,6 +34,10 @@ int status_for(const Error& e) {
 }
 
 }  // namespace
+
+void DecodeBackend::kv_shift(int32_t, int32_t, int32_t, int32_t) {
+    throw Error(ErrorKind::Unsupported, "this decoding backend cannot shift its KV cache (context shift)");
+}
 
 Scheduler::Scheduler(DecodeBackend& backend, const TokenText& text, SchedulerConfig config, Metrics* metrics)
     : backend_(backend), text_(text), cfg_(config), metrics_(metrics) {
@@ -97,6 +102,7 @@ std::vector<SlotInfo> Scheduler::slots() const {
         info.n_past = int64_t(s.cache.size());
         info.n_decoded = s.stats.predicted_n;
         info.n_cached = s.stats.cached_n;
+        info.n_shifts = s.n_shifts;
         out.push_back(info);
     }
     return out;
@@ -218,6 +224,7 @@ void Scheduler::start_task(Slot& slot, Task task) {
     }
     slot.n_prompt_done = keep;
     slot.stats.cached_n = int64_t(keep);
+    slot.n_shifts = 0;
     slot.pending_token = -1;
     slot.sampler = std::make_unique<Sampler>(task.sampling, backend_.n_vocab());
     size_t window = task.sampling.penalty_last_n < 0 ? task.prompt.size() : size_t(task.sampling.penalty_last_n);
@@ -346,11 +353,32 @@ void Scheduler::sample_slot(Slot& slot, const float* logits) {
         finish(slot, "stop");
     } else if (task.max_tokens > 0 && slot.stats.predicted_n >= task.max_tokens) {
         finish(slot, "length");
-    } else if (int64_t(slot.cache.size()) >= backend_.n_ctx()) {
-        finish(slot, "length");  // no position left for the next token
-    } else {
+    } else if (int64_t(slot.cache.size()) >= backend_.n_ctx() && !(cfg_.context_shift && shift_slot(slot))) {
+        if (slot.task) finish(slot, "length");  // no position left for the next token
+    } else if (slot.task) {
         slot.pending_token = tok;
     }
+}
+
+bool Scheduler::shift_slot(Slot& slot) {
+    const int32_t n_past = int32_t(slot.cache.size());
+    int32_t n_keep = cfg_.n_keep < 0 ? int32_t(slot.task->prompt.size()) : cfg_.n_keep;
+    n_keep = std::min(n_keep, n_past);
+    const int32_t discard = context_shift_discard(n_past, n_keep);
+    if (discard <= 0) return false;
+    try {
+        backend_.kv_remove(slot.id, n_keep, n_keep + discard);
+        backend_.kv_shift(slot.id, n_keep + discard, n_past, -discard);
+    } catch (const Error& e) {
+        // The slot's cache no longer matches its token list: drop it all.
+        backend_.kv_remove(slot.id, 0, -1);
+        slot.cache.clear();
+        fail(slot, status_for(e), std::string("context shift failed: ") + e.what());
+        return true;  // the task is gone (fail released it)
+    }
+    slot.cache.erase(slot.cache.begin() + n_keep, slot.cache.begin() + n_keep + discard);
+    ++slot.n_shifts;
+    return true;
 }
 
 bool Scheduler::mask_tokens(const float* logits, const std::function<bool(int32_t)>& allowed) {

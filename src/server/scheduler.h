@@ -35,6 +35,9 @@ public:
     virtual void decode(const Batch& batch) = 0;             // throws hearth::Error
     virtual const float* logits(size_t batch_index) const = 0;
     virtual void kv_remove(int32_t seq, int32_t p0, int32_t p1) = 0;
+    // Adds delta to the positions of seq's cache in [p0, p1) (context shift). Backends that cannot
+    // shift keep this default, which throws Error(Unsupported).
+    virtual void kv_shift(int32_t seq, int32_t p0, int32_t p1, int32_t delta);
 };
 
 // What it needs from the tokenizer.
@@ -49,6 +52,10 @@ struct SchedulerConfig {
     int n_slots = 1;
     size_t max_queue = 64;     // queued (not yet started) tasks beyond this are refused (429)
     int prompt_chunk = 512;    // prompt tokens per step while other slots are generating
+    // A slot whose context is full: false ends the task with finish_reason "length"; true drops
+    // half of the tokens after the first n_keep and goes on (llama.cpp's context shift).
+    bool context_shift = false;
+    int32_t n_keep = 0;        // positions a context shift keeps (BOS included); -1: the task's whole prompt
 };
 
 struct SlotInfo {
@@ -58,6 +65,7 @@ struct SlotInfo {
     int64_t n_past = 0;     // tokens in this slot's KV
     int64_t n_decoded = 0;  // tokens generated for the current/last task
     int64_t n_cached = 0;   // tokens reused at the start of the current/last task
+    int64_t n_shifts = 0;   // context shifts during the current/last task
 };
 
 class Scheduler {
@@ -89,6 +97,7 @@ private:
         std::unique_ptr<Sampler> sampler;
         std::unique_ptr<TextStream> text;
         TaskStats stats;
+        int64_t n_shifts = 0;
         Clock::time_point t_start, t_first, t_last;
         uint64_t last_used = 0;
         bool generating() const { return pending_token >= 0; }
@@ -100,6 +109,8 @@ private:
     void build_batch(Batch& batch, std::vector<Slot*>& owner);
     void after_decode(const Batch& batch, const std::vector<Slot*>& owner);
     void sample_slot(Slot& slot, const float* logits);
+    // Context shift of a full slot (cfg_.context_shift); false when nothing can be dropped.
+    bool shift_slot(Slot& slot);
     // Fills masked_ with the logits of allowed tokens (-inf elsewhere); false when none is allowed.
     bool mask_tokens(const float* logits, const std::function<bool(int32_t)>& allowed);
     void finish(Slot& slot, const std::string& reason);

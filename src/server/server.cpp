@@ -177,6 +177,8 @@ void Server::load_model() {
     sc.n_slots = cfg.n_slots;
     sc.max_queue = cfg.max_queue;
     sc.prompt_chunk = std::min(cfg.prompt_chunk, cfg.n_batch);
+    sc.context_shift = cfg.context_shift;
+    sc.n_keep = cfg.n_keep < 0 ? -1 : cfg.n_keep + (tok.add_bos() && tok.bos() >= 0 ? 1 : 0);
     st.scheduler = std::make_unique<Scheduler>(*st.backend, *st.text, sc, &st.metrics);
     st.scheduler->start();
     st.model_id = cfg.alias.empty() ? file_name(cfg.model_path) : cfg.alias;

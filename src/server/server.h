@@ -34,6 +34,8 @@ struct ServerConfig {
     bool mlock = false;
     size_t max_queue = 64;         // waiting requests beyond this get 429
     int prompt_chunk = 512;        // prompt tokens per step while other slots generate
+    bool context_shift = false;    // --context-shift: a full slot drops old tokens instead of finishing
+    int n_keep = 0;                // --keep: prompt tokens after BOS a context shift keeps (-1: whole prompt)
     int http_threads = 0;          // 0: n_slots + max_queue + 16
     RequestLimits limits;
     bool embedding = false;        // --embedding: serve /v1/embeddings and /embedding

@@ -60,3 +60,35 @@ def test_run_keep_whole_prompt_and_bad_keep():
     r = subprocess.run([BIN, "run", "-m", QWEN, "-p", "x", "--keep", "-5"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2
     assert "--keep" in r.stderr
+
+
+def completion(base, max_tokens):
+    import requests
+    r = requests.post(base + "/v1/completions", json={"prompt": "The quick brown fox", "max_tokens": max_tokens,
+                                                      "temperature": 0}, timeout=120)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+@pytest.mark.parametrize("shift", [False, True])
+def test_serve_context_shift(shift):
+    pytest.importorskip("requests")
+    from server_process import start_server, stop_server
+    extra = ["-m", QWEN, "-c", "32"] + (["--context-shift", "--keep", "1"] if shift else [])
+    proc, base = start_server(extra)
+    try:
+        j = completion(base, 90)
+        n = j["usage"]["completion_tokens"]
+        assert j["choices"][0]["finish_reason"] == "length"
+        if shift:
+            assert n == 90  # ended by max_tokens, far past the 32-token context
+            import requests
+            slots = requests.get(base + "/slots", timeout=10).json()
+            assert slots[0]["n_shifts"] >= 3, slots
+            assert slots[0]["n_past"] <= 32
+            # The slot still serves a fresh request normally afterwards.
+            assert completion(base, 5)["usage"]["completion_tokens"] == 5
+        else:
+            assert n < 32  # the context ended it
+    finally:
+        stop_server(proc)
