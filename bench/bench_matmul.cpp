@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "backend/cpu/matmul.h"
+#include "backend/cpu/repack.h"
 #include "quant/fp16.h"
 
 namespace {
@@ -86,6 +87,44 @@ void BM_Matmul(benchmark::State& state) {
     state.SetLabel(std::string(hearth::dtype_name(t)) + " " + cpu::isa_name(isa));
     state.counters["GFLOP/s"] = benchmark::Counter(2.0 * k * rows * n / 1e9, benchmark::Counter::kIsIterationInvariantRate);
     state.counters["GB/s"] = benchmark::Counter(static_cast<double>(rb * rows) / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// The same shapes through the repacked-weight kernel (repack.h; AVX-512 VNNI, rows % 16 == 0).
+void BM_MatmulRepacked(benchmark::State& state) {
+    const DType t = kTypes[state.range(0)];
+    const int64_t k = state.range(1), rows = state.range(2), n = state.range(3);
+    if (!cpu::repacked_kernel_available(cpu::Isa::Avx512) || !cpu::repack_supported(t, rows, k)) {
+        state.SkipWithError("no repacked kernel");
+        return;
+    }
+    const AlignedBuf& w = weights(t, rows, k);
+    const size_t rb = hearth::dtype_row_bytes(t, k);
+    AlignedBuf packed(cpu::repacked_bytes(t, rows, k));
+    cpu::repack_weights(t, w.p, rb, rows, k, packed.p);
+    std::vector<float> x(static_cast<size_t>(n * k));
+    std::mt19937 rng(1);
+    std::normal_distribution<float> nd;
+    for (auto& v : x) v = nd(rng);
+    AlignedBuf aq(cpu::quantized_activation_bytes(t, k, n));
+    cpu::quantize_activations(t, x.data(), k, k, 0, n, aq.p);
+    std::vector<float> out(static_cast<size_t>(n * rows));
+    for (auto _ : state) {
+        cpu::matmul_repacked(t, packed.p, aq.p, k, n, 0, rows, out.data(), rows);
+        benchmark::DoNotOptimize(out.data());
+    }
+    state.SetLabel(std::string(hearth::dtype_name(t)) + " repacked");
+    state.counters["GFLOP/s"] = benchmark::Counter(2.0 * k * rows * n / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+    state.counters["GB/s"] = benchmark::Counter(static_cast<double>(rb * rows) / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void repacked_args(benchmark::internal::Benchmark* b) {
+    b->ArgNames({"type", "k", "rows", "n", "isa"});
+    const int64_t shapes[][2] = {{1024, 1024}, {1024, 3072}, {3072, 1024}, {1024, 151936}};
+    for (int ti : {0, 1, 2, 3, 4}) {
+        for (const auto& s : shapes) b->Args({ti, s[0], s[1], 1, 2});
+        for (const auto& s : shapes) b->Args({ti, s[0], s[1] > 8192 ? 8192 : s[1], 512, 2});
+        for (int64_t n : {2, 4, 8, 16}) b->Args({ti, 1024, 3072, n, 2});
+    }
 }
 
 // Decode shape on 2 threads (weight rows split in halves), wall-clock: the fraction of the machine's
@@ -172,6 +211,7 @@ void gemma_args(benchmark::internal::Benchmark* b) {
 
 BENCHMARK(BM_Matmul)->Name("BM_MatmulGemma")->Apply(gemma_args)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Matmul)->Apply(matmul_args)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MatmulRepacked)->Apply(repacked_args)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Matmul2T)
     ->ArgNames({"type", "k", "rows"})
     ->Args({0, 1024, 151936})

@@ -2,6 +2,7 @@
 // validate hyper-parameters, bind weights zero-copy and build the tokenizer.
 #include "model/model.h"
 
+#include "backend/cpu/repack.h"
 #include "core/error.h"
 #include "model/arch.h"
 #include "tokenizer/tokenizer.h"
@@ -9,6 +10,21 @@
 namespace hearth {
 
 Model::~Model() = default;
+
+namespace {
+// The 2-D matrices the graphs multiply activations by (candidates for CPU weight repacking).
+std::vector<cpu::WeightDesc> matmul_weights(const ModelWeights& w) {
+    std::vector<cpu::WeightDesc> out;
+    auto add = [&](const TensorRef& r) {
+        if (r && r.ne[2] == 1 && r.ne[3] == 1) out.push_back({r.data, r.type, r.ne[0], r.ne[1], r.row_bytes});
+    };
+    add(w.output);
+    for (const LayerWeights& l : w.layers) {
+        for (const TensorRef* r : {&l.wq, &l.wk, &l.wv, &l.wo, &l.ffn_gate, &l.ffn_up, &l.ffn_down}) add(*r);
+    }
+    return out;
+}
+}  // namespace
 
 std::unique_ptr<Model> Model::load(const std::string& path, const ModelParams& p) {
     gguf::OpenOptions opts;
@@ -27,6 +43,7 @@ std::unique_ptr<Model> Model::from_file(std::unique_ptr<gguf::File> file) {
     m->arch_ = &find_arch(*arch);
     m->hp_ = read_hparams(f, *m->arch_);
     m->w_ = load_weights(f, *m->arch_, m->hp_);
+    m->repacked_ = std::make_unique<cpu::RepackedWeights>(matmul_weights(m->w_));
     m->tokenizer_ = Tokenizer::from_gguf(f);
     if (m->tokenizer_->n_vocab() != m->hp_.n_vocab)
         throw Error(ErrorKind::InvalidFile, "the tokenizer has " + std::to_string(m->tokenizer_->n_vocab()) +

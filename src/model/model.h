@@ -15,6 +15,9 @@ namespace hearth {
 
 class Tokenizer;
 struct ArchSpec;
+namespace cpu {
+class RepackedWeights;
+}
 
 struct ModelParams {
     bool use_mmap = true;  // false: read the file into memory (--no-mmap)
@@ -50,6 +53,9 @@ private:
     HParams hp_;
     ModelWeights w_;
     const ArchSpec* arch_ = nullptr;
+    // CPU-kernel copies of the matmul weights in a row-interleaved layout (backend/cpu/repack.h);
+    // declared after file_ so they are dropped before the mapping they were copied from.
+    std::unique_ptr<cpu::RepackedWeights> repacked_;
 };
 
 }  // namespace hearth

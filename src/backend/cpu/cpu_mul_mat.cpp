@@ -7,6 +7,7 @@
 #include "backend/cpu/cpu_ops.h"
 #include "backend/cpu/cpu_simd.h"
 #include "backend/cpu/matmul.h"
+#include "backend/cpu/repack.h"
 #include "core/error.h"
 #include "quant/fp16.h"
 #include "quant/quant.h"
@@ -92,10 +93,24 @@ WorkSize mul_mat_work_size(const Tensor& node, int nth) {
     return ws;
 }
 
+// The repacked copy of w (repack.h) when one is registered and the ISA runs its kernel.
+const RepackedMatrix* repacked_for(const Tensor& w, Isa isa) {
+    if (isa != Isa::Avx512 || w.ne[2] != 1 || w.ne[3] != 1) return nullptr;
+    const RepackedMatrix* m = find_repacked(w.data);
+    if (!m || m->type != w.type || m->k != w.ne[0] || m->rows != w.ne[1] || m->row_bytes != w.nb[1]) return nullptr;
+    return m;
+}
+
 void op_mul_mat(Tensor& dst, const OpCtx& c) {
     const Tensor& w = *dst.src[0];
     const Tensor& x = *dst.src[1];
-    const Geometry g = geometry(dst, c.nth);
+    Geometry g = geometry(dst, c.nth);
+    const RepackedMatrix* rp = use_kernel(w) ? repacked_for(w, c.isa) : nullptr;
+    if (rp) {  // the repacked kernel takes whole 16-row tiles
+        g.chunk = (g.chunk + kRepackRows - 1) / kRepackRows * kRepackRows;
+        g.n_chunks = (g.M + g.chunk - 1) / g.chunk;
+        g.units = g.X2 * g.X3 * g.n_chunks;
+    }
     const int64_t out_stride = static_cast<int64_t>(dst.nb[1] / sizeof(float));
 
     if (use_kernel(w)) {
@@ -126,8 +141,12 @@ void op_mul_mat(Tensor& dst, const OpCtx& c) {
             const int64_t m0 = ch * g.chunk, m1 = std::min(g.M, m0 + g.chunk);
             const char* wb = static_cast<const char*>(w.data) + (i2 / g.r2) * w.nb[2] + (i3 / g.r3) * w.nb[3];
             float* out = reinterpret_cast<float*>(static_cast<char*>(dst.data) + i2 * dst.nb[2] + i3 * dst.nb[3]);
-            matmul_quantized_isa(c.isa, w.type, wb, w.nb[1], aq + static_cast<size_t>(b * g.N) * qrow, g.K, g.N,
-                                 m0, m1, out, out_stride);
+            if (rp)  // bitwise the same result as the unpacked kernel
+                matmul_repacked(w.type, rp->packed, aq + static_cast<size_t>(b * g.N) * qrow, g.K, g.N, m0, m1, out,
+                                out_stride);
+            else
+                matmul_quantized_isa(c.isa, w.type, wb, w.nb[1], aq + static_cast<size_t>(b * g.N) * qrow, g.K, g.N,
+                                     m0, m1, out, out_stride);
         }
         return;
     }

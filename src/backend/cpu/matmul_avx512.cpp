@@ -1,6 +1,5 @@
 // AVX-512 VNNI (vpdpbusd on 256-bit vectors, 32 registers) build of the x86 quantized matmul
 // kernels; entry point detail::matmul_avx512.
-#define HEARTH_MM_MIN_PANEL_COLS 6
 #define HEARTH_MM_VNNI 1
 // GCC 12's AVX-512 headers build "undefined" vectors from a self-initialised local (__Y), which
 // -W(maybe-)uninitialized reports wherever those intrinsics are inlined (GCC bug 105593, fixed in 13).

@@ -1,24 +1,19 @@
-// x86 quantized matmul: per weight format, the row-streaming kernel (matmul_x86_rows.h) for few
-// activation columns or the panel kernel (matmul_x86_panels.h) for many. Included ONLY by
-// matmul_avx2.cpp / matmul_avx512.cpp (anonymous namespace); they define HEARTH_MM_VNNI first.
+// x86 quantized matmul: per weight format, the panel kernel (matmul_x86_panels.h) for every number
+// of activation columns, so each output has one fma chain whatever the batch (batch invariance;
+// fast decode comes from the repacked weights of repack.h). Included ONLY by matmul_avx2.cpp /
+// matmul_avx512.cpp (anonymous namespace); they define HEARTH_MM_VNNI first.
 #pragma once
 
 #include "backend/cpu/matmul_x86_panels.h"
-#include "backend/cpu/matmul_x86_rows.h"
 
 namespace hearth::cpu {
 namespace {
-
-// From this many activation columns on, decoding a panel once beats the row kernel (<= kMaxRowCols).
-constexpr int64_t kMinPanelCols = HEARTH_MM_MIN_PANEL_COLS;
-static_assert(kMinPanelCols - 1 <= kMaxRowCols, "the row kernel must cover every n below the panel threshold");
 
 template <class F>
 void matmul_fmt(const void* w, size_t wrb, const void* a_q, int64_t k, int64_t n, int64_t r0, int64_t r1,
                 float* out, int64_t out_stride) {
     const uint8_t* wb = static_cast<const uint8_t*>(w);
-    if (n >= kMinPanelCols) matmul_panels<F>(wb, wrb, a_q, k, n, r0, r1, out, out_stride);
-    else matmul_rows<F>(wb, wrb, a_q, k, n, r0, r1, out, out_stride);
+    matmul_panels<F>(wb, wrb, a_q, k, n, r0, r1, out, out_stride);
 }
 
 inline void matmul_dispatch(DType t, const void* w, size_t wrb, const void* a_q, int64_t k, int64_t n, int64_t r0,

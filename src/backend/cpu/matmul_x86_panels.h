@@ -124,11 +124,23 @@ void build_panel(const uint8_t* w, size_t wrb, int64_t i0, int nrows, int64_t k,
 template <bool kSub16, bool kSignedNoVnni, int kRun, int NP, int NC>
 void panel_tile(const PanelSub* const* panels, const ActRow* act, int64_t s0, int64_t s1, float* const* out,
                 const int* nvalid, bool accumulate) {
+    // A continued k-chunk (accumulate) reloads the partial sums it stored: the fma chain of every
+    // output is then the same whatever the chunking or the number of columns (batch invariance).
     __m256 f[NP][NC];
     #pragma GCC unroll 8
     for (int p = 0; p < NP; ++p)
         #pragma GCC unroll 8
-        for (int c = 0; c < NC; ++c) f[p][c] = _mm256_setzero_ps();
+        for (int c = 0; c < NC; ++c) {
+            if (!accumulate) {
+                f[p][c] = _mm256_setzero_ps();
+            } else if (nvalid[p] == 8) {
+                f[p][c] = _mm256_loadu_ps(out[c] + 8 * p);
+            } else {
+                alignas(32) float t[8] = {};
+                for (int r = 0; r < nvalid[p]; ++r) t[r] = out[c][8 * p + r];
+                f[p][c] = _mm256_load_ps(t);
+            }
+        }
     constexpr int kHalves = kSub16 ? 2 : 1;
     constexpr int kGroups = 8 / kHalves;
     for (int64_t s = s0; s < s1; ++s) {
@@ -185,12 +197,11 @@ void panel_tile(const PanelSub* const* panels, const ActRow* act, int64_t s0, in
         for (int c = 0; c < NC; ++c) {
             float* o = out[c] + 8 * p;
             if (nvalid[p] == 8) {
-                const __m256 v = accumulate ? _mm256_add_ps(_mm256_loadu_ps(o), f[p][c]) : f[p][c];
-                _mm256_storeu_ps(o, v);
+                _mm256_storeu_ps(o, f[p][c]);
             } else {
                 alignas(32) float t[8];
                 _mm256_store_ps(t, f[p][c]);
-                for (int r = 0; r < nvalid[p]; ++r) o[r] = accumulate ? o[r] + t[r] : t[r];
+                for (int r = 0; r < nvalid[p]; ++r) o[r] = t[r];
             }
         }
     }
@@ -214,9 +225,12 @@ void panel_tile_cols(int nc, const PanelSub* const* panels, const ActRow* act, i
 template <bool kSub16, int NC>
 void panel_tile512(const PanelSub* panel, const ActRow* act, int64_t s0, int64_t s1, float* const* out, int nvalid,
                    bool accumulate) {
+    // A continued k-chunk (accumulate) reloads the partial sums it stored, so every output's fma
+    // chain is the same whatever the chunking or the number of columns (batch invariance).
+    const __mmask16 m = static_cast<__mmask16>((1u << nvalid) - 1u);
     __m512 f[NC];
 #pragma GCC unroll 8
-    for (int c = 0; c < NC; ++c) f[c] = _mm512_setzero_ps();
+    for (int c = 0; c < NC; ++c) f[c] = accumulate ? _mm512_maskz_loadu_ps(m, out[c]) : _mm512_setzero_ps();
     constexpr int kHalves = kSub16 ? 2 : 1;
     constexpr int kGroups = 8 / kHalves;
     for (int64_t s = s0; s < s1; ++s) {
@@ -246,12 +260,8 @@ void panel_tile512(const PanelSub* panel, const ActRow* act, int64_t s0, int64_t
             }
         }
     }
-    const __mmask16 m = static_cast<__mmask16>((1u << nvalid) - 1u);
 #pragma GCC unroll 8
-    for (int c = 0; c < NC; ++c) {
-        const __m512 v = accumulate ? _mm512_add_ps(_mm512_maskz_loadu_ps(m, out[c]), f[c]) : f[c];
-        _mm512_mask_storeu_ps(out[c], m, v);
-    }
+    for (int c = 0; c < NC; ++c) _mm512_mask_storeu_ps(out[c], m, f[c]);
 }
 
 template <bool kSub16>

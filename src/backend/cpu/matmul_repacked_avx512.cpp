@@ -1,0 +1,248 @@
+// AVX-512 VNNI matmul over repacked weights (layouts in repack.h): one zmm = 16 weight rows, each
+// activation 4-byte group broadcast to all of them. Per output the float work is exactly the panel
+// kernel's (matmul_x86_panels.h, panel_tile512): per sub-block s and half h,
+//   f = fma(float(int dot), sc*da, f); f = fma(mn, ds, f)
+// in ascending (s, h) order, so results are bitwise those of the unpacked path for every batch size.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "backend/cpu/matmul_internal.h"
+#include "core/error.h"
+
+namespace hearth::cpu::detail {
+namespace {
+
+inline __m512i ldz(const uint8_t* p) { return _mm512_loadu_si512(p); }
+inline __m512 f16x16(const uint8_t* p) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+inline __m512 u8x16(const uint8_t* p) {
+    return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+}
+inline __m512 i8x16(const uint8_t* p) {
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+}
+inline __m512 cvt(__m512i v) { return _mm512_maskz_cvtepi32_ps(static_cast<__mmask16>(0xFFFF), v); }
+
+// Per format: kSubs sub-blocks per unit, kUnit bytes per unit, kSub16 (scales per 16 elements),
+// weights(unit, s, wv): the 8 weight vectors (group g = elements 4g..4g+3 of sub-block s, u8),
+// scales(unit, s, sc, mn): per-row scale / offset of sub-block s (half h in sc[h] / mn[h]), computed
+// with the same float operations as the panel kernel's decoders (matmul_x86_decode.h).
+struct RQ4_0 {
+    static constexpr int kSubs = 1, kUnit = 288;
+    static constexpr bool kSub16 = false;
+    static void weights(const uint8_t* u, int, __m512i wv[8]) {
+        const __m512i m4 = _mm512_set1_epi8(0x0F);
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; ++j) {
+            const __m512i z = ldz(u + 64 * j);
+            wv[j] = _mm512_and_si512(z, m4);
+            wv[j + 4] = _mm512_and_si512(_mm512_srli_epi16(z, 4), m4);
+        }
+    }
+    static void scales(const uint8_t* u, int, __m512 sc[2], __m512 mn[2]) {
+        sc[0] = f16x16(u + 256);
+        mn[0] = _mm512_mul_ps(sc[0], _mm512_set1_ps(-8.0f));
+    }
+};
+
+struct RQ5_0 {
+    static constexpr int kSubs = 1, kUnit = 352;
+    static constexpr bool kSub16 = false;
+    static void weights(const uint8_t* u, int, __m512i wv[8]) {
+        const __m512i m4 = _mm512_set1_epi8(0x0F), c10 = _mm512_set1_epi8(0x10);
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; ++j) {
+            const __m512i z = ldz(u + 64 * j);
+            uint64_t lo, hi;
+            std::memcpy(&lo, u + 256 + 16 * j, 8);
+            std::memcpy(&hi, u + 256 + 16 * j + 8, 8);
+            const __m512i l = _mm512_and_si512(z, m4);
+            wv[j] = _mm512_mask_add_epi8(l, static_cast<__mmask64>(lo), l, c10);
+            const __m512i h = _mm512_and_si512(_mm512_srli_epi16(z, 4), m4);
+            wv[j + 4] = _mm512_mask_add_epi8(h, static_cast<__mmask64>(hi), h, c10);
+        }
+    }
+    static void scales(const uint8_t* u, int, __m512 sc[2], __m512 mn[2]) {
+        sc[0] = f16x16(u + 320);
+        mn[0] = _mm512_mul_ps(sc[0], _mm512_set1_ps(-16.0f));
+    }
+};
+
+struct RQ8_0 {
+    static constexpr int kSubs = 1, kUnit = 544;
+    static constexpr bool kSub16 = false;
+    static void weights(const uint8_t* u, int, __m512i wv[8]) {
+#pragma GCC unroll 8
+        for (int g = 0; g < 8; ++g) wv[g] = ldz(u + 64 * g);  // q ^ 0x80 = q + 128
+    }
+    static void scales(const uint8_t* u, int, __m512 sc[2], __m512 mn[2]) {
+        sc[0] = f16x16(u + 512);
+        mn[0] = _mm512_fnmadd_ps(sc[0], _mm512_set1_ps(128.0f), _mm512_setzero_ps());  // the +128 offset
+    }
+};
+
+struct RQ4_K {
+    static constexpr int kSubs = 8, kUnit = 2368;
+    static constexpr bool kSub16 = false;
+    static void weights(const uint8_t* u, int s, __m512i wv[8]) {
+        const __m512i m4 = _mm512_set1_epi8(0x0F);
+        const uint8_t* p = u + 512 * (s >> 1);
+        if (s & 1) {
+#pragma GCC unroll 8
+            for (int g = 0; g < 8; ++g) wv[g] = _mm512_and_si512(_mm512_srli_epi16(ldz(p + 64 * g), 4), m4);
+        } else {
+#pragma GCC unroll 8
+            for (int g = 0; g < 8; ++g) wv[g] = _mm512_and_si512(ldz(p + 64 * g), m4);
+        }
+    }
+    static void scales(const uint8_t* u, int s, __m512 sc[2], __m512 mn[2]) {
+        sc[0] = _mm512_mul_ps(f16x16(u + 2048), u8x16(u + 2112 + 16 * s));
+        mn[0] = _mm512_mul_ps(f16x16(u + 2080), _mm512_sub_ps(_mm512_setzero_ps(), u8x16(u + 2240 + 16 * s)));
+    }
+};
+
+struct RQ6_K {
+    static constexpr int kSubs = 8, kUnit = 3360;
+    static constexpr bool kSub16 = true;
+    static void weights(const uint8_t* u, int s, __m512i wv[8]) {
+        const __m512i m4 = _mm512_set1_epi8(0x0F), m3 = _mm512_set1_epi8(0x30);
+        const int h = s >> 2, q = s & 3;
+#pragma GCC unroll 8
+        for (int g = 0; g < 8; ++g) {
+            const uint8_t* z = u + 192 * (8 * h + g);
+            const __m512i ql = ldz(z + 64 * (q & 1)), qh = ldz(z + 128);
+            const __m512i lo = q < 2 ? _mm512_and_si512(ql, m4) : _mm512_and_si512(_mm512_srli_epi16(ql, 4), m4);
+            __m512i hb;
+            if (q == 0) hb = _mm512_slli_epi16(qh, 4);
+            else if (q == 1) hb = _mm512_slli_epi16(qh, 2);
+            else if (q == 2) hb = qh;
+            else hb = _mm512_srli_epi16(qh, 2);
+            wv[g] = _mm512_or_si512(lo, _mm512_and_si512(hb, m3));
+        }
+    }
+    static void scales(const uint8_t* u, int s, __m512 sc[2], __m512 mn[2]) {
+        const __m512 d = f16x16(u + 3328), m32 = _mm512_set1_ps(-32.0f);
+#pragma GCC unroll 2
+        for (int hh = 0; hh < 2; ++hh) {
+            sc[hh] = _mm512_mul_ps(d, i8x16(u + 3072 + 16 * (2 * s + hh)));
+            mn[hh] = _mm512_mul_ps(sc[hh], m32);
+        }
+    }
+};
+
+// One 16-row tile x NC activation columns over sub-blocks [s0, s1); out[c][0..16) receives the
+// sums (continued from out when accumulate, as the panel kernel does).
+template <class R, int NC>
+void tile_cols(const uint8_t* tile, const ActRow* act, int64_t s0, int64_t s1, float* const* out, bool accumulate) {
+    constexpr int kHalves = R::kSub16 ? 2 : 1;
+    constexpr int kGroups = 8 / kHalves;
+    // Few columns: split each integer dot over independent accumulators (exact, so the sum is the
+    // same) to shorten the dpbusd dependency chain.
+    constexpr int kSplit = NC == 1 ? 4 : (NC == 2 ? 2 : 1);
+    __m512 f[NC];
+#pragma GCC unroll 8
+    for (int c = 0; c < NC; ++c) f[c] = accumulate ? _mm512_loadu_ps(out[c]) : _mm512_setzero_ps();
+    for (int64_t s = s0; s < s1; ++s) {
+        const uint8_t* u = tile + (s / R::kSubs) * R::kUnit;
+        const int si = static_cast<int>(s % R::kSubs);
+        __m512i wv[8];
+        R::weights(u, si, wv);
+        __m512 sc[2], mn[2];
+        R::scales(u, si, sc, mn);
+#pragma GCC unroll 2
+        for (int h = 0; h < kHalves; ++h) {
+            __m512i ia[NC][kSplit];
+#pragma GCC unroll 8
+            for (int c = 0; c < NC; ++c)
+#pragma GCC unroll 4
+                for (int x = 0; x < kSplit; ++x) ia[c][x] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+            for (int gq = 0; gq < kGroups; ++gq) {
+                const int g = h * kGroups + gq;
+#pragma GCC unroll 8
+                for (int c = 0; c < NC; ++c) {
+                    int32_t a4;
+                    std::memcpy(&a4, act[c].q + 32 * s + 4 * g, 4);
+                    ia[c][gq % kSplit] = _mm512_dpbusd_epi32(ia[c][gq % kSplit], wv[g], _mm512_set1_epi32(a4));
+                }
+            }
+#pragma GCC unroll 8
+            for (int c = 0; c < NC; ++c) {
+                __m512i sum = ia[c][0];
+#pragma GCC unroll 4
+                for (int x = 1; x < kSplit; ++x) sum = _mm512_add_epi32(sum, ia[c][x]);
+                const __m512 da = _mm512_set1_ps(act[c].d[s]);
+                const __m512 ds = _mm512_set1_ps(R::kSub16 ? act[c].ds16[2 * s + h] : act[c].ds32[s]);
+                f[c] = _mm512_fmadd_ps(cvt(sum), _mm512_mul_ps(sc[h], da), f[c]);
+                f[c] = _mm512_fmadd_ps(mn[h], ds, f[c]);
+            }
+        }
+    }
+#pragma GCC unroll 8
+    for (int c = 0; c < NC; ++c) _mm512_storeu_ps(out[c], f[c]);
+}
+
+template <class R>
+void tile_ncols(int nc, const uint8_t* tile, const ActRow* act, int64_t s0, int64_t s1, float* const* out, bool acc) {
+    switch (nc) {
+        case 8: tile_cols<R, 8>(tile, act, s0, s1, out, acc); break;
+        case 7: tile_cols<R, 7>(tile, act, s0, s1, out, acc); break;
+        case 6: tile_cols<R, 6>(tile, act, s0, s1, out, acc); break;
+        case 5: tile_cols<R, 5>(tile, act, s0, s1, out, acc); break;
+        case 4: tile_cols<R, 4>(tile, act, s0, s1, out, acc); break;
+        case 3: tile_cols<R, 3>(tile, act, s0, s1, out, acc); break;
+        case 2: tile_cols<R, 2>(tile, act, s0, s1, out, acc); break;
+        default: tile_cols<R, 1>(tile, act, s0, s1, out, acc); break;
+    }
+}
+
+constexpr int kCols = 8;             // activation columns per tile pass
+constexpr int64_t kChunkSubs = 32;   // sub-blocks per k-chunk when many column tiles reuse a tile
+
+template <class R>
+void run(const void* packed, const void* a_q, int64_t k, int64_t n, int64_t r0, int64_t r1, float* out,
+         int64_t out_stride) {
+    const int64_t nb = k / 32;
+    const size_t tile_bytes = static_cast<size_t>(nb / R::kSubs) * R::kUnit;
+    // One pass over k when all columns fit one column tile (decode); else k-chunks so the tile's
+    // slice stays in L1 across the column tiles. Either way every output has the same fma chain.
+    const int64_t chunk = n <= kCols ? nb : kChunkSubs;
+    for (int64_t i0 = r0; i0 < r1; i0 += 16) {
+        const uint8_t* tile = static_cast<const uint8_t*>(packed) + static_cast<size_t>(i0 / 16) * tile_bytes;
+        for (int64_t s0 = 0; s0 < nb; s0 += chunk) {
+            const int64_t s1 = s0 + chunk < nb ? s0 + chunk : nb;
+            for (int64_t c0 = 0; c0 < n; c0 += kCols) {
+                const int nc = static_cast<int>(n - c0 < kCols ? n - c0 : kCols);
+                ActRow act[kCols];
+                float* o[kCols];
+                for (int c = 0; c < nc; ++c) {
+                    act[c] = act_row(a_q, k, c0 + c);
+                    o[c] = out + (c0 + c) * out_stride + i0;
+                }
+                tile_ncols<R>(nc, tile, act, s0, s1, o, s0 > 0);
+            }
+        }
+    }
+}
+
+}  // namespace
+
+void matmul_repacked_avx512(DType t, const void* packed, const void* a_q, int64_t k, int64_t n, int64_t r0,
+                            int64_t r1, float* out, int64_t out_stride) {
+    switch (t) {
+        case DType::Q4_0: return run<RQ4_0>(packed, a_q, k, n, r0, r1, out, out_stride);
+        case DType::Q5_0: return run<RQ5_0>(packed, a_q, k, n, r0, r1, out, out_stride);
+        case DType::Q8_0: return run<RQ8_0>(packed, a_q, k, n, r0, r1, out, out_stride);
+        case DType::Q4_K: return run<RQ4_K>(packed, a_q, k, n, r0, r1, out, out_stride);
+        case DType::Q6_K: return run<RQ6_K>(packed, a_q, k, n, r0, r1, out, out_stride);
+        default: HEARTH_ASSERT_MSG(false, "repacked matmul: unsupported type");
+    }
+}
+
+}  // namespace hearth::cpu::detail

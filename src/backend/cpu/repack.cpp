@@ -1,0 +1,255 @@
+// Weight repacking (baseline code): the 16-row-interleaved layouts of repack.h built by byte
+// shuffles, the process-wide registry that op_mul_mat consults, and the dispatch to the AVX-512
+// kernel (matmul_repacked_avx512.cpp).
+#include "backend/cpu/repack.h"
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+
+#include "backend/cpu/matmul.h"
+#include "core/error.h"
+
+namespace hearth::cpu {
+
+namespace detail {
+void matmul_repacked_avx512(DType t, const void* packed, const void* a_q, int64_t k, int64_t n, int64_t r0,
+                            int64_t r1, float* out, int64_t out_stride);
+}
+
+namespace {
+
+constexpr int kR = static_cast<int>(kRepackRows);
+
+// Bytes per (tile, unit): a unit is one 32-element sub-block or one 256-element super-block.
+size_t unit_bytes(DType t) {
+    switch (t) {
+        case DType::Q4_0: return 288;
+        case DType::Q5_0: return 352;
+        case DType::Q8_0: return 544;
+        case DType::Q4_K: return 2368;
+        case DType::Q6_K: return 3360;
+        default: return 0;
+    }
+}
+
+// 4 bytes of row r at src -> lane r of the zmm image at dst (64 bytes).
+inline void lane4(uint8_t* dst, int r, const uint8_t* src) { std::memcpy(dst + 4 * r, src, 4); }
+
+// Q4_K / Q5_K: the 8 six-bit (scale, min) pairs packed in 12 bytes (format fact).
+void k4_scale_min(const uint8_t* s, int j, uint8_t& sc, uint8_t& m) {
+    if (j < 4) {
+        sc = s[j] & 63;
+        m = s[j + 4] & 63;
+    } else {
+        sc = static_cast<uint8_t>((s[j + 4] & 0x0F) | ((s[j - 4] >> 6) << 4));
+        m = static_cast<uint8_t>((s[j + 4] >> 4) | ((s[j] >> 6) << 4));
+    }
+}
+
+// One tile (16 rows; row r's unit u at rows[r] + u*block_bytes) -> dst, unit by unit.
+void repack_tile(DType t, const uint8_t* const* rows, int64_t units, uint8_t* dst) {
+    const size_t ub = unit_bytes(t);
+    for (int64_t u = 0; u < units; ++u, dst += ub) {
+        switch (t) {
+            case DType::Q4_0:
+                for (int r = 0; r < kR; ++r) {
+                    const uint8_t* b = rows[r] + u * 18;
+                    for (int j = 0; j < 4; ++j) lane4(dst + 64 * j, r, b + 2 + 4 * j);
+                    std::memcpy(dst + 256 + 2 * r, b, 2);
+                }
+                break;
+            case DType::Q5_0: {
+                uint64_t lo[4] = {}, hi[4] = {};
+                for (int r = 0; r < kR; ++r) {
+                    const uint8_t* b = rows[r] + u * 22;
+                    uint32_t qh;
+                    std::memcpy(&qh, b + 2, 4);
+                    for (int j = 0; j < 4; ++j) {
+                        lane4(dst + 64 * j, r, b + 6 + 4 * j);
+                        for (int e = 0; e < 4; ++e) {
+                            lo[j] |= static_cast<uint64_t>((qh >> (4 * j + e)) & 1u) << (4 * r + e);
+                            hi[j] |= static_cast<uint64_t>((qh >> (16 + 4 * j + e)) & 1u) << (4 * r + e);
+                        }
+                    }
+                    std::memcpy(dst + 320 + 2 * r, b, 2);
+                }
+                for (int j = 0; j < 4; ++j) {
+                    std::memcpy(dst + 256 + 16 * j, &lo[j], 8);
+                    std::memcpy(dst + 256 + 16 * j + 8, &hi[j], 8);
+                }
+                break;
+            }
+            case DType::Q8_0:
+                for (int r = 0; r < kR; ++r) {
+                    const uint8_t* b = rows[r] + u * 34;
+                    for (int g = 0; g < 8; ++g)
+                        for (int e = 0; e < 4; ++e) dst[64 * g + 4 * r + e] = static_cast<uint8_t>(b[2 + 4 * g + e] ^ 0x80);
+                    std::memcpy(dst + 512 + 2 * r, b, 2);
+                }
+                break;
+            case DType::Q4_K:
+                for (int r = 0; r < kR; ++r) {
+                    const uint8_t* b = rows[r] + u * 144;
+                    for (int c = 0; c < 4; ++c)
+                        for (int g = 0; g < 8; ++g) lane4(dst + 64 * (8 * c + g), r, b + 16 + 32 * c + 4 * g);
+                    std::memcpy(dst + 2048 + 2 * r, b, 2);
+                    std::memcpy(dst + 2080 + 2 * r, b + 2, 2);
+                    for (int s = 0; s < 8; ++s) k4_scale_min(b + 4, s, dst[2112 + 16 * s + r], dst[2240 + 16 * s + r]);
+                }
+                break;
+            case DType::Q6_K:
+                for (int r = 0; r < kR; ++r) {
+                    const uint8_t* b = rows[r] + u * 210;
+                    for (int h = 0; h < 2; ++h)
+                        for (int g = 0; g < 8; ++g) {
+                            uint8_t* z = dst + 192 * (8 * h + g);
+                            lane4(z, r, b + 64 * h + 4 * g);
+                            lane4(z + 64, r, b + 64 * h + 32 + 4 * g);
+                            lane4(z + 128, r, b + 128 + 32 * h + 4 * g);
+                        }
+                    for (int i = 0; i < 16; ++i) dst[3072 + 16 * i + r] = b[192 + i];
+                    std::memcpy(dst + 3328 + 2 * r, b + 208, 2);
+                }
+                break;
+            default: HEARTH_ASSERT_MSG(false, "repack: unsupported type");
+        }
+    }
+}
+
+// The registry: original data pointer -> repacked matrix. Reads (every quantized mul_mat) take a
+// shared lock only when something is registered.
+struct Registry {
+    std::shared_mutex mu;
+    std::unordered_map<const void*, const RepackedMatrix*> map;
+    std::atomic<size_t> count{0};
+};
+Registry& registry() {
+    static Registry* r = new Registry();  // never destroyed: models may outlive static teardown order
+    return *r;
+}
+
+}  // namespace
+
+bool repack_supported(DType t, int64_t rows, int64_t k) {
+    if (unit_bytes(t) == 0 || rows <= 0 || rows % kRepackRows != 0 || k <= 0) return false;
+    return k % dtype_traits(t).block_elems == 0;
+}
+
+size_t repacked_bytes(DType t, int64_t rows, int64_t k) {
+    HEARTH_ASSERT(repack_supported(t, rows, k));
+    const int64_t units = k / dtype_traits(t).block_elems;
+    return unit_bytes(t) * static_cast<size_t>(units) * static_cast<size_t>(rows / kRepackRows);
+}
+
+void repack_weights(DType t, const void* w, size_t w_row_bytes, int64_t rows, int64_t k, void* dst) {
+    if (!repack_supported(t, rows, k))
+        throw Error(ErrorKind::InvalidArgument, std::string("repack: no repacked layout for ") + dtype_name(t) + " " +
+                                                    std::to_string(rows) + "x" + std::to_string(k));
+    if (w_row_bytes < dtype_row_bytes(t, k)) throw Error(ErrorKind::InvalidArgument, "repack: row stride smaller than a row");
+    const int64_t units = k / dtype_traits(t).block_elems;
+    const size_t tile_bytes = unit_bytes(t) * static_cast<size_t>(units);
+    for (int64_t t0 = 0; t0 < rows; t0 += kRepackRows) {
+        const uint8_t* rp[kR];
+        for (int r = 0; r < kR; ++r) rp[r] = static_cast<const uint8_t*>(w) + static_cast<size_t>(t0 + r) * w_row_bytes;
+        repack_tile(t, rp, units, static_cast<uint8_t*>(dst) + static_cast<size_t>(t0 / kRepackRows) * tile_bytes);
+    }
+}
+
+bool repacked_kernel_available(Isa isa) {
+#if defined(HEARTH_X86)
+    return isa == Isa::Avx512 && best_isa() == Isa::Avx512;
+#else
+    (void)isa;
+    return false;
+#endif
+}
+
+void matmul_repacked(DType t, const void* packed, const void* a_q, int64_t k, int64_t n, int64_t r0, int64_t r1,
+                     float* out, int64_t out_stride) {
+    if (!repacked_kernel_available(Isa::Avx512)) throw Error(ErrorKind::Unsupported, "repacked matmul: needs AVX-512 VNNI");
+    if (unit_bytes(t) == 0 || k <= 0 || k % dtype_traits(t).block_elems != 0 || n < 0 || r0 < 0 || r1 < r0 ||
+        r0 % kRepackRows != 0 || r1 % kRepackRows != 0)
+        throw Error(ErrorKind::InvalidArgument, "repacked matmul: bad type, k or row range");
+    if (n > 1 && out_stride < r1) throw Error(ErrorKind::InvalidArgument, "repacked matmul: output stride too small");
+    if (n == 0 || r0 == r1) return;
+#if defined(HEARTH_X86)
+    detail::matmul_repacked_avx512(t, packed, a_q, k, n, r0, r1, out, out_stride);
+#endif
+}
+
+bool repack_enabled() {
+    const char* e = std::getenv("HEARTH_NO_REPACK");
+    return !(e && *e && std::strcmp(e, "0") != 0);
+}
+
+RepackedWeights::RepackedWeights(const std::vector<WeightDesc>& weights) {
+    if (!repack_enabled() || !repacked_kernel_available(active_isa())) return;
+    try {
+        add_all(weights);
+    } catch (...) {
+        release();  // no registered entry may outlive this half-built object
+        throw;
+    }
+}
+
+void RepackedWeights::add_all(const std::vector<WeightDesc>& weights) {
+    Registry& reg = registry();
+    for (const WeightDesc& d : weights) {
+        if (!d.data || !repack_supported(d.type, d.rows, d.k) || d.row_bytes < dtype_row_bytes(d.type, d.k)) continue;
+        {
+            std::shared_lock lock(reg.mu);
+            if (reg.map.count(d.data)) continue;  // the same tensor bound twice (tied output)
+        }
+        auto m = std::make_unique<RepackedMatrix>();
+        m->data = d.data;
+        m->type = d.type;
+        m->k = d.k;
+        m->rows = d.rows;
+        m->row_bytes = d.row_bytes;
+        m->bytes = repacked_bytes(d.type, d.rows, d.k);
+        m->packed = std::aligned_alloc(64, (m->bytes + 63) / 64 * 64);
+        if (!m->packed) throw Error(ErrorKind::OutOfMemory, "repack: cannot allocate " + std::to_string(m->bytes) + " bytes");
+        repack_weights(d.type, d.data, d.row_bytes, d.rows, d.k, m->packed);
+        bytes_ += m->bytes;
+        {
+            std::unique_lock lock(reg.mu);
+            reg.map[d.data] = m.get();
+            reg.count.fetch_add(1);
+        }
+        mats_.push_back(std::move(m));
+    }
+}
+
+RepackedWeights::~RepackedWeights() { release(); }
+
+void RepackedWeights::release() {
+    Registry& reg = registry();
+    {
+        std::unique_lock lock(reg.mu);
+        for (const auto& m : mats_) {
+            auto it = reg.map.find(m->data);
+            if (it != reg.map.end() && it->second == m.get()) {
+                reg.map.erase(it);
+                reg.count.fetch_sub(1);
+            }
+        }
+    }
+    for (const auto& m : mats_) std::free(m->packed);
+    mats_.clear();
+    bytes_ = 0;
+}
+
+const RepackedMatrix* find_repacked(const void* data) {
+    Registry& reg = registry();
+    if (reg.count.load(std::memory_order_acquire) == 0) return nullptr;
+    std::shared_lock lock(reg.mu);
+    auto it = reg.map.find(data);
+    return it == reg.map.end() ? nullptr : it->second;
+}
+
+}  // namespace hearth::cpu

@@ -1,0 +1,88 @@
+// Weight repacking for the CPU matmul: at model load, Q4_0 / Q5_0 / Q8_0 / Q4_K / Q6_K weight
+// matrices are copied once into a 16-row-interleaved layout (one zmm of int32 lanes = 16 rows) that
+// the AVX-512 VNNI kernel streams directly, for every batch size, with the same per-output float
+// accumulation as the panel kernel (so results are bitwise those of the unpacked path).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "backend/cpu/cpu_features.h"
+#include "quant/dtype.h"
+
+namespace hearth::cpu {
+
+constexpr int64_t kRepackRows = 16;  // weight rows interleaved per tile
+
+// True when (type, rows, k) has a repacked layout: a supported type, rows a multiple of 16, k a
+// positive multiple of the type's block size.
+bool repack_supported(DType t, int64_t rows, int64_t k);
+
+// Bytes of the repacked copy of a rows x k matrix (the same as the packed rows, plus 4 bytes per
+// row for Q4_K whose 6-bit scales are stored unpacked). Requires repack_supported.
+size_t repacked_bytes(DType t, int64_t rows, int64_t k);
+
+// Rows [0, rows) of w (row i at w + i*w_row_bytes) -> dst (repacked_bytes(t, rows, k) bytes).
+// Layouts (tile = 16 rows, contiguous; within a tile, 32-element sub-blocks or 256-element
+// super-blocks in order; "zmm(x)" = 64 bytes whose 4-byte lane r holds row r's bytes x):
+//   Q4_0 per sub-block (288 B): zmm(qs[4j..4j+4)) for j<4, then d[16] fp16
+//   Q5_0 per sub-block (352 B): as Q4_0's nibbles, then per j: u64 mask of 5th bits of the low
+//        nibbles (bit 4r+b = qh bit 4j+b) and of the high nibbles (qh bit 16+4j+b), then d[16]
+//   Q8_0 per sub-block (544 B): zmm(qs[4g..4g+4) ^ 0x80) for g<8, then d[16] fp16
+//   Q4_K per super-block (2368 B): zmm(qs[32c+4g..+4)) for c<4, g<8; d[16], dmin[16] fp16;
+//        scale[8][16], min[8][16] u8 (6-bit values unpacked)
+//   Q6_K per super-block (3360 B): per h<2, g<8: zmm(ql[64h+4g..]), zmm(ql[64h+32+4g..]),
+//        zmm(qh[32h+4g..]); scale[16][16] i8; d[16] fp16
+void repack_weights(DType t, const void* w, size_t w_row_bytes, int64_t rows, int64_t k, void* dst);
+
+// True when the repacked kernel can run on this ISA (AVX-512 VNNI builds only).
+bool repacked_kernel_available(Isa isa);
+
+// out[j*out_stride + i] = dot(weight row i, activation row j), i in [r0, r1), j < n, from a repacked
+// matrix; r0 and r1 are multiples of 16 (or r1 = rows, also a multiple of 16). a_q as for
+// matmul_quantized. Bitwise equal to matmul_quantized_isa(Isa::Avx512, ...) on the original rows.
+void matmul_repacked(DType t, const void* packed, const void* a_q, int64_t k, int64_t n, int64_t r0, int64_t r1,
+                     float* out, int64_t out_stride);
+
+// The repacked copies of one model's weights. Creating it repacks every eligible matrix (when the
+// active ISA has the kernel and env HEARTH_NO_REPACK is unset or 0) and registers it so that
+// find_repacked(data) returns it; destroying it unregisters them.
+struct WeightDesc {
+    const void* data;
+    DType type;
+    int64_t k, rows;
+    size_t row_bytes;
+};
+struct RepackedMatrix {
+    const void* data;  // original rows (the registry key)
+    DType type;
+    int64_t k, rows;
+    size_t row_bytes;
+    void* packed;
+    size_t bytes;
+};
+class RepackedWeights {
+public:
+    explicit RepackedWeights(const std::vector<WeightDesc>& weights);
+    ~RepackedWeights();
+    RepackedWeights(const RepackedWeights&) = delete;
+    RepackedWeights& operator=(const RepackedWeights&) = delete;
+    size_t bytes() const { return bytes_; }       // repacked copies in memory
+    size_t count() const { return mats_.size(); }  // matrices repacked
+
+private:
+    void add_all(const std::vector<WeightDesc>& weights);
+    void release();  // unregister and free everything
+    std::vector<std::unique_ptr<RepackedMatrix>> mats_;
+    size_t bytes_ = 0;
+};
+
+// The repacked copy of the matrix whose rows start at data, or nullptr.
+const RepackedMatrix* find_repacked(const void* data);
+
+// False when env HEARTH_NO_REPACK is set to anything but "0".
+bool repack_enabled();
+
+}  // namespace hearth::cpu
