@@ -37,7 +37,7 @@ Embedder::Embedder(const Model& model, const EmbedParams& params) : model_(model
     pooling_ = params.pooling;
     if (pooling_ == PoolingType::Unspecified) pooling_ = file_pooling(model.file(), model.architecture());
     if (pooling_ == PoolingType::Unspecified) pooling_ = model.arch().causal ? PoolingType::Last : PoolingType::Mean;
-    if (pooling_ == PoolingType::Rank) head_ = std::make_unique<RankHead>(RankHead::load(model.file(), model.n_embd()));
+    if (pooling_ == PoolingType::Rank) head_ = std::make_unique<RankHead>(RankHead::for_model(model));
     if (params_.n_seq_max < 1) throw Error(ErrorKind::InvalidArgument, "embedder: n_seq_max must be >= 1");
     ContextParams cp;
     cp.n_ctx = params.n_ctx;
@@ -125,7 +125,7 @@ std::vector<float> Embedder::rank(const std::string& query, const std::vector<st
     std::vector<std::vector<int32_t>> tokens, types;
     size_t total = 0;
     for (const std::string& d : documents) {
-        RankPair p = tokenize_pair(model_, query, d);
+        RankPair p = tokenize_pair(model_, query, d, head_->yes_no());
         total += p.tokens.size();
         tokens.push_back(std::move(p.tokens));
         types.push_back(std::move(p.types));

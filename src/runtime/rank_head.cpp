@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "gguf/gguf.h"
+#include "model/arch.h"
 #include "model/model.h"
 #include "quant/quant.h"
 #include "tokenizer/tokenizer.h"
@@ -56,6 +57,40 @@ RankHead RankHead::load(const gguf::File& f, int64_t n_embd) {
     return h;
 }
 
+namespace {
+
+// The id of `word` when it is exactly one token, else -1.
+int32_t single_token(const Tokenizer& tok, const char* word) {
+    const std::vector<int32_t> ids = tok.encode(word, /*add_special=*/false, /*parse_special=*/false);
+    return ids.size() == 1 ? ids[0] : -1;
+}
+
+}  // namespace
+
+bool RankHead::available(const Model& m) {
+    if (present(m.file())) return true;
+    return m.arch().causal && m.weights().output && single_token(m.tokenizer(), "yes") >= 0 && single_token(m.tokenizer(), "no") >= 0;
+}
+
+RankHead RankHead::for_model(const Model& m) {
+    if (present(m.file()) || !available(m)) return load(m.file(), m.n_embd());  // throws when there is no head at all
+    // One row: LM-head row of "yes" minus the row of "no", applied to the output-normed last state.
+    const TensorRef& out = m.weights().output;  // [n_embd, n_vocab]
+    const int64_t E = m.n_embd();
+    std::vector<float> yes(static_cast<size_t>(E)), no(static_cast<size_t>(E));
+    quant::dequantize_row(out.type, out.row(single_token(m.tokenizer(), "yes")), yes.data(), E);
+    quant::dequantize_row(out.type, out.row(single_token(m.tokenizer(), "no")), no.data(), E);
+    RankHead h;
+    h.n_embd_ = E;
+    h.n_out_ = 1;
+    h.yes_no_ = true;
+    h.classifier_.n_in = E;
+    h.classifier_.n_out = 1;
+    h.classifier_.w.resize(size_t(E));
+    for (int64_t i = 0; i < E; ++i) h.classifier_.w[size_t(i)] = yes[size_t(i)] - no[size_t(i)];
+    return h;
+}
+
 std::vector<double> RankHead::run(const Dense& d, const std::vector<double>& x) {
     std::vector<double> y(size_t(d.n_out));
     for (int64_t r = 0; r < d.n_out; ++r) {
@@ -82,8 +117,25 @@ std::vector<float> RankHead::apply(const float* hidden) const {
     return std::vector<float>(x.begin(), x.end());
 }
 
-RankPair tokenize_pair(const Model& model, const std::string& query, const std::string& document) {
+RankPair tokenize_pair(const Model& model, const std::string& query, const std::string& document, bool judgement_prompt) {
     const Tokenizer& tok = model.tokenizer();
+    if (judgement_prompt) {
+        RankPair p;
+        const auto put = [&](const std::string& text, bool add_special, bool parse_special) {
+            const std::vector<int32_t> ids = tok.encode(text, add_special, parse_special);
+            p.tokens.insert(p.tokens.end(), ids.begin(), ids.end());
+        };
+        put("<|im_start|>system\nJudge whether the Document meets the requirements based on the Query and the Instruct provided. "
+            "Note that the answer can only be \"yes\" or \"no\".<|im_end|>\n<|im_start|>user\n<Instruct>: "
+            "Given a web search query, retrieve relevant passages that answer the query\n<Query>: ",
+            true, true);
+        put(query, false, false);
+        put("\n<Document>: ", false, false);
+        put(document, false, false);
+        put("<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n", false, true);
+        p.types.assign(p.tokens.size(), 0);
+        return p;
+    }
     const int32_t end = tok.sep() >= 0 ? tok.sep() : tok.eos();  // segment terminator (-1: none)
     RankPair p;
     p.tokens = tok.encode(query, /*add_special=*/true, /*parse_special=*/false);

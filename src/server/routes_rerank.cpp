@@ -22,7 +22,7 @@ Embedder& require_reranker(Server::State& st) {
         throw ApiError(400, "this server does not rerank: start it with --rerank and a reranker model (e.g. a bert cross-encoder)", "",
                        "invalid_request_error");
     if (!st.embedder || st.embedder->pooling() != PoolingType::Rank)
-        throw ApiError(400, "model '" + st.model_id + "' has no rank head (tensors cls.weight / cls.output.weight): it cannot rerank", "",
+        throw ApiError(400, "model '" + st.model_id + "' has no rank head (tensors cls.weight / cls.output.weight, or an LM head with \"yes\"/\"no\" tokens): it cannot rerank", "",
                        "invalid_request_error");
     return *st.embedder;
 }

@@ -149,7 +149,7 @@ void Server::load_model() {
         EmbedParams ep;
         ep.pooling = cfg.pooling;
         // --rerank on a model with a rank head: pooling rank (without one, /rerank answers 400).
-        if (cfg.reranking && RankHead::present(st.model->file())) ep.pooling = PoolingType::Rank;
+        if (cfg.reranking && RankHead::available(*st.model)) ep.pooling = PoolingType::Rank;
         ep.normalize = cfg.embd_normalize;
         ep.n_batch = cfg.n_batch;
         ep.n_ubatch = cfg.n_ubatch;

@@ -187,3 +187,28 @@ def test_400_without_rerank_flag_or_rank_head(models):
             assert e.status_code == 200, e.text
         finally:
             stop_server(proc)
+
+
+def test_causal_lm_reranks_with_yes_no_logits():
+    """A causal LM without cls tensors (Qwen3-Reranker style): /v1/rerank scores are its
+    logit("yes") - logit("no") after the judgement prompt, equal to `hearth embed --rerank`."""
+    qwen = os.path.join(SHARED, "models", "tiny-qwen3-bpe-f16.gguf")
+    if not os.path.exists(qwen):
+        pytest.skip("tiny qwen3 missing")
+    docs = ["Paris is the capital of France.", "The cat sat on the mat.", "Berlin is in Germany."]
+    r = cli_rerank(qwen, "What is the capital of France?", docs, "--embd-output-format", "array")
+    assert r.returncode == 0, r.stderr
+    want = json.loads(r.stdout)
+    proc, base = server_process.start_server(["-m", qwen, "--rerank"])
+    try:
+        res = requests.post(base + "/v1/rerank", json={"query": "What is the capital of France?", "documents": docs},
+                            timeout=60)
+        assert res.status_code == 200, res.text
+        got = {x["index"]: x["relevance_score"] for x in res.json()["results"]}
+        for i, w in enumerate(want):
+            assert abs(got[i] - w) < 1e-4
+        # the generation endpoints still work beside it
+        c = requests.post(base + "/v1/completions", json={"prompt": "hello", "max_tokens": 2}, timeout=60)
+        assert c.status_code == 200, c.text
+    finally:
+        stop_server(proc)

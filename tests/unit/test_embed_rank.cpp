@@ -209,5 +209,35 @@ TEST_F(EmbedRankModel, NomicBertBatchesIndependentlyAndUsesPositions) {
     EXPECT_GT(diff, 1e-3);
 }
 
+// A causal LM without cls tensors reranks with its LM head: score = logit("yes") - logit("no") at the
+// last token of the judgement prompt, the same numbers a generating context computes.
+TEST(EmbedRankYesNo, CausalModelScoresAreYesMinusNoLogits) {
+    const auto model = Model::load(std::string(HEARTH_SHARED_DIR) + "/models/tiny-qwen3-bpe-f16.gguf");
+    ASSERT_TRUE(RankHead::available(*model));
+    EmbedParams ep;
+    ep.pooling = PoolingType::Rank;
+    ep.n_threads = 2;
+    ep.n_ctx = 512;
+    Embedder e(*model, ep);
+    ASSERT_TRUE(e.rank_head()->yes_no());
+    const std::vector<std::string> docs = {"Paris is the capital of France.", "The cat sat on the mat."};
+    const auto scores = e.rank("What is the capital of France?", docs);
+    const int32_t yes = model->tokenizer().encode("yes", false, false).at(0), no = model->tokenizer().encode("no", false, false).at(0);
+    ContextParams cp;
+    cp.n_ctx = 512;
+    cp.n_threads = 2;
+    runtime::Context ctx(*model, cp);
+    for (size_t i = 0; i < docs.size(); ++i) {
+        const RankPair p = tokenize_pair(*model, "What is the capital of France?", docs[i], true);
+        Batch b;
+        for (size_t j = 0; j < p.tokens.size(); ++j) b.add(p.tokens[j], int32_t(j), 0, j + 1 == p.tokens.size());
+        ctx.kv_clear();
+        ctx.decode(b);
+        const float* l = ctx.logits(p.tokens.size() - 1);
+        EXPECT_NEAR(scores[i], l[yes] - l[no], 2e-2 * std::max(1.0f, std::fabs(l[yes] - l[no]))) << i;
+    }
+    EXPECT_NE(scores[0], scores[1]);
+}
+
 }  // namespace
 }  // namespace hearth
