@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <unordered_map>
 
 #include "core/error.h"
@@ -39,33 +40,103 @@ void Sampler::accept(int32_t token) { history_.push_back(token); }
 
 void Sampler::reset() { history_.clear(); }
 
-void Sampler::apply_penalties(std::vector<Candidate>& cands) const {
+std::unordered_map<int32_t, int> Sampler::penalty_counts() const {
     const bool active = params_.repeat_penalty != 1.0f || params_.presence_penalty != 0.0f ||
                         params_.frequency_penalty != 0.0f;
-    if (!active || history_.empty() || params_.penalty_last_n == 0) return;
+    std::unordered_map<int32_t, int> counts;
+    if (!active || history_.empty() || params_.penalty_last_n == 0) return counts;
     size_t window = history_.size();
     if (params_.penalty_last_n > 0) window = std::min(window, static_cast<size_t>(params_.penalty_last_n));
-    std::unordered_map<int32_t, int> counts;
     for (size_t i = history_.size() - window; i < history_.size(); ++i) ++counts[history_[i]];
-    // cands is indexed by token id here (the penalty stage runs on the full, unsorted list or on a
-    // subset): look tokens up by id.
-    for (auto& c : cands) {
-        auto it = counts.find(c.id);
-        if (it == counts.end()) continue;
-        if (c.logit > 0) c.logit /= params_.repeat_penalty;
-        else c.logit *= params_.repeat_penalty;
-        c.logit -= static_cast<float>(it->second) * params_.frequency_penalty + params_.presence_penalty;
+    return counts;
+}
+
+float Sampler::penalized(float logit, int count) const {
+    if (logit > 0) logit /= params_.repeat_penalty;
+    else logit *= params_.repeat_penalty;
+    return logit - (static_cast<float>(count) * params_.frequency_penalty + params_.presence_penalty);
+}
+
+void Sampler::apply_penalties(std::vector<Candidate>& cands) const {
+    // Runs first, on the full list: cands[i].id == i, so the few seen tokens are indexed directly.
+    HEARTH_ASSERT(cands.size() == static_cast<size_t>(n_vocab_));
+    for (const auto& [id, count] : penalty_counts()) {
+        Candidate& c = cands[static_cast<size_t>(id)];
+        HEARTH_ASSERT(c.id == id);
+        c.logit = penalized(c.logit, count);
     }
 }
 
-void Sampler::apply_logit_bias(std::vector<Candidate>& cands) const {
-    if (params_.logit_bias.empty()) return;
-    std::unordered_map<int32_t, float> bias;
+std::map<int32_t, float> Sampler::summed_bias() const {
+    std::map<int32_t, float> bias;  // a token listed twice gets the sum, added once
     for (const auto& [id, b] : params_.logit_bias) bias[id] += b;
-    for (auto& c : cands) {
-        auto it = bias.find(c.id);
-        if (it != bias.end()) c.logit += it->second;
+    return bias;
+}
+
+void Sampler::apply_logit_bias(std::vector<Candidate>& cands) const {
+    HEARTH_ASSERT(cands.size() == static_cast<size_t>(n_vocab_));
+    for (const auto& [id, b] : summed_bias()) cands[static_cast<size_t>(id)].logit += b;
+}
+
+bool Sampler::first_truncation_is_top_k() const {
+    if (params_.top_k <= 0) return false;
+    for (SamplerStage stage : params_.order) {
+        if (stage == SamplerStage::Penalties || stage == SamplerStage::LogitBias) continue;
+        return stage == SamplerStage::TopK;
     }
+    return false;
+}
+
+int32_t Sampler::greedy_pick(const float* logits) const {
+    // argmax of the logits after the penalty and bias stages (NaN counts as -inf; ties: lowest id).
+    // Those stages touch only a few tokens: their adjusted values are kept aside, sorted by id, and
+    // the scan runs over the raw logits between them (no candidate list of the whole vocabulary).
+    std::vector<std::pair<int32_t, float>> adjusted;  // (id, logit after the stages), sorted by id
+    const auto value_of = [&](int32_t id) -> float& {
+        auto it = std::lower_bound(adjusted.begin(), adjusted.end(), id,
+                                   [](const std::pair<int32_t, float>& a, int32_t b) { return a.first < b; });
+        if (it == adjusted.end() || it->first != id) {
+            const float l = logits[id];
+            it = adjusted.insert(it, {id, std::isnan(l) ? kNegInf : l});
+        }
+        return it->second;
+    };
+    for (SamplerStage stage : params_.order) {
+        if (stage == SamplerStage::Penalties) {
+            for (const auto& [id, count] : penalty_counts()) {
+                float& v = value_of(id);
+                v = penalized(v, count);
+            }
+        } else if (stage == SamplerStage::LogitBias) {
+            for (const auto& [id, b] : summed_bias()) value_of(id) += b;
+        }
+    }
+    int32_t best = 0;
+    float best_v = kNegInf;
+    size_t next = 0;  // next adjusted entry
+    int32_t i = 0;
+    while (i < n_vocab_) {
+        const int32_t end = next < adjusted.size() ? adjusted[next].first : n_vocab_;
+        // The segment's maximum first (a branch-free loop the compiler vectorizes; NaN never
+        // compares greater, so it loses like -inf), then its first position only when it wins.
+        float m = best_v;
+        for (int32_t j = i; j < end; ++j) m = logits[j] > m ? logits[j] : m;
+        if (m > best_v) {
+            while (logits[i] != m) ++i;
+            best = i;
+            best_v = m;
+        }
+        i = end;
+        if (i < n_vocab_) {
+            if (adjusted[next].second > best_v) {
+                best_v = adjusted[next].second;
+                best = i;
+            }
+            ++next;
+            ++i;
+        }
+    }
+    return best;  // every value -inf (or NaN): token 0, as a scan from the first token gives
 }
 
 namespace {
@@ -76,12 +147,12 @@ void softmax_sorted(std::vector<Sampler::Candidate>& c);
 }  // namespace
 
 int32_t Sampler::sample(const float* logits) {
+    if (params_.temperature <= 0.0f) return greedy_pick(logits);
     cands_.resize(static_cast<size_t>(n_vocab_));
     for (int32_t i = 0; i < n_vocab_; ++i) {
         const float l = logits[i];
         cands_[static_cast<size_t>(i)] = {i, std::isnan(l) ? kNegInf : l, 0.0f};
     }
-    const bool greedy = params_.temperature <= 0.0f;
     for (SamplerStage stage : params_.order) {
         switch (stage) {
             case SamplerStage::Penalties: apply_penalties(cands_); break;
@@ -89,17 +160,21 @@ int32_t Sampler::sample(const float* logits) {
             default: break;
         }
     }
-    if (greedy) {
-        // argmax after penalties and bias; ties resolve to the lowest id
-        size_t best = 0;
-        for (size_t i = 1; i < cands_.size(); ++i)
-            if (cands_[i].logit > cands_[best].logit) best = i;
-        return cands_[best].id;
-    }
     // Drop banned tokens (-inf) before the truncating stages.
     cands_.erase(std::remove_if(cands_.begin(), cands_.end(), [](const Candidate& c) { return c.logit == kNegInf; }),
                  cands_.end());
     if (cands_.empty()) throw Error(ErrorKind::InvalidArgument, "sampler: every token is banned by logit_bias");
+    // When top-k is the first truncating stage, only the best k need sorting: the same k tokens,
+    // in the same order, as a full sort followed by the cut (the order is total: ties by id). No
+    // stage reads probabilities without recomputing them over the list it keeps.
+    if (first_truncation_is_top_k() && static_cast<size_t>(params_.top_k) < cands_.size()) {
+        const auto better = [](const Candidate& a, const Candidate& b) {
+            return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
+        };
+        const auto kth = cands_.begin() + params_.top_k;
+        std::nth_element(cands_.begin(), kth, cands_.end(), better);
+        cands_.resize(static_cast<size_t>(params_.top_k));
+    }
     softmax_sorted(cands_);
     for (SamplerStage stage : params_.order) {
         switch (stage) {

@@ -4,8 +4,10 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <random>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -54,8 +56,17 @@ public:
     };
 
 private:
+    // Occurrences of each token in the penalty window; empty when no penalty is active.
+    std::unordered_map<int32_t, int> penalty_counts() const;
+    float penalized(float logit, int count) const;  // repeat, frequency and presence penalties
+    std::map<int32_t, float> summed_bias() const;    // logit_bias with repeated tokens summed
+    // The stages below act on the full candidate list, indexed by token id.
     void apply_penalties(std::vector<Candidate>& cands) const;
     void apply_logit_bias(std::vector<Candidate>& cands) const;
+    // Greedy pick straight from the logits (penalties and bias applied to the few tokens they touch).
+    int32_t greedy_pick(const float* logits) const;
+    // True when top-k > 0 is the first stage of the order that drops candidates or rescales them.
+    bool first_truncation_is_top_k() const;
 
     SamplerParams params_;
     int32_t n_vocab_;
