@@ -14,6 +14,11 @@
 namespace hearth::cpu {
 namespace {
 
+bool k_quant_like(DType t) {
+    return t == DType::Q2_K || t == DType::Q3_K || t == DType::Q4_K || t == DType::Q5_K || t == DType::Q6_K ||
+           t == DType::IQ4_XS;
+}
+
 std::vector<Isa> all_isas() {
     std::vector<Isa> v = {Isa::Scalar};
     if (best_isa() >= Isa::Avx2) v.push_back(Isa::Avx2);
@@ -56,7 +61,8 @@ void check_model(const std::string& name) {
                     num += (out[i] - ref[i]) * (out[i] - ref[i]);
                     den += ref[i] * ref[i];
                 }
-                EXPECT_LT(num / den, 1e-4) << name << " " << t.name << " " << dtype_name(t.type) << " "
+                // Activations scaled per 256 (K-quants, as llama.cpp's Q8_K) err a little more than per 32.
+                EXPECT_LT(num / den, k_quant_like(t.type) ? 3e-4 : 1e-4) << name << " " << t.name << " " << dtype_name(t.type) << " "
                                            << isa_name(isa) << " n=" << cols;
             }
         }

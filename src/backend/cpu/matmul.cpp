@@ -1,5 +1,5 @@
 // Public entry points of the quantized matmul module: ISA selection, argument validation,
-// activation quantization (one format for every weight type) and dispatch to the ISA kernels.
+// activation quantization (one row layout, scaled per weight type as llama.cpp does) and dispatch to the ISA kernels.
 #include "backend/cpu/matmul.h"
 
 #include <cmath>
@@ -10,6 +10,7 @@
 
 #include "backend/cpu/matmul_internal.h"
 #include "core/error.h"
+#include "quant/fp16.h"
 
 namespace hearth::cpu {
 
@@ -27,34 +28,59 @@ Isa lowered_by_env(Isa best) {
     return static_cast<int>(want) < static_cast<int>(best) ? want : best;  // lower only
 }
 
-// One activation row -> the Q8 layout of matmul_internal.h (per 32: d = amax/127, q = round(x*127/amax)).
-void quantize_act_row_scalar(const float* x, int64_t k, uint8_t* base) {
+// Quantizes 32 values with multiplier `id` (x*id rounded to nearest-even, NaN -> 0, clamped to
+// [-127, 127]); returns the sums of q over the two halves.
+void quantize32_scalar(const float* xb, float id, int8_t* q, int& s0, int& s1) {
+    s0 = s1 = 0;
+    for (int e = 0; e < 32; ++e) {
+        float v = xb[e] * id;
+        if (!(v == v)) v = 0.0f;
+        v = v > 127.0f ? 127.0f : (v < -127.0f ? -127.0f : v);
+        const int iv = static_cast<int>(std::nearbyint(v));
+        q[e] = static_cast<int8_t>(iv);
+        (e < 16 ? s0 : s1) += iv;
+    }
+}
+
+// One activation row -> the Q8 layout of matmul_internal.h, per the scheme (see ActScheme).
+void quantize_act_row_scalar(detail::ActScheme scheme, const float* x, int64_t k, uint8_t* base) {
     const int64_t nb = k / 32;
     int8_t* q = reinterpret_cast<int8_t*>(base);
     float* d = reinterpret_cast<float*>(base + k);
     float* ds32 = d + nb;
     float* ds16 = ds32 + nb;
+    if (scheme == detail::ActScheme::PerBlock256) {
+        for (int64_t g = 0; g < nb / 8; ++g) {
+            const float* xg = x + g * 256;
+            float amax = 0.0f, m = 0.0f;
+            for (int e = 0; e < 256; ++e)
+                if (std::fabs(xg[e]) > amax) amax = std::fabs(xg[e]), m = xg[e];
+            const float is = amax > 0.0f ? -127.0f / m : 0.0f;
+            const float dg = amax > 0.0f ? 1.0f / is : 0.0f;
+            for (int64_t b = g * 8; b < g * 8 + 8; ++b) {
+                int s0, s1;
+                quantize32_scalar(x + b * 32, is, q + b * 32, s0, s1);
+                d[b] = dg;
+                ds16[2 * b] = dg * static_cast<float>(s0);
+                ds16[2 * b + 1] = dg * static_cast<float>(s1);
+                ds32[b] = dg * static_cast<float>(s0 + s1);
+            }
+        }
+        return;
+    }
     for (int64_t b = 0; b < nb; ++b) {
         const float* xb = x + b * 32;
         float amax = 0.0f;
         for (int e = 0; e < 32; ++e) amax = std::fmax(amax, std::fabs(xb[e]));
         const float db = amax / 127.0f;
-        const float id = db > 0.0f ? 127.0f / amax : 0.0f;
-        int s0 = 0, s1 = 0;
-        for (int e = 0; e < 32; ++e) {
-            // NaN (e.g. inf * 0) -> 0 and a clamp before rounding keep every input defined; the
-            // AVX2 path does the same steps so both give identical bytes.
-            float v = xb[e] * id;
-            if (!(v == v)) v = 0.0f;
-            v = v > 127.0f ? 127.0f : (v < -127.0f ? -127.0f : v);
-            const int iv = static_cast<int>(std::nearbyint(v));
-            q[b * 32 + e] = static_cast<int8_t>(iv);
-            (e < 16 ? s0 : s1) += iv;
-        }
-        d[b] = db;
-        ds16[2 * b] = db * static_cast<float>(s0);
-        ds16[2 * b + 1] = db * static_cast<float>(s1);
-        ds32[b] = db * static_cast<float>(s0 + s1);
+        int s0, s1;
+        quantize32_scalar(xb, db > 0.0f ? 127.0f / amax : 0.0f, q + b * 32, s0, s1);
+        const float dr = detail::round_scale_fp16(db);
+        d[b] = dr;
+        ds16[2 * b] = dr * static_cast<float>(s0);
+        ds16[2 * b + 1] = dr * static_cast<float>(s1);
+        ds32[b] = scheme == detail::ActScheme::PerBlock32Sum ? detail::round_scale_fp16(db * static_cast<float>(s0 + s1))
+                                                             : dr * static_cast<float>(s0 + s1);
     }
 }
 
@@ -98,6 +124,13 @@ static void check_type_and_k(DType wtype, int64_t k) {
                                                     " block size " + std::to_string(be));
 }
 
+namespace detail {
+float round_scale_fp16(float v) {
+    const float r = fp16_to_fp32(fp32_to_fp16(v));
+    return (std::isfinite(r) && (r != 0.0f || v == 0.0f)) ? r : v;
+}
+}  // namespace detail
+
 size_t quantized_activation_bytes(DType wtype, int64_t k, int64_t n_rows) {
     check_type_and_k(wtype, k);
     if (n_rows < 0) throw Error(ErrorKind::InvalidArgument, "quantized matmul: negative row count");
@@ -118,6 +151,7 @@ void quantize_activations_isa(Isa isa, DType wtype, const float* src, int64_t sr
         throw Error(ErrorKind::InvalidArgument, "quantize_activations: bad row range");
     const size_t rb = detail::act_row_bytes(k);
     const int64_t nb = k / 32;
+    const detail::ActScheme scheme = detail::act_scheme(wtype);
 #if defined(HEARTH_X86)
     const bool simd = isa != Isa::Scalar;
 #else
@@ -127,10 +161,10 @@ void quantize_activations_isa(Isa isa, DType wtype, const float* src, int64_t sr
         const float* x = src + r * src_stride;
         uint8_t* base = static_cast<uint8_t*>(dst) + static_cast<size_t>(r) * rb;
 #if defined(HEARTH_X86)
-        if (simd) detail::quantize_act_row_avx2(x, k, base);
-        else quantize_act_row_scalar(x, k, base);
+        if (simd) detail::quantize_act_row_avx2(scheme, x, k, base);
+        else quantize_act_row_scalar(scheme, x, k, base);
 #else
-        quantize_act_row_scalar(x, k, base);
+        quantize_act_row_scalar(scheme, x, k, base);
 #endif
         // Zero the padding so buffers are deterministic.
         const size_t used = static_cast<size_t>(k) + static_cast<size_t>(nb) * 16;

@@ -25,6 +25,25 @@ static inline size_t act_row_bytes(int64_t k) {
     return (bytes + 63) / 64 * 64;
 }
 
+// How activations are quantized for a weight type, chosen to give the same numbers as llama.cpp
+// (its vec_dot types), so quantized models track its logits closely:
+//   PerBlock32   (Q4_0, Q5_0, Q8_0, IQ4_NL): per 32, q = round_even(x * 127/amax), d = fp16(amax/127).
+//   PerBlock32Sum (Q4_1, Q5_1): as PerBlock32, and ds32 = fp16(amax/127 * sum(q)).
+//   PerBlock256  (K-quants, IQ4_XS): per 256, m = the value of largest |x| (first one), s = -127/m,
+//                q = min(127, round_even(s*x)), d = 1/s (float), stored in all 8 per-32 slots.
+// Every ISA gives identical bytes. A scale that does not fit fp16 is kept as a float.
+enum class ActScheme { PerBlock32, PerBlock32Sum, PerBlock256 };
+
+static inline ActScheme act_scheme(DType wtype) {
+    switch (wtype) {
+        case DType::Q4_1: case DType::Q5_1: return ActScheme::PerBlock32Sum;
+        case DType::Q2_K: case DType::Q3_K: case DType::Q4_K: case DType::Q5_K: case DType::Q6_K:
+        case DType::IQ4_XS:
+            return ActScheme::PerBlock256;
+        default: return ActScheme::PerBlock32;
+    }
+}
+
 struct ActRow {
     const int8_t* q;
     const float* d;
@@ -55,7 +74,9 @@ void matmul_avx2(DType wtype, const void* w, size_t w_row_bytes, const void* a_q
 void matmul_avx512(DType wtype, const void* w, size_t w_row_bytes, const void* a_q, int64_t k, int64_t n,
                    int64_t w_row_begin, int64_t w_row_end, float* out, int64_t out_stride);
 
-void quantize_act_row_avx2(const float* x, int64_t k, uint8_t* base);  // one row, k floats
+void quantize_act_row_avx2(ActScheme scheme, const float* x, int64_t k, uint8_t* base);  // one row, k floats
+// fp16(v) as a float; v itself when fp16 cannot hold it (overflow, or a non-zero v that underflows).
+float round_scale_fp16(float v);
 uint64_t stream_read_avx2(const void* p, size_t bytes);    // bytes multiple of 128
 uint64_t stream_read_avx512(const void* p, size_t bytes);  // bytes multiple of 256
 

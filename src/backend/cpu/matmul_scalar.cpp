@@ -192,8 +192,10 @@ void matmul_scalar(DType wtype, const void* w, size_t w_row_bytes, const void* a
                 int32_t s0 = 0, s1 = 0;
                 for (int e = 0; e < 16; ++e) s0 += static_cast<int32_t>(q[e]) * aq[e];
                 for (int e = 16; e < 32; ++e) s1 += static_cast<int32_t>(q[e]) * aq[e];
-                out[c * out_stride + i] += a.d[j] * (sc[0] * static_cast<float>(s0) + sc[1] * static_cast<float>(s1)) +
-                                           mn[0] * a.ds16[2 * j] + mn[1] * a.ds16[2 * j + 1];
+                // One min per 32 (Q4_1, Q5_1, Q4_K, Q5_K) meets the per-32 sum (for Q4_1/Q5_1 it is
+                // rounded to fp16, as the x86 kernels and llama.cpp use it); else the per-16 sums.
+                const float mins = mn[0] == mn[1] ? mn[0] * a.ds32[j] : mn[0] * a.ds16[2 * j] + mn[1] * a.ds16[2 * j + 1];
+                out[c * out_stride + i] += a.d[j] * (sc[0] * static_cast<float>(s0) + sc[1] * static_cast<float>(s1)) + mins;
             }
         }
     }
