@@ -26,7 +26,7 @@ struct EmbedParams {
     int n_batch = 2048;      // tokens per decode call
     int n_ubatch = 512;      // tokens per graph evaluation (-ub)
     int n_threads = 0;       // 0 = all cores
-    int n_seq_max = 16;      // sequences packed into one batch
+    int n_seq_max = 64;      // sequences packed into one batch (KvCache::kMaxSeq at most)
     int64_t n_ctx = 0;       // longest input; 0 = the model's trained context
 };
 

