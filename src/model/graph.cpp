@@ -83,12 +83,7 @@ Tensor* GraphBuilder::attention(Tensor* x, int il) {
     if (L.k_norm) k = norm(k, L.k_norm, "Kcur_normed", il);
 
     if (spec.rope != RopeKind::None) {  // bert adds absolute positions to the embeddings instead
-        ops::RopeParams rp;
-        rp.n_dims = int32_t(hp.n_rot);
-        rp.mode = spec.rope == RopeKind::NeoX ? ops::RopeMode::NeoX : ops::RopeMode::Normal;
-        rp.freq_base = hp.layer_rope_base(il);
-        rp.freq_scale = hp.layer_rope_scale(il);
-        rp.n_ctx_orig = int32_t(hp.n_ctx_train);
+        const ops::RopeParams rp = layer_rope_params(hp, spec, il);
         q = cb(ops::rope(ctx, q, inp_pos, rp), "Qcur_rope", il);
         k = cb(ops::rope(ctx, k, inp_pos, rp), "Kcur_rope", il);
     }
@@ -194,6 +189,16 @@ void GraphBuilder::output(Tensor* x) {
     if (hp.final_softcap > 0.0f) logits = cb(ops::softcap(ctx, logits, hp.final_softcap), "result_softcap", -1);
     logits->flags |= kFlagOutput;
     result = logits;
+}
+
+ops::RopeParams layer_rope_params(const HParams& hp, const ArchSpec& spec, int il) {
+    ops::RopeParams rp;
+    rp.n_dims = int32_t(hp.n_rot);
+    rp.mode = spec.rope == RopeKind::NeoX ? ops::RopeMode::NeoX : ops::RopeMode::Normal;
+    rp.freq_base = hp.layer_rope_base(il);
+    rp.freq_scale = hp.layer_rope_scale(il);
+    rp.n_ctx_orig = int32_t(hp.n_ctx_train);
+    return rp;
 }
 
 Tensor* build_graph(GraphBuilder& g) {

@@ -84,4 +84,9 @@ public:
 // Builds the whole forward graph of one ubatch with the architecture's wiring and expands it.
 Tensor* build_graph(GraphBuilder& g);
 
+// The rope of layer il: the architecture's variant, the base and scale of the layer's kind (gemma3's
+// sliding-window layers have their own base). attention() and the KV-cache shift (runtime/kv_shift.h,
+// which re-rotates cached K) both use it, so they always agree.
+ops::RopeParams layer_rope_params(const HParams& hp, const ArchSpec& spec, int il);
+
 }  // namespace hearth

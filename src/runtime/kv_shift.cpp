@@ -13,21 +13,12 @@
 #include "core/hadamard.h"
 #include "core/ops.h"
 #include "model/arch.h"
+#include "model/graph.h"
 #include "model/hparams.h"
 #include "quant/quant.h"
 #include "runtime/kv_cache.h"
 
 namespace hearth {
-
-ops::RopeParams layer_rope_params(const HParams& hp, const ArchSpec& spec, int il) {
-    ops::RopeParams rp;
-    rp.n_dims = int32_t(hp.n_rot);
-    rp.mode = spec.rope == RopeKind::NeoX ? ops::RopeMode::NeoX : ops::RopeMode::Normal;
-    rp.freq_base = hp.layer_rope_base(il);
-    rp.freq_scale = hp.layer_rope_scale(il);
-    rp.n_ctx_orig = int32_t(hp.n_ctx_train);
-    return rp;
-}
 
 namespace {
 

@@ -14,10 +14,6 @@ class KvCache;
 struct HParams;
 struct ArchSpec;
 
-// The rope of layer il exactly as the attention block applies it (model/graph.cpp): variant of the
-// architecture, base and scale of the layer's kind (gemma3's sliding-window layers use their own base).
-ops::RopeParams layer_rope_params(const HParams& hp, const ArchSpec& spec, int il);
-
 // Turns the first rp.n_dims dims of one head vector x (pairs as rp.mode says) by the angle of
 // `delta` positions. A pure rotation: no YaRN magnitude factor (the cached K already carries it).
 // Angles are computed in double. Throws Error(Unsupported) for YaRN (ext_factor != 0).
