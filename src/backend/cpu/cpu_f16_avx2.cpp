@@ -125,20 +125,21 @@ inline __m256 exp8(__m256 x) {
 
 }  // namespace
 
+// Every element goes through exp8 (the tail via a padded copy) and the sum runs in index order, so
+// a value's exp and its share of the sum do not depend on where it sits in s: attention over a
+// sequence's cells gives the same bits whatever other sequences' (zero) cells lie between them.
 float exp_shifted_sum(float* s, int64_t n, float m) {
     const __m256 vm = _mm256_set1_ps(m);
-    __m256 acc = _mm256_setzero_ps();
     int64_t j = 0;
-    for (; j + 8 <= n; j += 8) {
-        const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(s + j), vm));
-        _mm256_storeu_ps(s + j, e);
-        acc = _mm256_add_ps(acc, e);
+    for (; j + 8 <= n; j += 8) _mm256_storeu_ps(s + j, exp8(_mm256_sub_ps(_mm256_loadu_ps(s + j), vm)));
+    if (j < n) {
+        alignas(32) float t[8];
+        for (int i = 0; i < 8; ++i) t[i] = j + i < n ? s[j + i] : -INFINITY;
+        _mm256_store_ps(t, exp8(_mm256_sub_ps(_mm256_load_ps(t), vm)));
+        for (int64_t i = 0; j + i < n; ++i) s[j + i] = t[i];
     }
-    float sum = hsum(acc);
-    for (; j < n; ++j) {
-        s[j] = s[j] - m < -87.0f ? 0.0f : std::exp(s[j] - m);
-        sum += s[j];
-    }
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n; ++i) sum += s[i];
     return sum;
 }
 
