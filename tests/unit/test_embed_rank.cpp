@@ -209,6 +209,40 @@ TEST_F(EmbedRankModel, NomicBertBatchesIndependentlyAndUsesPositions) {
     EXPECT_GT(diff, 1e-3);
 }
 
+// A copy of the GGUF at `path` without tensor `drop`, and with `reshape` (if named) declared as
+// [ne0, ne1 - 1] over its first rows: a missing or mis-shaped tensor.
+std::string edited_copy(const std::string& path, const std::string& drop, const std::string& reshape, const std::string& out) {
+    auto f = gguf::File::open(path);
+    gguf::Writer w;
+    for (const auto& kv : f->kvs()) w.set(kv.key, kv.value);
+    for (const auto& t : f->tensors()) {
+        if (t.name == drop) continue;
+        std::vector<int64_t> shape(t.ne, t.ne + t.n_dims);
+        if (t.name == reshape) shape[1] -= 1;
+        const size_t n = dtype_row_bytes(t.type, shape[0]) * size_t(shape.size() > 1 ? shape[1] : 1);
+        w.add_tensor(t.name, t.type, shape, f->tensor_data(t), n);
+    }
+    w.write(out);
+    return out;
+}
+
+TEST_F(EmbedRankModel, NomicBertRejectsMissingOrMisshapedTensors) {
+    const std::string dir = testing::TempDir();
+    for (const auto& [drop, reshape] : std::vector<std::pair<std::string, std::string>>{
+             {"blk.1.ffn_gate.weight", ""}, {"token_types.weight", ""}, {"", "blk.0.attn_qkv.weight"}, {"", "token_embd.weight"}}) {
+        const std::string p = edited_copy(nomic_path_, drop, reshape, dir + "/nomic_bad.gguf");
+        try {
+            Model::load(p);
+            ADD_FAILURE() << "loaded with " << drop << reshape;
+        } catch (const Error& e) {
+            EXPECT_EQ(e.kind(), ErrorKind::InvalidFile) << e.what();
+            EXPECT_NE(std::string(e.what()).find(drop.empty() ? reshape : drop), std::string::npos) << e.what();
+        }
+    }
+    // The unedited copy loads (the helper itself is sound).
+    EXPECT_NO_THROW(Model::load(edited_copy(nomic_path_, "", "", dir + "/nomic_ok.gguf")));
+}
+
 // A causal LM without cls tensors reranks with its LM head: score = logit("yes") - logit("no") at the
 // last token of the judgement prompt, the same numbers a generating context computes.
 TEST(EmbedRankYesNo, CausalModelScoresAreYesMinusNoLogits) {
