@@ -188,6 +188,7 @@ struct Generator {
     int32_t n_past = 0;
     int32_t n_keep = 0;    // positions [0, n_keep) survive a context shift (BOS + --keep prompt tokens)
     int n_shifts = 0;
+    double shift_ms = 0;   // time spent re-rotating cached K in context shifts
     size_t last_index = 0;  // batch index of the token whose logits the last decode kept
     double prompt_ms = 0, gen_ms = 0;
     int prompt_tokens = 0, gen_tokens = 0;
@@ -207,8 +208,10 @@ struct Generator {
     bool shift() {
         const int32_t discard = context_shift_discard(n_past, n_keep);
         if (discard <= 0) return false;
+        const auto t0 = std::chrono::steady_clock::now();
         ctx.kv_remove(0, n_keep, n_keep + discard);
         ctx.kv_shift(0, n_keep + discard, n_past, -discard);
+        shift_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
         n_past -= discard;
         ++n_shifts;
         return true;
@@ -368,7 +371,8 @@ int run(const std::vector<std::string>& argv) {
         if (a.output_format == "text") std::printf("\n");
     }
     if (g.n_shifts > 0)
-        std::fprintf(stderr, "hearth: context shifts: %d (kept the first %d tokens each time)\n", g.n_shifts, g.n_keep);
+        std::fprintf(stderr, "hearth: context shifts: %d (kept the first %d tokens each time; %.2f ms per shift)\n", g.n_shifts,
+                     g.n_keep, g.shift_ms / g.n_shifts);
     print_memory(ctx, "at end");
     std::fprintf(stderr, "hearth: prompt eval time = %10.2f ms / %5d tokens (%8.2f ms per token, %8.2f tokens per second)\n",
                  g.prompt_ms, g.prompt_tokens, g.prompt_tokens ? g.prompt_ms / g.prompt_tokens : 0.0,
