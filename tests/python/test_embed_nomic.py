@@ -79,3 +79,14 @@ def test_batching_and_quantized_weights(models):
     f32 = embed(models["f32"], TEXTS)
     for a, b in zip(together, f32):
         assert float(np.dot(a, b)) > 0.99  # L2-normalised: cosine
+
+
+def test_llama_cpp_reads_the_same_model(models):
+    """llama.cpp (llama-cpp-python) runs the same synthetic nomic-bert file: mean-pooled, L2-normalised
+    vectors agree (same keys, tensor layout, rope kind and SwiGLU roles)."""
+    llama_cpp = pytest.importorskip("llama_cpp")
+    llm = llama_cpp.Llama(models["f32"], embedding=True, pooling_type=1, n_ctx=512, n_threads=2, verbose=False)
+    ours = embed(models["f32"], TEXTS, "--pooling", "mean")
+    for text, v in zip(TEXTS, ours):
+        theirs = np.array(llm.embed(text, normalize=True))
+        assert np.abs(np.array(v) - theirs).max() < 1e-3, text
