@@ -157,6 +157,8 @@ int kv_report(const std::vector<std::string>& a) {
     std::vector<double> secs(cfgs.size(), 0.0);
     std::vector<float> ref_lp, lp(static_cast<size_t>(n_vocab));
     const auto t_start = std::chrono::steady_clock::now();
+    auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count(); };
+    double last_note = 0;  // long windows: a progress line at most every 60 s
     for (int64_t ch = 0; ch < chunks; ++ch) {
         const int64_t start = ch * n_ctx;
         auto token_at = [&](int64_t p) { return (add_bos && p == 0) ? tok.bos() : tokens[size_t(start + p)]; };
@@ -188,9 +190,13 @@ int kv_report(const std::vector<std::string>& a) {
                     stats[k].add(compare_logprobs(ref_lp.data() + size_t(r * n_vocab), row_lp, n_vocab, target));
                 }
             }
+            if (elapsed() - last_note >= 60.0) {
+                last_note = elapsed();
+                std::fprintf(stderr, "hearth kv-report: chunk %lld: scored %lld/%lld tokens (%.0f s)\n", (long long)(ch + 1),
+                             (long long)(j + n - first), (long long)(n_ctx - 1 - first), last_note);
+            }
         }
-        std::fprintf(stderr, "hearth kv-report: chunk %lld/%lld done (%.0f s)\n", (long long)(ch + 1), (long long)chunks,
-                     std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count());
+        std::fprintf(stderr, "hearth kv-report: chunk %lld/%lld done (%.0f s)\n", (long long)(ch + 1), (long long)chunks, elapsed());
     }
 
     std::printf("KV-cache quality: %s, n_ctx %lld, %lld chunk(s), %lld scored tokens, reference f16 K/V\n\n",
