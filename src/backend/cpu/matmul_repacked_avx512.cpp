@@ -107,6 +107,60 @@ struct RQ4_K {
     }
 };
 
+// IQ4 code book ^ 0x80 (= value + 128, unsigned) in each 128-bit lane.
+inline __m512i iq4_lut_u8() {
+    const __m128i t = _mm_setr_epi8(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
+    return _mm512_xor_si512(_mm512_broadcast_i32x4(t), _mm512_set1_epi8(-128));
+}
+
+struct RIQ4_NL {
+    static constexpr int kSubs = 1, kUnit = 288;
+    static constexpr bool kSub16 = false;
+    static void weights(const uint8_t* u, int, __m512i wv[8]) {
+        const __m512i m4 = _mm512_set1_epi8(0x0F), lut = iq4_lut_u8();
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; ++j) {
+            const __m512i z = ldz(u + 64 * j);
+            wv[j] = _mm512_shuffle_epi8(lut, _mm512_and_si512(z, m4));
+            wv[j + 4] = _mm512_shuffle_epi8(lut, _mm512_and_si512(_mm512_srli_epi16(z, 4), m4));
+        }
+    }
+    static void scales(const uint8_t* u, int, __m512 sc[2], __m512 mn[2]) {
+        sc[0] = f16x16(u + 256);
+        mn[0] = _mm512_fnmadd_ps(sc[0], _mm512_set1_ps(128.0f), _mm512_setzero_ps());
+    }
+};
+
+struct RQ5_K {
+    static constexpr int kSubs = 8, kUnit = 2880;
+    static constexpr bool kSub16 = false;
+    static void weights(const uint8_t* u, int s, __m512i wv[8]) {
+        const __m512i m4 = _mm512_set1_epi8(0x0F), c10 = _mm512_set1_epi8(0x10);
+        const __m512i bit = _mm512_set1_epi8(static_cast<char>(1 << s));
+        const uint8_t* p = u + 512 * (s >> 1);
+#pragma GCC unroll 8
+        for (int g = 0; g < 8; ++g) {
+            const __m512i z = ldz(p + 64 * g);
+            const __m512i lo = (s & 1) ? _mm512_and_si512(_mm512_srli_epi16(z, 4), m4) : _mm512_and_si512(z, m4);
+            wv[g] = _mm512_mask_add_epi8(lo, _mm512_test_epi8_mask(ldz(u + 2048 + 64 * g), bit), lo, c10);
+        }
+    }
+    static void scales(const uint8_t* u, int s, __m512 sc[2], __m512 mn[2]) {
+        sc[0] = _mm512_mul_ps(f16x16(u + 2560), u8x16(u + 2624 + 16 * s));
+        mn[0] = _mm512_mul_ps(f16x16(u + 2592), _mm512_sub_ps(_mm512_setzero_ps(), u8x16(u + 2752 + 16 * s)));
+    }
+};
+
+struct RIQ4_XS {
+    static constexpr int kSubs = 8, kUnit = 2208;
+    static constexpr bool kSub16 = false;
+    static void weights(const uint8_t* u, int s, __m512i wv[8]) { RIQ4_NL::weights(u + 256 * s, 0, wv); }
+    static void scales(const uint8_t* u, int s, __m512 sc[2], __m512 mn[2]) {
+        sc[0] = _mm512_mul_ps(f16x16(u + 2048), _mm512_sub_ps(u8x16(u + 2080 + 16 * s), _mm512_set1_ps(32.0f)));
+        mn[0] = _mm512_fnmadd_ps(sc[0], _mm512_set1_ps(128.0f), _mm512_setzero_ps());
+    }
+};
+
 struct RQ6_K {
     static constexpr int kSubs = 8, kUnit = 3360;
     static constexpr bool kSub16 = true;
@@ -241,6 +295,9 @@ void matmul_repacked_avx512(DType t, const void* packed, const void* a_q, int64_
         case DType::Q8_0: return run<RQ8_0>(packed, a_q, k, n, r0, r1, out, out_stride);
         case DType::Q4_K: return run<RQ4_K>(packed, a_q, k, n, r0, r1, out, out_stride);
         case DType::Q6_K: return run<RQ6_K>(packed, a_q, k, n, r0, r1, out, out_stride);
+        case DType::IQ4_NL: return run<RIQ4_NL>(packed, a_q, k, n, r0, r1, out, out_stride);
+        case DType::Q5_K: return run<RQ5_K>(packed, a_q, k, n, r0, r1, out, out_stride);
+        case DType::IQ4_XS: return run<RIQ4_XS>(packed, a_q, k, n, r0, r1, out, out_stride);
         default: HEARTH_ASSERT_MSG(false, "repacked matmul: unsupported type");
     }
 }

@@ -33,6 +33,9 @@ size_t unit_bytes(DType t) {
         case DType::Q8_0: return 544;
         case DType::Q4_K: return 2368;
         case DType::Q6_K: return 3360;
+        case DType::IQ4_NL: return 288;
+        case DType::Q5_K: return 2880;
+        case DType::IQ4_XS: return 2208;
         default: return 0;
     }
 }
@@ -57,6 +60,7 @@ void repack_tile(DType t, const uint8_t* const* rows, int64_t units, uint8_t* ds
     for (int64_t u = 0; u < units; ++u, dst += ub) {
         switch (t) {
             case DType::Q4_0:
+            case DType::IQ4_NL:  // same block layout {f16 d; u8 qs[16]}
                 for (int r = 0; r < kR; ++r) {
                     const uint8_t* b = rows[r] + u * 18;
                     for (int j = 0; j < 4; ++j) lane4(dst + 64 * j, r, b + 2 + 4 * j);
@@ -100,6 +104,29 @@ void repack_tile(DType t, const uint8_t* const* rows, int64_t units, uint8_t* ds
                     std::memcpy(dst + 2048 + 2 * r, b, 2);
                     std::memcpy(dst + 2080 + 2 * r, b + 2, 2);
                     for (int s = 0; s < 8; ++s) k4_scale_min(b + 4, s, dst[2112 + 16 * s + r], dst[2240 + 16 * s + r]);
+                }
+                break;
+            case DType::Q5_K:
+                for (int r = 0; r < kR; ++r) {
+                    const uint8_t* b = rows[r] + u * 176;
+                    for (int c = 0; c < 4; ++c)
+                        for (int g = 0; g < 8; ++g) lane4(dst + 64 * (8 * c + g), r, b + 48 + 32 * c + 4 * g);
+                    for (int g = 0; g < 8; ++g) lane4(dst + 2048 + 64 * g, r, b + 16 + 4 * g);
+                    std::memcpy(dst + 2560 + 2 * r, b, 2);
+                    std::memcpy(dst + 2592 + 2 * r, b + 2, 2);
+                    for (int s = 0; s < 8; ++s) k4_scale_min(b + 4, s, dst[2624 + 16 * s + r], dst[2752 + 16 * s + r]);
+                }
+                break;
+            case DType::IQ4_XS:
+                for (int r = 0; r < kR; ++r) {
+                    const uint8_t* b = rows[r] + u * 136;
+                    for (int s = 0; s < 8; ++s)
+                        for (int j = 0; j < 4; ++j) lane4(dst + 256 * s + 64 * j, r, b + 8 + 16 * s + 4 * j);
+                    std::memcpy(dst + 2048 + 2 * r, b, 2);
+                    const unsigned sh = static_cast<unsigned>(b[2]) | (static_cast<unsigned>(b[3]) << 8);
+                    for (int s = 0; s < 8; ++s)
+                        dst[2080 + 16 * s + r] =
+                            static_cast<uint8_t>(((b[4 + s / 2] >> (4 * (s % 2))) & 0x0F) | (((sh >> (2 * s)) & 3) << 4));
                 }
                 break;
             case DType::Q6_K:

@@ -1,4 +1,4 @@
-// Weight repacking for the CPU matmul: at model load, Q4_0 / Q5_0 / Q8_0 / Q4_K / Q6_K weight
+// Weight repacking for the CPU matmul: at model load, Q4_0/Q5_0/Q8_0/IQ4_NL/Q4_K/Q5_K/Q6_K/IQ4_XS weight
 // matrices are copied once into a 16-row-interleaved layout (one zmm of int32 lanes = 16 rows) that
 // the AVX-512 VNNI kernel streams directly, for every batch size, with the same per-output float
 // accumulation as the panel kernel (so results are bitwise those of the unpacked path).
@@ -20,8 +20,8 @@ constexpr int64_t kRepackRows = 16;  // weight rows interleaved per tile
 // positive multiple of the type's block size.
 bool repack_supported(DType t, int64_t rows, int64_t k);
 
-// Bytes of the repacked copy of a rows x k matrix (the same as the packed rows, plus 4 bytes per
-// row for Q4_K whose 6-bit scales are stored unpacked). Requires repack_supported.
+// Bytes of the repacked copy of a rows x k matrix (the packed rows' size, plus 2-4 bytes per row
+// per super-block for K formats whose 6-bit scales are stored unpacked). Requires repack_supported.
 size_t repacked_bytes(DType t, int64_t rows, int64_t k);
 
 // Rows [0, rows) of w (row i at w + i*w_row_bytes) -> dst (repacked_bytes(t, rows, k) bytes).
@@ -33,6 +33,11 @@ size_t repacked_bytes(DType t, int64_t rows, int64_t k);
 //   Q8_0 per sub-block (544 B): zmm(qs[4g..4g+4) ^ 0x80) for g<8, then d[16] fp16
 //   Q4_K per super-block (2368 B): zmm(qs[32c+4g..+4)) for c<4, g<8; d[16], dmin[16] fp16;
 //        scale[8][16], min[8][16] u8 (6-bit values unpacked)
+//   IQ4_NL per sub-block (288 B): as Q4_0 (the nibbles index the IQ4 code book)
+//   Q5_K per super-block (2880 B): as Q4_K's nibbles (2048 B), then zmm(qh[4g..4g+4)) for g<8 (bit s
+//        = 5th bit of sub-block s), d[16], dmin[16] fp16, scale[8][16], min[8][16] u8
+//   IQ4_XS per super-block (2208 B): per sub-block s<8: zmm(qs[16s+4j..]) for j<4; d[16] fp16;
+//        ls[8][16] u8 (6-bit sub-block scales, value = d*(ls-32)*codebook[nibble])
 //   Q6_K per super-block (3360 B): per h<2, g<8: zmm(ql[64h+4g..]), zmm(ql[64h+32+4g..]),
 //        zmm(qh[32h+4g..]); scale[16][16] i8; d[16] fp16
 void repack_weights(DType t, const void* w, size_t w_row_bytes, int64_t rows, int64_t k, void* dst);
