@@ -241,18 +241,22 @@ void op_flash_attn(Tensor& dst, const OpCtx& c) {
                     }
             }
             if (!any_visible) continue;
-            // Raw scores q.k of every row on the tile: sc[r * kTile + j].
+            // Raw scores q.k on the tile: quantized K scores every row at once (sc[r * kTile + j]);
+            // float K is converted once and scored row by row just before that row's softmax.
             if (k_quant) {
                 matmul_quantized(k.type, k.row_ptr(t0, hk), k.nb[1], qq, g.D, rows, 0, tn, sc, kTile);
+                for (int64_t j = 0; j < tn; ++j) load_row_f32(v, v.row_ptr(t0 + j, hk), vt + j * g.Dv, g.Dv, c.isa);
             } else {
-                for (int64_t j = 0; j < tn; ++j) load_row_f32(k, k.row_ptr(t0 + j, hk), kt + j * g.D, g.D, c.isa);
-                for (int64_t r = 0; r < rows; ++r) dot_rows(c.isa, qr + r * g.D, kt, tn, g.D, sc + r * kTile);
+                for (int64_t j = 0; j < tn; ++j) {
+                    load_row_f32(k, k.row_ptr(t0 + j, hk), kt + j * g.D, g.D, c.isa);
+                    load_row_f32(v, v.row_ptr(t0 + j, hk), vt + j * g.Dv, g.Dv, c.isa);
+                }
             }
-            for (int64_t j = 0; j < tn; ++j) load_row_f32(v, v.row_ptr(t0 + j, hk), vt + j * g.Dv, g.Dv, c.isa);
             for (int64_t r = 0; r < rows; ++r) {
                 const int64_t qi = r % nqb;
                 const float* mr = mask ? reinterpret_cast<const float*>(mask->row_ptr(q0 + qi)) + t0 : nullptr;
-                float* s = sc + r * kTile;
+                float* s = k_quant ? sc + r * kTile : sc;
+                if (!k_quant) dot_rows(c.isa, qr + r * g.D, kt, tn, g.D, s);
                 float tile_max = kNegInf;
                 for (int64_t j = 0; j < tn; ++j) {
                     if (mr && mr[j] == kNegInf) {
