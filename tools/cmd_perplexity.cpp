@@ -2,6 +2,7 @@
 // the model adds one), cut into windows of n_ctx tokens; each window is evaluated from an empty
 // cache (first token replaced by BOS when the model adds BOS) and its second half is scored.
 // Prints per-chunk running estimates and `PPL = X +/- Y`.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -23,7 +24,8 @@ namespace {
 
 void usage() {
     std::fprintf(stderr, "usage: hearth perplexity -m FILE -f TEXT [-c 512] [-b N] [--chunks N] [-t N] [--no-mmap]\n"
-                         "                         [-ctk T] [-ctv T] [-khad] [-vhad] [-fa on|off|auto]\n");
+                         "                         [-ctk T] [-ctv T] [-khad] [-vhad] [-fa on|off|auto]\n"
+                         "       hearth perplexity --kv-report ...  = hearth kv-report ... (every KV type vs f16 KV)\n");
     std::fputs(kv_usage(), stderr);
 }
 
@@ -37,6 +39,13 @@ double logprob(const float* logits, int64_t n, int32_t target) {
 }
 
 int perplexity(const std::vector<std::string>& a) {
+    if (std::find(a.begin(), a.end(), "--kv-report") != a.end()) {  // the KV-quality report (tools/cmd_kv_report.cpp)
+        std::vector<std::string> rest;
+        for (const std::string& o : a)
+            if (o != "--kv-report") rest.push_back(o);
+        for (const Command& c : registered_commands())
+            if (std::string(c.name) == "kv-report") return c.run(rest);
+    }
     std::string model_path, text_path;
     int64_t n_ctx = 512, n_batch = 2048, n_chunks = -1;
     int n_threads = 0;

@@ -54,3 +54,10 @@ def test_kv_report_bad_config():
                        timeout=60)
     assert r.returncode == 2
     assert "+foo" in r.stderr
+
+
+def test_perplexity_kv_report_alias():
+    r = subprocess.run([BIN, "perplexity", "--kv-report", "-m", QWEN, "-f", TEXT, "-c", "64", "--chunks", "1", "-t", "2",
+                        "--configs", "q8_0"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert list(rows(r.stdout)) == ["f16", "q8_0"]
