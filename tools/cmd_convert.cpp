@@ -1,5 +1,6 @@
 // `hearth convert HF_DIR OUT.gguf [--outtype f32|f16|bf16|q8_0]`: converts a Hugging Face checkpoint
-// directory (config.json + model.safetensors + vocab.txt) into a GGUF file. BERT encoders for now.
+// directory (config.json + model.safetensors + vocab.txt) into a GGUF file: bert encoders (cross-encoders
+// included) and nomic_bert.
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -14,7 +15,7 @@ namespace {
 void usage() {
     std::fprintf(stderr,
                  "usage: hearth convert HF_DIR OUT.gguf [--outtype f32|f16|bf16|q8_0]\n"
-                 "  HF_DIR     directory with config.json, model.safetensors and vocab.txt (model_type bert)\n"
+                 "  HF_DIR     directory with config.json, model.safetensors and vocab.txt (model_type bert or nomic_bert)\n"
                  "  --outtype  type of the weight matrices (default f16); norms and biases stay f32\n");
 }
 
@@ -56,7 +57,7 @@ int run_convert(const std::vector<std::string>& args) {
     return 0;
 }
 
-const CommandRegistration kRegistration("convert", "convert a Hugging Face checkpoint (bert) to GGUF", run_convert);
+const CommandRegistration kRegistration("convert", "convert a Hugging Face checkpoint (bert, nomic_bert) to GGUF", run_convert);
 
 }  // namespace
 }  // namespace hearth::cli

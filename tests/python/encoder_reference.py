@@ -3,7 +3,9 @@ rerank / nomic-bert tests: bert (absolute positions, token types, post-LayerNorm
 (NeoX rotary, fused QKV, SwiGLU) and the cross-encoder rank head (pooler dense + tanh, classifier).
 Weights are dicts of float64 arrays in torch orientation ([out, in]) named as in GGUF."""
 import functools
+import json
 import math
+import struct
 
 import numpy as np
 
@@ -99,3 +101,17 @@ def rank_score(w, cls_hidden):
     """Cross-encoder head on the CLS row: classifier(tanh(pooler(h))); logit 0."""
     h = np.tanh(w["cls.weight"] @ cls_hidden + w["cls.bias"])
     return float((w["cls.output.weight"] @ h + w.get("cls.output.bias", 0.0))[0])
+
+
+def write_safetensors(path, tensors):
+    """A minimal safetensors file of F32 tensors (Hugging Face checkpoints for the convert tests)."""
+    header, blobs, off = {}, [], 0
+    for name, a in tensors.items():
+        b = np.ascontiguousarray(a, dtype="<f4").tobytes()
+        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [off, off + len(b)]}
+        blobs.append(b)
+        off += len(b)
+    h = json.dumps(header).encode()
+    h += b" " * (-len(h) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))

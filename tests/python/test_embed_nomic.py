@@ -90,3 +90,51 @@ def test_llama_cpp_reads_the_same_model(models):
     for text, v in zip(TEXTS, ours):
         theirs = np.array(llm.embed(text, normalize=True))
         assert np.abs(np.array(v) - theirs).max() < 1e-3, text
+
+
+def test_convert_hf_nomic_bert(tmp_path):
+    """`hearth convert` of a nomic_bert checkpoint (nomic-embed-text's names and config keys; random
+    weights, small vocab): per-token states equal the NumPy forward over the Hugging Face tensors."""
+    special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    words = ["search_query", "what", "is", "the", "capital", "of", "france", "paris", "a", "city"]
+    E, L, H, F = 32, 2, 4, 48
+    V = len(special) + len(words)
+    rng = np.random.default_rng(5)
+    g = lambda *s, sd=0.2: rng.normal(0.0, sd, s)  # noqa: E731
+    t = {"embeddings.word_embeddings.weight": g(V, E, sd=0.5), "embeddings.token_type_embeddings.weight": g(2, E, sd=0.5),
+         "emb_ln.weight": 1 + g(E, sd=0.1), "emb_ln.bias": g(E, sd=0.1)}
+    for il in range(L):
+        p = f"encoder.layers.{il}."
+        t[p + "attn.Wqkv.weight"], t[p + "attn.out_proj.weight"] = g(3 * E, E), g(E, E)
+        t[p + "mlp.fc11.weight"], t[p + "mlp.fc12.weight"], t[p + "mlp.fc2.weight"] = g(F, E), g(F, E), g(E, F)
+        for n in ("norm1", "norm2"):
+            t[p + n + ".weight"], t[p + n + ".bias"] = 1 + g(E, sd=0.1), g(E, sd=0.1)
+    d = tmp_path / "hf"
+    d.mkdir()
+    ref.write_safetensors(str(d / "model.safetensors"), t)
+    (d / "vocab.txt").write_text("\n".join(special + words) + "\n")
+    (d / "config.json").write_text(json.dumps({
+        "model_type": "nomic_bert", "n_embd": E, "n_layer": L, "n_head": H, "n_inner": F, "n_positions": 2048,
+        "rotary_emb_base": 1000, "rotary_emb_fraction": 1.0, "layer_norm_epsilon": 1e-12, "type_vocab_size": 2,
+        "activation_function": "swiglu", "vocab_size": V}))
+    out = str(tmp_path / "nomic.gguf")
+    r = subprocess.run([BIN, "convert", str(d), out, "--outtype", "f32"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+
+    W = {k: v.astype(np.float64) for k, v in t.items()}
+    w = {"token_embd.weight": W["embeddings.word_embeddings.weight"], "token_types.weight": W["embeddings.token_type_embeddings.weight"],
+         "token_embd_norm.weight": W["emb_ln.weight"], "token_embd_norm.bias": W["emb_ln.bias"]}
+    for il in range(L):
+        p, b = f"encoder.layers.{il}.", f"blk.{il}."
+        for gn, hn in (("attn_qkv", "attn.Wqkv"), ("attn_output", "attn.out_proj"), ("ffn_up", "mlp.fc11"), ("ffn_gate", "mlp.fc12"),
+                       ("ffn_down", "mlp.fc2"), ("attn_output_norm", "norm1"), ("layer_output_norm", "norm2")):
+            w[b + gn + ".weight"] = W[p + hn + ".weight"]
+            if hn.startswith("norm"):
+                w[b + gn + ".bias"] = W[p + hn + ".bias"]
+    vocab = {x: i for i, x in enumerate(special + words)}
+    texts = ["what is the capital of france", "paris is a city"]
+    got = embed(out, texts, "--pooling", "none")
+    for text, rows in zip(texts, got):
+        ids = np.array([vocab["[CLS]"]] + [vocab[x] for x in text.split()] + [vocab["[SEP]"]])
+        want = ref.nomic_bert_forward(w, ids, np.zeros(len(ids), dtype=int), H, 1e-12, 1000.0)
+        assert np.abs(np.array(rows).reshape(want.shape) - want).max() < 3e-3 * max(1.0, np.abs(want).max()), text

@@ -25,19 +25,6 @@ SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 E, L, H, F, P = 32, 2, 4, 64, 64
 
 
-def write_safetensors(path, tensors):
-    header, blobs, off = {}, [], 0
-    for name, a in tensors.items():
-        b = np.ascontiguousarray(a, dtype="<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [off, off + len(b)]}
-        blobs.append(b)
-        off += len(b)
-    h = json.dumps(header).encode()
-    h += b" " * (-len(h) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
-
-
 @pytest.fixture(scope="module")
 def hf_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("ce_hf")
@@ -58,7 +45,7 @@ def hf_dir(tmp_path_factory):
         t[p + "output.LayerNorm.weight"], t[p + "output.LayerNorm.bias"] = 1 + g(E, sd=0.1), g(E, sd=0.1)
     t["bert.pooler.dense.weight"], t["bert.pooler.dense.bias"] = g(E, E, sd=0.3), g(E, sd=0.1)
     t["classifier.weight"], t["classifier.bias"] = g(1, E, sd=1.0), g(1, sd=0.5)
-    write_safetensors(str(d / "model.safetensors"), t)
+    ref.write_safetensors(str(d / "model.safetensors"), t)
     (d / "vocab.txt").write_text("\n".join(SPECIAL + WORDS) + "\n")
     (d / "config.json").write_text(json.dumps({
         "architectures": ["BertForSequenceClassification"], "model_type": "bert", "hidden_size": E,
@@ -151,7 +138,7 @@ def real_ce(tmp_path_factory):
     rng = np.random.default_rng(11)
     t["classifier.weight"], t["classifier.bias"] = rng.normal(0, 0.2, (1, cfg["hidden_size"])), rng.normal(0, 0.5, (1,))
     d = tmp_path_factory.mktemp("real_ce")
-    write_safetensors(str(d / "model.safetensors"), t)
+    ref.write_safetensors(str(d / "model.safetensors"), t)
     cfg["architectures"] = ["BertForSequenceClassification"]
     (d / "config.json").write_text(json.dumps(cfg))
     vocab_lines = open(os.path.join(src, "vocab.txt"), encoding="utf-8").read().splitlines()

@@ -3,7 +3,9 @@
 // layer_output_norm), config.json -> bert.* keys, vocab.txt -> a "phantom space" WordPiece vocab
 // (word-initial pieces get a leading U+2581, "##" continuations lose the prefix, [X] stay as is).
 // Cross-encoders (BertForSequenceClassification): pooler.dense -> cls, classifier -> cls.output and
-// pooling_type 4 (rank).
+// pooling_type 4 (rank). nomic-bert (model_type "nomic_bert", nomic-embed-text): emb_ln ->
+// token_embd_norm, attn.Wqkv -> attn_qkv, attn.out_proj, norm1/norm2, mlp.fc11 (up) / fc12 (gate) / fc2
+// (down) and rotary_emb_base -> nomic-bert.rope.freq_base.
 #include "model/convert/hf_convert.h"
 
 #include <cstring>
@@ -58,14 +60,30 @@ ConvertReport convert_hf(const std::string& dir, const std::string& out_path, DT
         throw Error(ErrorKind::InvalidArgument, "convert: --outtype must be f32, f16, bf16 or q8_0");
     const json cfg = read_json(dir + "/config.json");
     const std::string model_type = cfg.value("model_type", "");
-    if (model_type != "bert")
-        throw Error(ErrorKind::Unsupported, "convert: model_type '" + model_type + "' is not supported (supported: bert)");
-    const int64_t E = cfg_int(cfg, "hidden_size"), L = cfg_int(cfg, "num_hidden_layers"), H = cfg_int(cfg, "num_attention_heads");
-    const int64_t F = cfg_int(cfg, "intermediate_size"), P = cfg_int(cfg, "max_position_embeddings");
-    const std::string act = cfg.value("hidden_act", "gelu");
-    if (act != "gelu") throw Error(ErrorKind::Unsupported, "convert: hidden_act '" + act + "' is not supported (bert: gelu)");
-    if (E % H != 0) throw Error(ErrorKind::InvalidFile, "config.json: hidden_size is not a multiple of num_attention_heads");
-    const double eps = cfg.contains("layer_norm_eps") && cfg["layer_norm_eps"].is_number() ? cfg["layer_norm_eps"].get<double>() : 1e-12;
+    const bool nomic = model_type == "nomic_bert";
+    if (model_type != "bert" && !nomic)
+        throw Error(ErrorKind::Unsupported, "convert: model_type '" + model_type + "' is not supported (supported: bert, nomic_bert)");
+    // nomic_bert names its config keys GPT-2 style.
+    const int64_t E = cfg_int(cfg, nomic ? "n_embd" : "hidden_size"), L = cfg_int(cfg, nomic ? "n_layer" : "num_hidden_layers");
+    const int64_t H = cfg_int(cfg, nomic ? "n_head" : "num_attention_heads"), F = cfg_int(cfg, nomic ? "n_inner" : "intermediate_size");
+    const int64_t P = cfg_int(cfg, nomic ? "n_positions" : "max_position_embeddings");
+    const char* act_key = nomic ? "activation_function" : "hidden_act";
+    const std::string act = cfg.contains(act_key) && cfg[act_key].is_string() ? cfg[act_key].get<std::string>() : nomic ? "swiglu" : "gelu";
+    if (act != (nomic ? "swiglu" : "gelu"))
+        throw Error(ErrorKind::Unsupported, "convert: activation '" + act + "' is not supported (bert: gelu, nomic_bert: swiglu)");
+    if (E % H != 0) throw Error(ErrorKind::InvalidFile, "config.json: the hidden size is not a multiple of the head count");
+    const char* eps_key = nomic ? "layer_norm_epsilon" : "layer_norm_eps";
+    const double eps = cfg.contains(eps_key) && cfg[eps_key].is_number() ? cfg[eps_key].get<double>() : 1e-12;
+    const auto num = [&](const char* k, double fallback) { return cfg.contains(k) && cfg[k].is_number() ? cfg[k].get<double>() : fallback; };
+    const double rope_base = num("rotary_emb_base", 1000.0);  // nomic-embed-text's default
+    if (nomic) {
+        if (!(rope_base > 0.0)) throw Error(ErrorKind::InvalidFile, "config.json: 'rotary_emb_base' must be positive");
+        const bool interleaved = cfg.contains("rotary_emb_interleaved") && cfg["rotary_emb_interleaved"].is_boolean() &&
+                                 cfg["rotary_emb_interleaved"].get<bool>();
+        if (num("rotary_emb_fraction", 1.0) != 1.0 || interleaved)
+            throw Error(ErrorKind::Unsupported, "convert: nomic_bert with partial or interleaved rotary embeddings is not supported");
+    }
+    const std::string arch = nomic ? "nomic-bert" : "bert", a = arch + ".";
 
     // Vocabulary: vocab.txt (one token per line, id = line number), else tokenizer.json's WordPiece vocab.
     std::vector<std::string> words;
@@ -119,20 +137,21 @@ ConvertReport convert_hf(const std::string& dir, const std::string& out_path, DT
 
     const SafeTensors st = SafeTensors::open(dir + "/model.safetensors");
     // A sequence classifier (cross-encoder reranker) scores pairs: pooling rank.
-    const bool seq_cls = st.find("classifier.weight") != nullptr;
+    const bool seq_cls = !nomic && st.find("classifier.weight") != nullptr;
     if (seq_cls) pooling = 4;
 
     gguf::Writer w;
-    w.set("general.architecture", gguf::Value::str("bert"));
-    w.set("general.name", gguf::Value::str(cfg.value("_name_or_path", "bert")));
-    w.set("bert.context_length", gguf::Value::u32(uint32_t(P)));
-    w.set("bert.embedding_length", gguf::Value::u32(uint32_t(E)));
-    w.set("bert.feed_forward_length", gguf::Value::u32(uint32_t(F)));
-    w.set("bert.block_count", gguf::Value::u32(uint32_t(L)));
-    w.set("bert.attention.head_count", gguf::Value::u32(uint32_t(H)));
-    w.set("bert.attention.layer_norm_epsilon", gguf::Value::f32(float(eps)));
-    w.set("bert.attention.causal", gguf::Value::boolean(false));
-    w.set("bert.pooling_type", gguf::Value::u32(pooling));
+    w.set("general.architecture", gguf::Value::str(arch));
+    w.set("general.name", gguf::Value::str(cfg.value("_name_or_path", arch)));
+    w.set(a + "context_length", gguf::Value::u32(uint32_t(P)));
+    w.set(a + "embedding_length", gguf::Value::u32(uint32_t(E)));
+    w.set(a + "feed_forward_length", gguf::Value::u32(uint32_t(F)));
+    w.set(a + "block_count", gguf::Value::u32(uint32_t(L)));
+    w.set(a + "attention.head_count", gguf::Value::u32(uint32_t(H)));
+    w.set(a + "attention.layer_norm_epsilon", gguf::Value::f32(float(eps)));
+    w.set(a + "attention.causal", gguf::Value::boolean(false));
+    w.set(a + "pooling_type", gguf::Value::u32(pooling));
+    if (nomic) w.set(a + "rope.freq_base", gguf::Value::f32(float(rope_base)));
     w.set("tokenizer.ggml.model", gguf::Value::str("bert"));
     w.set("tokenizer.ggml.pre", gguf::Value::str("default"));
     w.set("tokenizer.ggml.tokens", gguf::Value::string_array(tokens));
@@ -145,7 +164,7 @@ ConvertReport convert_hf(const std::string& dir, const std::string& out_path, DT
     w.set("general.file_type", gguf::Value::u32(outtype == DType::F32 ? 0 : outtype == DType::F16 ? 1 : outtype == DType::Q8_0 ? 7 : 32));
 
     ConvertReport rep;
-    rep.arch = "bert";
+    rep.arch = arch;
     // One GGUF tensor: torch shape [rows, cols] is ggml [cols, rows] with the same bytes.
     // Vectors and the tiny token-type table stay F32 (llama.cpp adds the type row without a conversion).
     const auto add = [&](const std::string& gname, const std::string& hf, std::vector<int64_t> torch_shape) {
@@ -184,11 +203,23 @@ ConvertReport convert_hf(const std::string& dir, const std::string& out_path, DT
     const int64_t n_types = tt.shape.size() == 2 ? tt.shape[0] : 2;
     w.set("tokenizer.ggml.token_type_count", gguf::Value::u32(uint32_t(n_types)));
     add("token_embd.weight", emb + "word_embeddings.weight", {V, E});
-    add("position_embd.weight", emb + "position_embeddings.weight", {P, E});
+    if (!nomic) add("position_embd.weight", emb + "position_embeddings.weight", {P, E});
     add("token_types.weight", emb + "token_type_embeddings.weight", {n_types, E});
-    add("token_embd_norm.weight", emb + "LayerNorm.weight", {E});
-    add("token_embd_norm.bias", emb + "LayerNorm.bias", {E});
-    for (int64_t il = 0; il < L; ++il) {
+    add("token_embd_norm.weight", nomic ? "emb_ln.weight" : emb + "LayerNorm.weight", {E});
+    add("token_embd_norm.bias", nomic ? "emb_ln.bias" : emb + "LayerNorm.bias", {E});
+    for (int64_t il = 0; nomic && il < L; ++il) {  // no biases on the matrices
+        const std::string h = "encoder.layers." + std::to_string(il) + ".", g = "blk." + std::to_string(il) + ".";
+        add(g + "attn_qkv.weight", h + "attn.Wqkv.weight", {3 * E, E});  // rows: Q, K, V
+        add(g + "attn_output.weight", h + "attn.out_proj.weight", {E, E});
+        add(g + "attn_output_norm.weight", h + "norm1.weight", {E});
+        add(g + "attn_output_norm.bias", h + "norm1.bias", {E});
+        add(g + "ffn_up.weight", h + "mlp.fc11.weight", {F, E});
+        add(g + "ffn_gate.weight", h + "mlp.fc12.weight", {F, E});  // silu(fc12 x) * fc11 x
+        add(g + "ffn_down.weight", h + "mlp.fc2.weight", {E, F});
+        add(g + "layer_output_norm.weight", h + "norm2.weight", {E});
+        add(g + "layer_output_norm.bias", h + "norm2.bias", {E});
+    }
+    for (int64_t il = 0; !nomic && il < L; ++il) {
         const std::string h = "encoder.layer." + std::to_string(il) + ".", g = "blk." + std::to_string(il) + ".";
         for (const auto& [gn, hn] : std::vector<std::pair<std::string, std::string>>{
                  {"attn_q", "attention.self.query"}, {"attn_k", "attention.self.key"}, {"attn_v", "attention.self.value"},

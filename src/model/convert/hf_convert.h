@@ -1,6 +1,7 @@
 // Hugging Face checkpoint -> GGUF (`hearth convert`): reads config.json, model.safetensors and the
 // tokenizer files of a directory and writes a GGUF hearth (and llama.cpp) can load. BERT-family
-// encoders (model_type "bert": MiniLM, BGE, ...) with a vocab.txt WordPiece vocabulary.
+// encoders (model_type "bert": MiniLM, BGE, cross-encoders, ...; "nomic_bert": nomic-embed-text) with a
+// WordPiece vocabulary.
 #pragma once
 
 #include <string>
