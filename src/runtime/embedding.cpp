@@ -87,6 +87,9 @@ std::vector<std::vector<float>> Embedder::embed(const std::vector<std::vector<in
             throw Error(ErrorKind::InvalidArgument,
                         "input " + std::to_string(i) + " has " + std::to_string(t.size()) + " tokens, more than the ubatch size -ub " +
                             std::to_string(params_.n_ubatch) + "; a non-causal model needs the whole input in one ubatch (raise -ub)");
+        if (const TensorRef& pe = model_.weights().pos_embd; pe && int64_t(t.size()) > pe.ne[1])  // absolute positions (bert)
+            throw Error(ErrorKind::InvalidArgument, "input " + std::to_string(i) + " has " + std::to_string(t.size()) +
+                                                        " tokens, more than the model's " + std::to_string(pe.ne[1]) + " positions");
         if (int64_t(t.size()) > ctx_->n_ctx())
             throw Error(ErrorKind::InvalidArgument, "input " + std::to_string(i) + " has " + std::to_string(t.size()) +
                                                         " tokens, more than the context size " + std::to_string(ctx_->n_ctx()));

@@ -170,6 +170,15 @@ TEST_F(EmbedRankModel, RejectsBadInputs) {
     std::string long_doc;
     for (int i = 0; i < 300; ++i) long_doc += "cat ";
     EXPECT_THROW(e.rank("q", {long_doc}), Error);                        // longer than the context (128)
+    EmbedParams wide = params(PoolingType::Rank);
+    wide.n_ctx = 1024;
+    wide.n_batch = wide.n_ubatch = 1024;
+    try {  // a larger context does not make more absolute positions
+        Embedder(*ce_, wide).rank("q", {long_doc});
+        ADD_FAILURE() << "no error for an input longer than the position table";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("128 positions"), std::string::npos) << e.what();
+    }
     Embedder mean(*ce_, params(PoolingType::Mean));
     EXPECT_THROW(mean.rank("q", {"d"}), Error);                          // not a rank embedder
     EXPECT_THROW(Embedder(*nomic_, params(PoolingType::Rank)), Error);   // no rank head
