@@ -190,6 +190,8 @@ struct RQ6_K {
     }
 };
 
+constexpr int kPrefetch = 2048;  // software prefetch distance (bytes) in a repacked tile stream
+
 // One 16-row tile x NC activation columns over sub-blocks [s0, s1); out[c][0..16) receives the
 // sums (continued from out when accumulate, as the panel kernel does).
 template <class R, int NC>
@@ -205,6 +207,15 @@ void tile_cols(const uint8_t* tile, const ActRow* act, int64_t s0, int64_t s1, f
     for (int64_t s = s0; s < s1; ++s) {
         const uint8_t* u = tile + (s / R::kSubs) * R::kUnit;
         const int si = static_cast<int>(s % R::kSubs);
+        // A K-format unit is read back and forth (scales at its end), which defeats the hardware
+        // prefetcher on DRAM-resident matrices: fetch kPrefetch bytes ahead of the linear progress
+        // through the tile (tiles are contiguous, so this runs into the next tile too).
+        {
+            constexpr int kStep = R::kUnit / R::kSubs;
+            const uint8_t* ahead = u + si * kStep + kPrefetch;
+#pragma GCC unroll 8
+            for (int off = 0; off < kStep; off += 64) _mm_prefetch(reinterpret_cast<const char*>(ahead + off), _MM_HINT_T0);
+        }
         __m512i wv[8];
         R::weights(u, si, wv);
         __m512 sc[2], mn[2];
