@@ -10,6 +10,7 @@
 #include <immintrin.h>
 
 #include <cstring>
+#include <type_traits>
 
 #include "backend/cpu/matmul_internal.h"
 #include "core/error.h"
@@ -163,7 +164,7 @@ struct RIQ4_XS {
 
 struct RQ6_K {
     static constexpr int kSubs = 8, kUnit = 3360;
-    static constexpr bool kSub16 = true;
+    static constexpr bool kSub16 = true, kQuad = true;
     static void weights(const uint8_t* u, int s, __m512i wv[8]) {
         const __m512i m4 = _mm512_set1_epi8(0x0F), m3 = _mm512_set1_epi8(0x30);
         const int h = s >> 2, q = s & 3;
@@ -180,6 +181,17 @@ struct RQ6_K {
             wv[g] = _mm512_or_si512(lo, _mm512_and_si512(hb, m3));
         }
     }
+    // Group g of the 4 sub-blocks 4h..4h+3 from one load each of ql0 / ql1 / qh (decode fast path).
+    static void quad_group(const uint8_t* u, int h, int g, __m512i w[4]) {
+        const __m512i m4 = _mm512_set1_epi8(0x0F), m3 = _mm512_set1_epi8(0x30);
+        const uint8_t* z = u + 192 * (8 * h + g);
+        const __m512i ql0 = ldz(z), ql1 = ldz(z + 64), qh = ldz(z + 128);
+        w[0] = _mm512_or_si512(_mm512_and_si512(ql0, m4), _mm512_and_si512(_mm512_slli_epi16(qh, 4), m3));
+        w[1] = _mm512_or_si512(_mm512_and_si512(ql1, m4), _mm512_and_si512(_mm512_slli_epi16(qh, 2), m3));
+        w[2] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql0, 4), m4), _mm512_and_si512(qh, m3));
+        w[3] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql1, 4), m4),
+                               _mm512_and_si512(_mm512_srli_epi16(qh, 2), m3));
+    }
     static void scales(const uint8_t* u, int s, __m512 sc[2], __m512 mn[2]) {
         const __m512 d = f16x16(u + 3328), m32 = _mm512_set1_ps(-32.0f);
 #pragma GCC unroll 2
@@ -192,10 +204,78 @@ struct RQ6_K {
 
 constexpr int kPrefetch = 2048;  // software prefetch distance (bytes) in a repacked tile stream
 
+template <class R, class = void>
+struct HasQuad : std::false_type {};
+template <class R>
+struct HasQuad<R, std::void_t<decltype(R::kQuad)>> : std::bool_constant<R::kQuad> {};
+
+// Q6_K with 1-2 columns over whole quads [s0, s1) (s0, s1 multiples of 4): the integer dots of 4
+// sub-blocks come from one decode of their shared bytes, then the float chain runs in (s, h) order
+// exactly as in tile_cols.
+template <class R, int NC>
+void tile_cols_quad(const uint8_t* tile, const ActRow* act, int64_t s0, int64_t s1, __m512* f) {
+    for (int64_t sq = s0; sq < s1; sq += 4) {
+        const uint8_t* u = tile + (sq / R::kSubs) * R::kUnit;
+        const int h = static_cast<int>((sq % R::kSubs) / 4);
+        {
+            const uint8_t* ahead = u + (sq % R::kSubs) * (R::kUnit / R::kSubs) + kPrefetch;
+#pragma GCC unroll 32
+            for (int off = 0; off < 4 * (R::kUnit / R::kSubs); off += 64)
+                _mm_prefetch(reinterpret_cast<const char*>(ahead + off), _MM_HINT_T0);
+        }
+        __m512i ia[4][2][NC];
+#pragma GCC unroll 4
+        for (int q = 0; q < 4; ++q)
+#pragma GCC unroll 2
+            for (int hh = 0; hh < 2; ++hh)
+#pragma GCC unroll 2
+                for (int c = 0; c < NC; ++c) ia[q][hh][c] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+        for (int g = 0; g < 8; ++g) {
+            __m512i w[4];
+            R::quad_group(u, h, g, w);
+#pragma GCC unroll 4
+            for (int q = 0; q < 4; ++q)
+#pragma GCC unroll 2
+                for (int c = 0; c < NC; ++c) {
+                    int32_t a4;
+                    std::memcpy(&a4, act[c].q + 32 * (sq + q) + 4 * g, 4);
+                    ia[q][g / 4][c] = _mm512_dpbusd_epi32(ia[q][g / 4][c], w[q], _mm512_set1_epi32(a4));
+                }
+        }
+#pragma GCC unroll 4
+        for (int q = 0; q < 4; ++q) {
+            const int64_t s = sq + q;
+            __m512 sc[2], mn[2];
+            R::scales(u, static_cast<int>(s % R::kSubs), sc, mn);
+#pragma GCC unroll 2
+            for (int hh = 0; hh < 2; ++hh)
+#pragma GCC unroll 2
+                for (int c = 0; c < NC; ++c) {
+                    const __m512 da = _mm512_set1_ps(act[c].d[s]);
+                    const __m512 ds = _mm512_set1_ps(act[c].ds16[2 * s + hh]);
+                    f[c] = _mm512_fmadd_ps(cvt(ia[q][hh][c]), _mm512_mul_ps(sc[hh], da), f[c]);
+                    f[c] = _mm512_fmadd_ps(mn[hh], ds, f[c]);
+                }
+        }
+    }
+}
+
 // One 16-row tile x NC activation columns over sub-blocks [s0, s1); out[c][0..16) receives the
 // sums (continued from out when accumulate, as the panel kernel does).
 template <class R, int NC>
 void tile_cols(const uint8_t* tile, const ActRow* act, int64_t s0, int64_t s1, float* const* out, bool accumulate) {
+    if constexpr (HasQuad<R>::value && NC <= 2) {
+        if (s0 % 4 == 0 && s1 % 4 == 0) {
+            __m512 f[NC];
+#pragma GCC unroll 2
+            for (int c = 0; c < NC; ++c) f[c] = accumulate ? _mm512_loadu_ps(out[c]) : _mm512_setzero_ps();
+            tile_cols_quad<R, NC>(tile, act, s0, s1, f);
+#pragma GCC unroll 2
+            for (int c = 0; c < NC; ++c) _mm512_storeu_ps(out[c], f[c]);
+            return;
+        }
+    }
     constexpr int kHalves = R::kSub16 ? 2 : 1;
     constexpr int kGroups = 8 / kHalves;
     // Few columns: split each integer dot over independent accumulators (exact, so the sum is the
