@@ -12,9 +12,15 @@ using namespace hearth;
 TEST(CoreCpuFeatures, LevelsAreConsistentWithFeatures) {
     const cpu::CpuFeatures& f = cpu::cpu_features();
     const cpu::Isa best = cpu::best_isa();
-    if (best >= cpu::Isa::Avx2) EXPECT_TRUE(f.avx2 && f.fma && f.f16c && f.bmi2);
-    if (best == cpu::Isa::Avx512) EXPECT_TRUE(f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni);
-    if (f.avx512f) EXPECT_TRUE(f.avx2);  // an OS that saves ZMM state saves YMM state too
+    if (best >= cpu::Isa::Avx2) {
+        EXPECT_TRUE(f.avx2 && f.fma && f.f16c && f.bmi2);
+    }
+    if (best == cpu::Isa::Avx512) {
+        EXPECT_TRUE(f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni);
+    }
+    if (f.avx512f) {
+        EXPECT_TRUE(f.avx2);  // an OS that saves ZMM state saves YMM state too
+    }
     EXPECT_LE(static_cast<int>(cpu::active_isa()), static_cast<int>(best));
     EXPECT_STREQ(cpu::isa_name(cpu::Isa::Scalar), "scalar");
     EXPECT_FALSE(std::string(cpu::cpu_features_string()).empty());
