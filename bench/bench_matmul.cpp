@@ -147,6 +147,31 @@ void BM_Matmul2T(benchmark::State& state) {
     state.counters["GB/s"] = benchmark::Counter(static_cast<double>(rb * rows) / 1e9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// BM_Matmul2T through the repacked kernel (row halves aligned to the 16-row tiles).
+void BM_MatmulRepacked2T(benchmark::State& state) {
+    const DType t = kTypes[state.range(0)];
+    const int64_t k = state.range(1), rows = state.range(2);
+    if (!cpu::repacked_kernel_available(cpu::Isa::Avx512) || !cpu::repack_supported(t, rows, k)) {
+        state.SkipWithError("no repacked kernel");
+        return;
+    }
+    const AlignedBuf& w = weights(t, rows, k);
+    const size_t rb = hearth::dtype_row_bytes(t, k);
+    AlignedBuf packed(cpu::repacked_bytes(t, rows, k));
+    cpu::repack_weights(t, w.p, rb, rows, k, packed.p);
+    std::vector<float> x(static_cast<size_t>(k), 0.25f), out(static_cast<size_t>(rows));
+    AlignedBuf aq(cpu::quantized_activation_bytes(t, k, 1));
+    cpu::quantize_activations(t, x.data(), k, k, 0, 1, aq.p);
+    const int64_t half = rows / 2 / 16 * 16;
+    for (auto _ : state) {
+        std::thread th([&] { cpu::matmul_repacked(t, packed.p, aq.p, k, 1, half, rows, out.data(), rows); });
+        cpu::matmul_repacked(t, packed.p, aq.p, k, 1, 0, half, out.data(), rows);
+        th.join();
+    }
+    state.SetLabel(std::string(hearth::dtype_name(t)) + " repacked 2 threads");
+    state.counters["GB/s"] = benchmark::Counter(static_cast<double>(rb * rows) / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
 void BM_ReadBandwidth2T(benchmark::State& state) {
     const size_t bytes = static_cast<size_t>(state.range(0)) << 20;
     AlignedBuf buf(bytes);
@@ -213,6 +238,16 @@ BENCHMARK(BM_Matmul)->Name("BM_MatmulGemma")->Apply(gemma_args)->Unit(benchmark:
 BENCHMARK(BM_Matmul)->Apply(matmul_args)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_MatmulRepacked)->Apply(repacked_args)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Matmul2T)
+    ->ArgNames({"type", "k", "rows"})
+    ->Args({0, 1024, 151936})
+    ->Args({1, 1024, 151936})
+    ->Args({2, 1024, 151936})
+    ->Args({3, 1024, 151936})
+    ->Args({4, 640, 262144})
+    ->Args({1, 640, 262144})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_MatmulRepacked2T)
     ->ArgNames({"type", "k", "rows"})
     ->Args({0, 1024, 151936})
     ->Args({1, 1024, 151936})
