@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "backend/cpu/cpu_backend.h"
+#include "backend/cpu/cpu_kv_rows.h"
 #include "backend/scheduler.h"
 #include "core/error.h"
 #include "core/graph.h"
@@ -273,6 +274,35 @@ TEST(KvQuantFlashAttn, HadamardHelpsLowBitKWithOutliers) {
         const double rotated = quality_nmse(f, DType::Q4_0, DType::Q4_0, true, true);
         EXPECT_LT(rotated, plain * 0.7) << f.name << ": plain " << plain << " rotated " << rotated;
     }
+}
+
+// The AVX2 V-row converters give exactly the reference dequantizer's values.
+TEST(KvQuantRows, Avx2MatchesReferenceDequantizer) {
+#if defined(HEARTH_X86)
+    if (cpu::best_isa() < cpu::Isa::Avx2) GTEST_SKIP() << "no AVX2";
+    std::mt19937 rng(3);
+    std::normal_distribution<float> nd(0.0f, 2.0f);
+    for (DType t : {DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::IQ4_NL}) {
+        const int64_t n = 256;
+        std::vector<float> x(static_cast<size_t>(n)), want(static_cast<size_t>(n)), got(static_cast<size_t>(n));
+        for (auto& v : x) v = nd(rng);
+        std::vector<uint8_t> row(dtype_row_bytes(t, n));
+        if (t == DType::BF16)
+            for (int64_t i = 0; i < n; ++i) {
+                const uint16_t h = fp32_to_bf16(x[size_t(i)]);
+                std::memcpy(row.data() + 2 * i, &h, 2);
+            }
+        else
+            quant::quantize_row(t, x.data(), row.data(), n);
+        quant::dequantize_row(t, row.data(), want.data(), n);
+        ASSERT_TRUE(cpu::avx2::kv_row_to_f32(t, row.data(), got.data(), n)) << dtype_name(t);
+        for (int64_t i = 0; i < n; ++i) ASSERT_EQ(got[size_t(i)], want[size_t(i)]) << dtype_name(t) << " element " << i;
+    }
+    float dummy[32];
+    EXPECT_FALSE(cpu::avx2::kv_row_to_f32(DType::Q4_K, nullptr, dummy, 32));
+#else
+    GTEST_SKIP() << "x86-64 only";
+#endif
 }
 
 // ---------------------------------------------------------------- cache writes

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "backend/cpu/cpu_ops.h"
+#include "backend/cpu/cpu_kv_rows.h"
 #include "backend/cpu/cpu_simd.h"
 #include "backend/cpu/matmul.h"
 #include "core/error.h"
@@ -122,6 +123,9 @@ size_t fa_thread_floats(const FaGeom& g) {
 
 // One K or V row (any cache type) as n floats.
 void load_row_f32(const Tensor& t, const char* p, float* out, int64_t n, Isa isa) {
+#if defined(HEARTH_X86)
+    if (t.type != DType::F32 && t.type != DType::F16 && use_avx2(isa) && avx2::kv_row_to_f32(t.type, p, out, n)) return;
+#endif
     switch (t.type) {
         case DType::F32: std::memcpy(out, p, sizeof(float) * static_cast<size_t>(n)); break;
         case DType::F16: f16_to_f32(isa, reinterpret_cast<const uint16_t*>(p), out, n); break;
