@@ -89,6 +89,47 @@ HEARTH_API hearth_status hearth_dequantize(uint32_t type, const void* src, size_
 HEARTH_API hearth_status hearth_quantize(uint32_t type, const float* src, int64_t n, const float* importance,
                                          void* dst, size_t dst_bytes);
 
+/* ---- models and inference -----------------------------------------------------------------
+ * A model is loaded once and may serve several contexts; it must outlive them. A context owns a
+ * paged KV cache for up to n_seq_max sequences and is used by one thread at a time. */
+typedef struct hearth_model hearth_model;
+typedef struct hearth_context hearth_context;
+
+typedef struct hearth_context_params {
+    int64_t n_ctx;     /* KV cells for all sequences together; 0 = the model's trained length */
+    int32_t n_batch;   /* most tokens one hearth_decode() accepts */
+    int32_t n_ubatch;  /* tokens per graph evaluation */
+    int32_t n_threads; /* 0 = all cores */
+    int32_t n_seq_max; /* sequences sharing the cache */
+} hearth_context_params;
+
+/* Fills p with the defaults (n_ctx 0, n_batch 2048, n_ubatch 512, n_threads 0, n_seq_max 1). */
+HEARTH_API void hearth_context_default_params(hearth_context_params* p);
+
+HEARTH_API hearth_status hearth_model_load(const char* path, int use_mmap, hearth_model** out);
+HEARTH_API void hearth_model_free(hearth_model* model);
+HEARTH_API int64_t hearth_model_n_vocab(const hearth_model* model);
+
+/* Tokenizes text[0..len) (add_special: BOS/EOS as the model says; parse_special: special-token
+ * text becomes its token). Writes up to cap ids to out and the full count to *n_out; fails with
+ * HEARTH_ERR_INVALID_ARGUMENT when cap is too small (then *n_out says how many are needed). */
+HEARTH_API hearth_status hearth_tokenize(const hearth_model* model, const char* text, size_t len, int add_special,
+                                         int parse_special, int32_t* out, size_t cap, size_t* n_out);
+
+HEARTH_API hearth_status hearth_context_new(const hearth_model* model, const hearth_context_params* params,
+                                            hearth_context** out);
+HEARTH_API void hearth_context_free(hearth_context* ctx);
+
+/* Runs n tokens: tokens[i] at position pos[i] of sequence seq[i] (seq may be NULL: all 0);
+ * want_logits[i] != 0 keeps its logits (NULL: only the last token's). */
+HEARTH_API hearth_status hearth_decode(hearth_context* ctx, const int32_t* tokens, const int32_t* pos,
+                                       const int32_t* seq, const uint8_t* want_logits, size_t n);
+/* n_vocab logits of token i of the last hearth_decode() (it must have asked for them); valid until
+ * the next decode. */
+HEARTH_API hearth_status hearth_get_logits(hearth_context* ctx, size_t i, const float** out);
+/* Removes positions [p0, p1) of sequence seq from the cache (p1 < 0: to the end; seq < 0: all). */
+HEARTH_API hearth_status hearth_kv_remove(hearth_context* ctx, int32_t seq, int32_t p0, int32_t p1);
+
 #ifdef __cplusplus
 }
 #endif

@@ -174,4 +174,5 @@ int64_t hearth_gguf_find_tensor(const hearth_gguf* file, const char* name) {
 namespace hearth::capi {
 // Lets the other c_api_*.cpp files (see c_api_internal.h) report through hearth_last_error().
 void set_last_error(const std::string& message) { g_last_error = message; }
+hearth_status status_for_kind(ErrorKind kind) { return status_of(kind); }
 }  // namespace hearth::capi
