@@ -256,6 +256,15 @@ def test_auth(server, client):
     ({"messages": MSGS, "stop": "x" * 300}, "stop"),
     ({"messages": MSGS, "logit_bias": {"999999": 1}}, "logit_bias"),
     ({"prompt": "x"}, "messages"),
+    ({"messages": MSGS, "max_tokens": -5}, "max_tokens"),
+    ({"messages": MSGS, "max_tokens": 1.5}, "max_tokens"),
+    ({"messages": MSGS, "max_tokens": 10 ** 12}, "max_tokens"),
+    ({"messages": [{"role": "wizard", "content": "x"}]}, "messages[0].role"),
+    ({"messages": []}, "messages"),
+    ({"messages": MSGS, "top_k": -3}, "top_k"),
+    ({"messages": MSGS, "seed": "x"}, "seed"),
+    ({"messages": MSGS, "min_p": 2}, "min_p"),
+    ({"messages": MSGS, "stream": True, "n": 3}, "n"),
 ])
 def test_bad_requests_are_400(server, body, param):
     assert_error(post(server, "/v1/chat/completions", body), 400, param)
@@ -266,6 +275,8 @@ def test_bad_bodies(server):
     assert_error(post(server, "/v1/chat/completions", None, raw=b'{"messages": [{"role":"user","content":"\xff\xfe"}]}'),
                  400)
     assert_error(post(server, "/v1/chat/completions", None, raw=b"[" * 100000), 400)
+    assert_error(post(server, "/v1/chat/completions", None, raw=b'{"messages": '), 400)  # truncated
+    assert_error(post(server, "/v1/chat/completions", [1, 2]), 400)  # not an object
     big = json.dumps({"messages": [{"role": "user", "content": "a" * (3 << 20)}]})
     r = post(server, "/v1/chat/completions", None, raw=big)
     assert r.status_code == 413
