@@ -64,10 +64,13 @@ void Metrics::on_generated(int64_t n, double s) {
     predicted_tokens_ += n;
     predicted_seconds_ += s;
 }
-void Metrics::on_decode(int busy) {
+void Metrics::on_decode(int busy, int64_t n_tokens, double decode_s, double overhead_s) {
     std::lock_guard lk(mu_);
     ++n_decode_;
     n_busy_slots_sum_ += busy;
+    decode_tokens_ += n_tokens;
+    decode_seconds_ += decode_s;
+    overhead_seconds_ += overhead_s;
 }
 void Metrics::on_ttft(double s) {
     std::lock_guard lk(mu_);
@@ -101,6 +104,11 @@ std::string Metrics::render(const MetricsGauges& g) const {
     scalar(out, "llamacpp:n_decode_total", "counter", "Total number of decode() calls.", double(n_decode_));
     scalar(out, "llamacpp:n_busy_slots_per_decode", "gauge", "Average number of busy slots per decode() call.",
            n_decode_ ? double(n_busy_slots_sum_) / double(n_decode_) : 0.0);
+    scalar(out, "hearth:decode_tokens_total", "counter", "Tokens in decode() batches (prompt and generated).",
+           double(decode_tokens_));
+    scalar(out, "hearth:decode_seconds_total", "counter", "Time inside decode() calls.", decode_seconds_);
+    scalar(out, "hearth:scheduler_overhead_seconds_total", "counter",
+           "Scheduler time around decode() calls: batch building, sampling, streaming events.", overhead_seconds_);
     scalar(out, "llamacpp:prompt_tokens_seconds", "gauge", "Average prompt throughput in tokens/s.",
            prompt_seconds_ > 0 ? double(prompt_tokens_) / prompt_seconds_ : 0.0);
     scalar(out, "llamacpp:predicted_tokens_seconds", "gauge", "Average generation throughput in tokens/s.",

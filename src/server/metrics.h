@@ -41,7 +41,9 @@ public:
 
     void on_prompt(int64_t n_tokens, double seconds);       // prompt tokens evaluated (not cached)
     void on_generated(int64_t n_tokens, double seconds);    // tokens predicted, generation time
-    void on_decode(int busy_slots);                         // one decode() call with this many slots
+    // One decode() call: busy slots, tokens in its batch, seconds inside decode(), and seconds the
+    // scheduler spent around it (batch building, sampling, handing events to the HTTP threads).
+    void on_decode(int busy_slots, int64_t n_tokens = 0, double decode_seconds = 0, double overhead_seconds = 0);
     void on_ttft(double seconds);
     void on_inter_token(double seconds);
     void on_queue_wait(double seconds);
@@ -58,6 +60,9 @@ private:
     double predicted_seconds_ = 0;
     int64_t n_decode_ = 0;
     int64_t n_busy_slots_sum_ = 0;
+    int64_t decode_tokens_ = 0;
+    double decode_seconds_ = 0;
+    double overhead_seconds_ = 0;
     int64_t rejected_ = 0;
     Histogram ttft_, itl_, queue_wait_, duration_;
 };

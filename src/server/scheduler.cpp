@@ -138,6 +138,7 @@ void Scheduler::loop() {
     std::vector<Slot*> owner;  // owner[i]: the slot of batch token i
     std::unique_lock lk(mu_);
     while (!stopping_) {
+        const Clock::time_point t_step = Clock::now();
         // Client-cancelled (or drain-timeout) tasks free their slot now; the KV they filled stays
         // as reusable cache.
         for (Slot& s : slots_) {
@@ -160,14 +161,16 @@ void Scheduler::loop() {
         for (const Slot& s : slots_) busy += s.task ? 1 : 0;
         lk.unlock();
         std::optional<Error> err;
+        const Clock::time_point t_decode = Clock::now();
         try {
             backend_.decode(batch);
         } catch (const Error& e) {
             err = e;
         }
+        const Clock::time_point t_decoded = Clock::now();
         lk.lock();
-        if (metrics_) metrics_->on_decode(busy);
         if (err) {
+            if (metrics_) metrics_->on_decode(busy, int64_t(batch.size()), ms_between(t_decode, t_decoded) / 1000.0, 0.0);
             // Undo whatever part of the batch reached the cache, then fail its tasks.
             for (size_t i = 0; i < owner.size(); ++i) {
                 Slot& s = *owner[i];
@@ -178,6 +181,9 @@ void Scheduler::loop() {
             continue;
         }
         after_decode(batch, owner);
+        if (metrics_)
+            metrics_->on_decode(busy, int64_t(batch.size()), ms_between(t_decode, t_decoded) / 1000.0,
+                                (ms_between(t_step, t_decode) + ms_between(t_decoded, Clock::now())) / 1000.0);
     }
     for (Slot& s : slots_)
         if (s.task) fail(s, 503, "the server is shutting down");

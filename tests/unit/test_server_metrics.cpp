@@ -29,7 +29,7 @@ TEST(ServerMetrics, RendersLlamaServerNamesAndHistograms) {
     m.on_prompt(10, 0.5);
     m.on_generated(20, 2.0);
     m.on_decode(2);
-    m.on_decode(4);
+    m.on_decode(4, 6, 0.25, 0.5);
     m.on_ttft(0.2);
     m.on_inter_token(0.01);
     m.on_queue_wait(0.0);
@@ -43,7 +43,9 @@ TEST(ServerMetrics, RendersLlamaServerNamesAndHistograms) {
                              "llamacpp:predicted_tokens_seconds 10\n", "llamacpp:prompt_tokens_seconds 20\n",
                              "llamacpp:requests_processing 2\n", "llamacpp:requests_deferred 1\n",
                              "hearth:time_to_first_token_seconds_count 1\n", "hearth:inter_token_latency_seconds_count 1\n",
-                             "hearth:queue_wait_seconds_count 1\n", "hearth:request_duration_seconds_count 1\n"}) {
+                             "hearth:queue_wait_seconds_count 1\n", "hearth:request_duration_seconds_count 1\n",
+                             "hearth:decode_tokens_total 6\n", "hearth:decode_seconds_total 0.25\n",
+                             "hearth:scheduler_overhead_seconds_total 0.5\n"}) {
         EXPECT_NE(out.find(line), std::string::npos) << line;
     }
     // Every sample line is "name[{labels}] value".
