@@ -19,6 +19,8 @@
 #include "runtime/runtime_context.h"
 #include "runtime/kv_cache.h"
 #include "runtime/kv_shift.h"
+#include "runtime/logit_compare.h"
+#include "tokenizer/tokenizer.h"
 
 namespace hearth {
 namespace {
@@ -27,6 +29,12 @@ using runtime::Context;
 
 const std::string kShared = HEARTH_SHARED_DIR;
 
+
+// The default model (Gemma 3 270M, in the checkout's models/ when downloaded) or a shared test model.
+std::string model_path(const std::string& name) {
+    if (name == "gemma-3-270m") return std::string(HEARTH_SOURCE_DIR) + "/models/gemma-3-270m-q4_k_m.gguf";
+    return kShared + "/models/" + name + ".gguf";
+}
 
 // "<arch>-synth-<n_layer>": a synthetic model (gemma3-synth-6: sliding window 8 with base 10000 on
 // layers 0-4, base 1e6 on the global layer 5); anything else: a file of shared/models.
@@ -52,7 +60,7 @@ std::unique_ptr<Model> load_model(const std::string& name) {
         std::filesystem::remove(path);
         return m;
     }
-    return Model::load(kShared + "/models/" + name + ".gguf");
+    return Model::load(model_path(name));
 }
 
 struct KvConfig {
@@ -75,6 +83,14 @@ float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
         d = std::max(d, e);
     }
     return d;
+}
+
+double kl_divergence(const std::vector<float>& ref_logits, const std::vector<float>& logits) {
+    const int64_t n = int64_t(ref_logits.size());
+    std::vector<float> a(ref_logits.size()), b(logits.size());
+    log_softmax(ref_logits.data(), n, a.data());
+    log_softmax(logits.data(), n, b.data());
+    return compare_logprobs(a.data(), b.data(), n, 0).kld;
 }
 
 std::vector<int32_t> test_tokens(int64_t n_vocab, int n) {
@@ -125,13 +141,22 @@ class KvShift : public ::testing::TestWithParam<Case> {};
 //    the same relative positions as in the fresh context and only the rope angle of K differs.
 TEST_P(KvShift, ShiftedCacheMatchesFreshContext) {
     const Case& c = GetParam();
-    if (c.model.find("-synth-") == std::string::npos && !std::filesystem::exists(kShared + "/models/" + c.model + ".gguf"))
+    if (c.model.find("-synth-") == std::string::npos && !std::filesystem::exists(model_path(c.model)))
         GTEST_SKIP() << "no model " << c.model;
     if (!std::filesystem::exists(kShared + "/vocab/ggml-vocab-llama-spm.gguf")) GTEST_SKIP() << "no vocab";
     auto model = load_model(c.model);
     ASSERT_TRUE(c.keep == 0 || model->hparams().n_layer == 1);
     const int n = 40, keep = c.keep, d = 17;
-    const std::vector<int32_t> toks = test_tokens(model->n_vocab(), n + 1);
+    // Real models get real text (arbitrary ids of a trained vocabulary hit unused rows).
+    std::vector<int32_t> toks = test_tokens(model->n_vocab(), n + 1);
+    if (c.model == "gemma-3-270m") {
+        toks = model->tokenizer().encode(
+            "The river wound through the valley, past the old mill and the orchards, until it reached the sea where "
+            "the fishing boats waited for the tide. Every morning the baker opened his shop before dawn, and the smell of "
+            "fresh bread drifted down the narrow streets toward the harbour.",
+            false, false);
+        ASSERT_GE(toks.size(), size_t(n + 1));
+    }
     const std::vector<int32_t> prompt(toks.begin(), toks.begin() + n);
     const int32_t next = toks[n];
 
@@ -167,6 +192,9 @@ TEST_P(KvShift, ShiftedCacheMatchesFreshContext) {
     const float type_floor = max_abs_diff(logits_of(exact, kept.size() - 1), want);
     const float tol = c.cfg.tol + 2 * rope_floor + type_floor;
     EXPECT_LT(diff, tol) << c.model << " " << c.cfg.name << " (rope floor " << rope_floor << ", type floor " << type_floor << ")";
+    // The same in distribution terms: KL(fresh || shifted) stays within the offset context's.
+    const double kld = kl_divergence(want, got), kld_floor = kl_divergence(want, logits_of(offset, kept.size() - 1));
+    EXPECT_LT(kld, 2 * kld_floor + 1e-4 + kl_divergence(want, logits_of(exact, kept.size() - 1)));
 
     // With a kept head the check can fail: the same cache left unshifted (the new token after the
     // old positions) puts the head at other distances and is far off (shown for float K; 4-bit K
@@ -180,8 +208,8 @@ TEST_P(KvShift, ShiftedCacheMatchesFreshContext) {
         wrong = max_abs_diff(logits_of(unshifted, 0), want);
         EXPECT_GT(wrong, 10 * tol) << "the test cannot tell a shift from no shift";
     }
-    std::printf("[kv_shift] %-20s keep %d %-10s max |dlogit| %.2e (allowed %.2e; unshifted %.2e)\n", c.model.c_str(), keep, c.cfg.name,
-                diff, tol, wrong);
+    std::printf("[kv_shift] %-20s keep %d %-10s max |dlogit| %.2e (allowed %.2e; unshifted %.2e), KLD %.2e (offset %.2e)\n",
+                c.model.c_str(), keep, c.cfg.name, diff, tol, wrong, kld, kld_floor);
 }
 
 std::vector<Case> cases() {
@@ -190,6 +218,8 @@ std::vector<Case> cases() {
         for (const char* m : {"qwen3-synth-1", "llama-synth-1", "gemma3-synth-1"}) v.push_back({m, 5, cfg});
         for (const char* m : {"tiny-qwen3-bpe-f16", "tiny-llama-spm-f16", "gemma3-synth-6"}) v.push_back({m, 0, cfg});
     }
+    v.push_back({"gemma-3-270m", 0, kConfigs[1]});  // the real default model (skipped when absent)
+    v.push_back({"gemma-3-270m", 0, kConfigs[4]});
     return v;
 }
 
