@@ -99,10 +99,7 @@ bool Sampler::first_truncation_is_top_k() const {
     return false;
 }
 
-int32_t Sampler::greedy_pick(const float* logits) const {
-    // argmax of the logits after the penalty and bias stages (NaN counts as -inf; ties: lowest id).
-    // Those stages touch only a few tokens: their adjusted values are kept aside, sorted by id, and
-    // the scan runs over the raw logits between them (no candidate list of the whole vocabulary).
+std::vector<std::pair<int32_t, float>> Sampler::adjusted_logits(const float* logits) const {
     std::vector<std::pair<int32_t, float>> adjusted;  // (id, logit after the stages), sorted by id
     const auto value_of = [&](int32_t id) -> float& {
         auto it = std::lower_bound(adjusted.begin(), adjusted.end(), id,
@@ -123,6 +120,14 @@ int32_t Sampler::greedy_pick(const float* logits) const {
             for (const auto& [id, b] : summed_bias()) value_of(id) += b;
         }
     }
+    return adjusted;
+}
+
+int32_t Sampler::greedy_pick(const float* logits) const {
+    // argmax of the logits after the penalty and bias stages (NaN counts as -inf; ties: lowest id).
+    // Those stages touch only a few tokens: their adjusted values are kept aside, sorted by id, and
+    // the scan runs over the raw logits between them (no candidate list of the whole vocabulary).
+    const std::vector<std::pair<int32_t, float>> adjusted = adjusted_logits(logits);
     int32_t best = 0;
     float best_v = kNegInf;
     size_t next = 0;  // next adjusted entry
@@ -158,35 +163,65 @@ void softmax_sorted(std::vector<Sampler::Candidate>& c);
 
 }  // namespace
 
+void Sampler::top_k_candidates(const float* logits, size_t k) {
+    // The k best (logit after penalties and bias, ties: lower id) of the finite candidates, best
+    // first: a bounded heap whose root is the worst kept one. Ids are visited in increasing order,
+    // so a later token that only ties the root never displaces it.
+    const std::vector<std::pair<int32_t, float>> adjusted = adjusted_logits(logits);
+    const auto better = [](const Candidate& a, const Candidate& b) {
+        return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
+    };
+    cands_.clear();
+    cands_.reserve(k + 1);
+    const auto consider = [&](int32_t id, float v) {
+        if (!(v > kNegInf)) return;  // banned (-inf) or NaN
+        if (cands_.size() < k) {
+            cands_.push_back({id, v, 0.0f});
+            std::push_heap(cands_.begin(), cands_.end(), better);
+        } else if (v > cands_.front().logit) {
+            std::pop_heap(cands_.begin(), cands_.end(), better);
+            cands_.back() = {id, v, 0.0f};
+            std::push_heap(cands_.begin(), cands_.end(), better);
+        }
+    };
+    size_t next = 0;
+    for (int32_t i = 0; i < n_vocab_; ++i) {
+        if (next < adjusted.size() && adjusted[next].first == i) {
+            consider(i, adjusted[next++].second);
+            continue;
+        }
+        const float v = logits[i];
+        if (cands_.size() == k && !(v > cands_.front().logit)) continue;  // the common case: not better
+        consider(i, v);
+    }
+    std::sort_heap(cands_.begin(), cands_.end(), better);
+}
+
 int32_t Sampler::sample(const float* logits) {
     if (params_.temperature <= 0.0f) return greedy_pick(logits);
-    cands_.resize(static_cast<size_t>(n_vocab_));
-    for (int32_t i = 0; i < n_vocab_; ++i) {
-        const float l = logits[i];
-        cands_[static_cast<size_t>(i)] = {i, std::isnan(l) ? kNegInf : l, 0.0f};
-    }
-    for (SamplerStage stage : params_.order) {
-        switch (stage) {
-            case SamplerStage::Penalties: apply_penalties(cands_); break;
-            case SamplerStage::LogitBias: apply_logit_bias(cands_); break;
-            default: break;
+    if (first_truncation_is_top_k() && params_.top_k < n_vocab_) {
+        // Top-k cuts first: only the best k are ever looked at again, so only they are collected
+        // (the same k tokens, in the same order, as a full sort followed by the cut: the order is
+        // total, ties by id). No stage reads probabilities without recomputing them over its list.
+        top_k_candidates(logits, static_cast<size_t>(params_.top_k));
+    } else {
+        cands_.resize(static_cast<size_t>(n_vocab_));
+        for (int32_t i = 0; i < n_vocab_; ++i) {
+            const float l = logits[i];
+            cands_[static_cast<size_t>(i)] = {i, std::isnan(l) ? kNegInf : l, 0.0f};
         }
+        for (SamplerStage stage : params_.order) {
+            switch (stage) {
+                case SamplerStage::Penalties: apply_penalties(cands_); break;
+                case SamplerStage::LogitBias: apply_logit_bias(cands_); break;
+                default: break;
+            }
+        }
+        // Drop banned tokens (-inf) before the truncating stages.
+        cands_.erase(std::remove_if(cands_.begin(), cands_.end(), [](const Candidate& c) { return c.logit == kNegInf; }),
+                     cands_.end());
     }
-    // Drop banned tokens (-inf) before the truncating stages.
-    cands_.erase(std::remove_if(cands_.begin(), cands_.end(), [](const Candidate& c) { return c.logit == kNegInf; }),
-                 cands_.end());
     if (cands_.empty()) throw Error(ErrorKind::InvalidArgument, "sampler: every token is banned by logit_bias");
-    // When top-k is the first truncating stage, only the best k need sorting: the same k tokens,
-    // in the same order, as a full sort followed by the cut (the order is total: ties by id). No
-    // stage reads probabilities without recomputing them over the list it keeps.
-    if (first_truncation_is_top_k() && static_cast<size_t>(params_.top_k) < cands_.size()) {
-        const auto better = [](const Candidate& a, const Candidate& b) {
-            return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
-        };
-        const auto kth = cands_.begin() + params_.top_k;
-        std::nth_element(cands_.begin(), kth, cands_.end(), better);
-        cands_.resize(static_cast<size_t>(params_.top_k));
-    }
     softmax_sorted(cands_);
     for (SamplerStage stage : params_.order) {
         switch (stage) {

@@ -63,8 +63,12 @@ private:
     // The stages below act on the full candidate list, indexed by token id.
     void apply_penalties(std::vector<Candidate>& cands) const;
     void apply_logit_bias(std::vector<Candidate>& cands) const;
+    // The tokens the penalty and bias stages change, with their new logits (NaN as -inf), by id.
+    std::vector<std::pair<int32_t, float>> adjusted_logits(const float* logits) const;
     // Greedy pick straight from the logits (penalties and bias applied to the few tokens they touch).
     int32_t greedy_pick(const float* logits) const;
+    // Fills cands_ with the k best finite candidates after penalties and bias, best first.
+    void top_k_candidates(const float* logits, size_t k);
     // True when top-k > 0 is the first stage of the order that drops candidates or rescales them.
     bool first_truncation_is_top_k() const;
 

@@ -11,6 +11,7 @@
 #include <random>
 #include <vector>
 
+#include "core/error.h"
 #include "sampling/sampler.h"
 
 namespace hearth {
@@ -164,6 +165,29 @@ TEST(SamplerFastPath, TopKSelectionEqualsFullSort) {
             history.push_back(want);
         }
     }
+}
+
+TEST(SamplerFastPath, TopKWithFewerFiniteCandidatesThanK) {
+    std::mt19937 g(5);
+    for (int trial = 0; trial < 40; ++trial) {
+        const int n = 50;
+        SamplerParams sp;
+        sp.temperature = 0.7f;
+        sp.top_k = 40;
+        sp.seed = 77 + uint64_t(trial);
+        for (int id = 0; id < n; ++id)
+            if (id % 7 != trial % 7) sp.logit_bias.push_back({id, -kInf});  // 7 or 8 survivors
+        std::vector<float> logits = random_logits(g, n, trial % 2 == 0);
+        logits[size_t(trial % 7)] = std::numeric_limits<float>::quiet_NaN();  // one survivor is NaN: dropped
+        Sampler s(sp, n);
+        std::mt19937_64 ref_rng(sp.seed);
+        for (int step = 0; step < 4; ++step) ASSERT_EQ(s.sample(logits.data()), ref_sample(sp, logits, {}, ref_rng));
+    }
+    SamplerParams sp;
+    sp.top_k = 3;
+    sp.logit_bias = {{0, -kInf}, {1, -kInf}};
+    std::vector<float> two = {1.0f, 2.0f};
+    EXPECT_THROW(Sampler(sp, 2).sample(two.data()), Error);
 }
 
 TEST(SamplerFastPath, LargeVocabularyGreedyIsFast) {
