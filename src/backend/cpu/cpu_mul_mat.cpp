@@ -1,12 +1,14 @@
 // CPU mul_mat: dst[M, N, X2, X3] = w[K, M, W2, W3] x x[K, N, X2, X3] with dim-2/3 broadcast of w
 // (GQA). Quantized weights with a kernel (backend/cpu/matmul.h): all threads quantize activation
 // rows into shared scratch, barrier, then split weight rows. F32/F16/BF16 weights and quantized
-// types without a kernel: each thread converts one weight row to F32 and dots it with every x row.
+// types without a kernel: F32/F16/BF16 go through the register-blocked matmul_float.h kernel, other
+// types convert one weight row to F32 and dot it with every x row.
 #include <cstring>
 
 #include "backend/cpu/cpu_ops.h"
 #include "backend/cpu/cpu_simd.h"
 #include "backend/cpu/matmul.h"
+#include "backend/cpu/matmul_float.h"
 #include "backend/cpu/repack.h"
 #include "core/error.h"
 #include "quant/fp16.h"
@@ -169,7 +171,16 @@ void op_mul_mat(Tensor& dst, const OpCtx& c) {
             const float* src = reinterpret_cast<const float*>(static_cast<const char*>(x.data) + i2 * x.nb[2] +
                                                               i3 * x.nb[3] + j * x.nb[1]);
             float* d = xr + r * g.K;
-            if (w.type == DType::F16)
+            if (w.type == DType::F16 && use_avx2(c.isa)) {
+#if defined(HEARTH_X86)  // round-to-nearest-even both ways, the same values as the scalar loop
+                uint16_t h[256];
+                for (int64_t k0 = 0; k0 < g.K; k0 += 256) {
+                    const int64_t len = std::min<int64_t>(256, g.K - k0);
+                    avx2::f32_to_f16(src + k0, h, len);
+                    avx2::f16_to_f32(h, d + k0, len);
+                }
+#endif
+            } else if (w.type == DType::F16)
                 for (int64_t k = 0; k < g.K; ++k) d[k] = fp16_to_fp32(fp32_to_fp16(src[k]));
             else
                 for (int64_t k = 0; k < g.K; ++k) d[k] = bf16_to_fp32(fp32_to_bf16(src[k]));
@@ -188,17 +199,12 @@ void op_mul_mat(Tensor& dst, const OpCtx& c) {
             x_stride = sizeof(float) * static_cast<size_t>(g.K);
         }
         float* out = reinterpret_cast<float*>(static_cast<char*>(dst.data) + i2 * dst.nb[2] + i3 * dst.nb[3]);
-        // F16 rows against one or two activation rows: fused convert-and-dot; else convert once.
-        const bool fused_f16 = w.type == DType::F16 && g.N <= 2 && use_avx2(c.isa);
+        if (matmul_float_supported(w.type)) {  // F32/F16/BF16: register-blocked, batch-invariant kernel
+            matmul_float_isa(c.isa, w.type, wb, w.nb[1], reinterpret_cast<const float*>(xb),
+                             static_cast<int64_t>(x_stride / sizeof(float)), g.K, g.N, m0, m1, out, out_stride);
+            continue;
+        }
         for (int64_t i = m0; i < m1; ++i) {
-            if (fused_f16) {
-#if defined(HEARTH_X86)
-                const uint16_t* wr = reinterpret_cast<const uint16_t*>(wb + i * w.nb[1]);
-                for (int64_t j = 0; j < g.N; ++j)
-                    out[j * out_stride + i] = avx2::dot_f16_f32(wr, reinterpret_cast<const float*>(xb + j * x_stride), g.K);
-#endif
-                continue;
-            }
             const float* wr = weight_row_f32(w, wb + i * w.nb[1], buf, c.isa);
             for (int64_t j = 0; j < g.N; ++j)
                 out[j * out_stride + i] = dot_f32(c.isa, wr, reinterpret_cast<const float*>(xb + j * x_stride), g.K);
