@@ -12,7 +12,9 @@
 #include <thread>
 #include <vector>
 
+#include "backend/cpu/cpu_simd.h"
 #include "backend/cpu/matmul.h"
+#include "backend/cpu/matmul_float.h"
 #include "backend/cpu/repack.h"
 #include "quant/fp16.h"
 
@@ -260,4 +262,67 @@ BENCHMARK(BM_MatmulRepacked2T)
 BENCHMARK(BM_ReadBandwidth2T)->Arg(512)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_ActQuant)->Args({1024, 1})->Args({1024, 512})->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_ReadBandwidth)->Arg(512)->Unit(benchmark::kMillisecond);
+// ---- F32 / F16 / BF16 weights (backend/cpu/matmul_float.h), single thread ----------------------
+// args: type (0 F32, 1 F16, 2 BF16), k, rows, n, isa, kernel (1 = register-blocked matmul_float,
+// 0 = the former row-at-a-time path: one weight row to F32, then a dot with every activation row).
+const DType kFloatTypes[] = {DType::F32, DType::F16, DType::BF16};
+
+void BM_MatmulFloat(benchmark::State& state) {
+    const DType t = kFloatTypes[state.range(0)];
+    const int64_t k = state.range(1), rows = state.range(2), n = state.range(3);
+    const auto isa = static_cast<cpu::Isa>(state.range(4));
+    const bool blocked = state.range(5) != 0;
+    if (isa > cpu::best_isa()) {
+        state.SkipWithError("ISA not available");
+        return;
+    }
+    const size_t rb = hearth::dtype_row_bytes(t, k);
+    AlignedBuf w(rb * rows);
+    std::mt19937 rng(3);
+    std::normal_distribution<float> nd(0.0f, 0.05f);
+    for (int64_t i = 0; i < rows * k; ++i) {
+        const float v = nd(rng);
+        if (t == DType::F32) reinterpret_cast<float*>(w.p)[i] = v;
+        else if (t == DType::F16) reinterpret_cast<uint16_t*>(w.p)[i] = hearth::fp32_to_fp16(v);
+        else reinterpret_cast<uint16_t*>(w.p)[i] = hearth::fp32_to_bf16(v);
+    }
+    std::vector<float> x(static_cast<size_t>(n * k)), row(static_cast<size_t>(k));
+    std::normal_distribution<float> nx;
+    for (auto& v : x) v = nx(rng);
+    std::vector<float> out(static_cast<size_t>(n * rows));
+    for (auto _ : state) {
+        if (blocked) {
+            cpu::matmul_float_isa(isa, t, w.p, rb, x.data(), k, k, n, 0, rows, out.data(), rows);
+        } else {
+            for (int64_t i = 0; i < rows; ++i) {
+                const float* wr = reinterpret_cast<const float*>(w.bytes() + i * rb);
+                if (t == DType::F16) {
+                    cpu::f16_to_f32(isa, reinterpret_cast<const uint16_t*>(w.bytes() + i * rb), row.data(), k);
+                    wr = row.data();
+                } else if (t == DType::BF16) {
+                    const uint16_t* h = reinterpret_cast<const uint16_t*>(w.bytes() + i * rb);
+                    for (int64_t e = 0; e < k; ++e) row[e] = hearth::bf16_to_fp32(h[e]);
+                    wr = row.data();
+                }
+                for (int64_t j = 0; j < n; ++j) out[j * rows + i] = cpu::dot_f32(isa, wr, x.data() + j * k, k);
+            }
+        }
+        benchmark::DoNotOptimize(out.data());
+    }
+    state.SetLabel(std::string(hearth::dtype_name(t)) + " " + cpu::isa_name(isa) + (blocked ? " blocked" : " rowwise"));
+    state.counters["GFLOP/s"] = benchmark::Counter(2.0 * k * rows * n / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void float_args(benchmark::internal::Benchmark* b) {
+    b->ArgNames({"type", "k", "rows", "n", "isa", "blocked"});
+    // MiniLM (384 hidden, 1536 FFN) and a 1024 x 3072 FFN matrix
+    const int64_t shapes[][2] = {{384, 384}, {384, 1536}, {1536, 384}, {1024, 3072}};
+    for (int ti = 0; ti < 3; ++ti)
+        for (int blocked = 1; blocked >= 0; --blocked)
+            for (int isa = 2; isa >= 1; --isa)
+                for (const auto& s : shapes)
+                    for (int64_t n : {1, 8, 64, 512}) b->Args({ti, s[0], s[1], n, isa, blocked});
+}
+
+BENCHMARK(BM_MatmulFloat)->Apply(float_args)->Unit(benchmark::kMillisecond);
 BENCHMARK_MAIN();
