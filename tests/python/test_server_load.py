@@ -186,9 +186,9 @@ def test_full_queue_answers_429():
         assert c.status_code == 429
         assert c.headers.get("Retry-After") == "1"
         assert c.json()["error"]["type"] == "rate_limit_error"
+        oc = openai.OpenAI(base_url=base + "/v1", api_key="x", max_retries=0, timeout=60)
         with pytest.raises(openai.RateLimitError):
-            openai.OpenAI(base_url=base + "/v1", api_key="x", max_retries=0).chat.completions.create(
-                model="m", messages=[{"role": "user", "content": "hi"}], max_tokens=1)
+            oc.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}], max_tokens=1)
         # A and B were never disturbed by the rejections: both are still running or queued.
         assert not slots_idle(base)
         assert requests.get(base + "/slots", timeout=5).json()[0]["n_decoded"] < 3000
@@ -197,9 +197,8 @@ def test_full_queue_answers_429():
         while "llamacpp:requests_deferred 0\n" not in requests.get(base + "/metrics", timeout=5).text:
             assert time.time() < deadline
             time.sleep(0.02)
-        b.close()  # B leaves too: the next client is served at once
-        r = openai.OpenAI(base_url=base + "/v1", api_key="x", max_retries=0, timeout=60).chat.completions.create(
-            model="m", messages=[{"role": "user", "content": "hi"}], max_tokens=2)
+        b.close()  # B leaves too: the next request is served at once, on the rejected client's connection
+        r = oc.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}], max_tokens=2)
         assert r.choices[0].finish_reason in ("stop", "length")
         del a_lines, b_lines
     finally:
