@@ -209,6 +209,8 @@ void matmul_repacked(DType t, const void* packed, const void* a_q, int64_t k, in
 #endif
 }
 
+bool repacked_preferred(DType t, int64_t n) { return !(t == DType::Q6_K && n > 8); }
+
 bool repack_enabled() {
     const char* e = std::getenv("HEARTH_NO_REPACK");
     return !(e && *e && std::strcmp(e, "0") != 0);

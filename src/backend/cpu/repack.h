@@ -51,6 +51,11 @@ bool repacked_kernel_available(Isa isa);
 void matmul_repacked(DType t, const void* packed, const void* a_q, int64_t k, int64_t n, int64_t r0, int64_t r1,
                      float* out, int64_t out_stride);
 
+// Whether matmul_repacked is the faster way to multiply n activation rows (it always gives the
+// same bits as the unpacked path, so this is a speed choice only): Q6_K's panel kernel wins for
+// prompt-sized n, where its decoded panel is reused by many column tiles.
+bool repacked_preferred(DType t, int64_t n);
+
 // The repacked copies of one model's weights. Creating it repacks every eligible matrix (when the
 // active ISA has the kernel and env HEARTH_NO_REPACK is unset or 0) and registers it so that
 // find_repacked(data) returns it; destroying it unregisters them.
