@@ -15,8 +15,9 @@
 namespace hearth {
 namespace {
 
-// Sign of element i for a seed: one bit of a splitmix64-style mix of (seed, i).
+// Sign of element i for a seed: one bit of a splitmix64-style mix of (seed, i); seed 0: no flips.
 inline bool sign_negative(uint64_t seed, int64_t i) {
+    if (seed == 0) return false;
     uint64_t z = seed + 0x9E3779B97F4A7C15ull * (uint64_t(i) + 1);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;

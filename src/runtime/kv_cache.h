@@ -28,10 +28,12 @@ public:
     static constexpr int64_t kPageCells = 256;
     static constexpr int kMaxSeq = 64;
 
-    // Seeds of the randomized Hadamard rotations (core/hadamard.h) applied per head when
-    // k_hadamard() / v_hadamard(): a K row then holds H_K·rope(k) per head, a V row H_V·v.
-    static constexpr uint64_t kHadamardSeedK = 0x4b2d6861646d6172ull;
-    static constexpr uint64_t kHadamardSeedV = 0x562d6861646d6172ull;
+    // Seeds of the Hadamard rotations (core/hadamard.h) applied per head when k_hadamard() /
+    // v_hadamard(): a K row then holds H_K·rope(k) per head, a V row H_V·v. Both 0: the plain
+    // normalised Walsh-Hadamard transform, which is what llama.cpp applies on its own to quantized
+    // caches (head_dim 64: the same cache contents and results as llama.cpp's default).
+    static constexpr uint64_t kHadamardSeedK = 0;
+    static constexpr uint64_t kHadamardSeedV = 0;
 
     // n_cells: pool size (tokens, all sequences together). K rows are n_head_kv*head_dim_k elements
     // of type_k per cell and layer, V rows n_head_kv*head_dim_v of type_v. type_k/type_v: f32, f16,
