@@ -42,7 +42,7 @@ inline FlashAttn parse_flash_attn(const std::string& opt, const std::string& v) 
 inline const char* kv_usage() {
     return "  -ctk, --cache-type-k T   K cache type: f32 f16 bf16 q8_0 q5_0 q5_1 q4_0 q4_1 iq4_nl (default f16)\n"
            "  -ctv, --cache-type-v T   V cache type, same choices (quantized V needs flash attention)\n"
-           "  -khad, --k-hadamard      rotate K (and Q) per head by a randomized Hadamard before caching\n"
+           "  -khad, --k-hadamard      rotate K (and Q) per head by a Walsh-Hadamard transform before caching\n"
            "  -vhad, --v-hadamard      rotate V per head before caching (output rotated back)\n"
            "  -fa, --flash-attn M      on | off | auto (default auto = on)\n";
 }

@@ -47,7 +47,7 @@ const char* kUsage =
     "  --device none|cpu, -ngl N accepted; hearth has no GPU backend yet, every buffer lives in RAM (CPU)\n"
     "  -ctk, --cache-type-k T    K cache type: f32 f16 bf16 q8_0 q5_0 q5_1 q4_0 q4_1 iq4_nl (default f16)\n"
     "  -ctv, --cache-type-v T    V cache type, same choices (quantized V needs flash attention)\n"
-    "  -khad, -vhad              randomized Hadamard rotation of K (and Q) / V per head before caching\n"
+    "  -khad, -vhad              Walsh-Hadamard rotation of K (and Q) / V per head before caching\n"
     "  -fa, --flash-attn M       on | off | auto (default auto = on)\n";
 
 int usage_error(const std::string& msg) {

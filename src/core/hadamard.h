@@ -1,5 +1,6 @@
-// Randomized Walsh-Hadamard rotation of a vector (n a power of two), used to spread outliers over
-// a KV head before it is quantized into the cache (-khad / -vhad) and to undo it exactly.
+// Walsh-Hadamard rotation of a vector (n a power of two), optionally randomized by seeded sign flips,
+// used to spread outliers over a KV head before it is quantized into the cache (-khad / -vhad) and
+// to undo it exactly.
 // forward: y = (1/sqrt n) * W * D * x, D = diagonal of +-1 signs drawn from the seed, W the Walsh
 // (Sylvester) matrix. Seed 0 means D = I: the plain normalised Walsh-Hadamard transform, symmetric
 // and its own inverse (the rotation llama.cpp applies to quantized KV caches).

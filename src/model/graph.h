@@ -57,7 +57,7 @@ public:
     // Self-attention of layer il on the normed input x [n_embd, n_tokens]: projections (+bias), QK-norm,
     // rope, KV cache write, flash attention over the cache, output projection -> [n_embd, n_tokens].
     Tensor* attention(Tensor* x, int il);
-    // Randomized Hadamard rotation (core/hadamard.h) of every head of x [hd, n_heads, T] (contiguous):
+    // Hadamard rotation (core/hadamard.h) of every head of x [hd, n_heads, T] (contiguous):
     // H x, or H^T x when inverse -> [hd, n_heads, T].
     Tensor* rotate_heads(Tensor* x, int64_t hd, uint64_t seed, bool inverse);
     Tensor* ffn(Tensor* x, int il);                       // gated FFN (SwiGLU / GeGLU) -> [n_embd, n_tokens]

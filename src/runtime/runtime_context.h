@@ -32,7 +32,7 @@ struct ContextParams {
     int n_seq_max = 1;     // sequences (server slots) sharing the KV page pool
     DType kv_type_k = DType::F16;
     DType kv_type_v = DType::F16;
-    // Randomized Hadamard rotation per head (after RoPE) of K (Q gets the same rotation) and of V
+    // Hadamard rotation per head (after RoPE) of K (Q gets the same rotation) and of V
     // (the attention output gets the inverse) before they are quantized into the cache. head_dim
     // must be a power of two. Seeds: KvCache::kHadamardSeedK / kHadamardSeedV.
     bool kv_hadamard_k = false;
