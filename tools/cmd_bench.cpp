@@ -23,8 +23,9 @@ namespace hearth::cli {
 namespace {
 
 void usage() {
-    std::fprintf(stderr, "usage: hearth bench -m FILE [-p 512] [-n 128] [-t N] [-r 5] [-b 2048] [-ub 512] [-o md|json]\n"
-                         "  -p 0 or -n 0 skips that test\n");
+    std::fprintf(stderr, "usage: hearth bench -m FILE [-p 512] [-n 128] [-d 0] [-t N] [-r 5] [-b 2048] [-ub 512] [-o md|json]\n"
+                         "  -p 0 or -n 0 skips that test; -d N first fills the KV cache with N tokens (untimed),\n"
+                         "  so pp and tg run at depth N (llama-bench's -d)\n");
     std::fputs(kv_usage(), stderr);
 }
 
@@ -47,7 +48,7 @@ struct Result {
 
 int bench(const std::vector<std::string>& a) {
     std::string model_path, format = "md";
-    int64_t n_prompt = 512, n_gen = 128, reps = 5, n_batch = 2048, n_ubatch = 512;
+    int64_t n_prompt = 512, n_gen = 128, n_depth = 0, reps = 5, n_batch = 2048, n_ubatch = 512;
     int n_threads = 0;
     KvArgs kv;
     for (size_t i = 0; i < a.size(); ++i) {
@@ -63,6 +64,7 @@ int bench(const std::vector<std::string>& a) {
         } else if (o == "-m" || o == "--model") model_path = need();
         else if (o == "-p" || o == "--n-prompt") n_prompt = parse_int(o, need());
         else if (o == "-n" || o == "--n-gen") n_gen = parse_int(o, need());
+        else if (o == "-d" || o == "--n-depth") n_depth = parse_int(o, need());
         else if (o == "-t" || o == "--threads") n_threads = int(parse_int(o, need()));
         else if (o == "-r" || o == "--repetitions") reps = parse_int(o, need());
         else if (o == "-b" || o == "--batch-size") n_batch = parse_int(o, need());
@@ -79,12 +81,13 @@ int bench(const std::vector<std::string>& a) {
         return 1;
     }
     if (format != "md" && format != "json") throw Error(ErrorKind::InvalidArgument, "-o must be md or json");
-    if (n_prompt < 0 || n_gen < 0 || reps < 1 || n_prompt > 65536 || n_gen > 65536 || n_batch < 1 || n_ubatch < 1)
-        throw Error(ErrorKind::InvalidArgument, "-p/-n must be in [0, 65536], -r/-b/-ub >= 1");
+    if (n_prompt < 0 || n_gen < 0 || n_depth < 0 || reps < 1 || n_prompt > 65536 || n_gen > 65536 || n_depth > 262144 ||
+        n_batch < 1 || n_ubatch < 1)
+        throw Error(ErrorKind::InvalidArgument, "-p/-n must be in [0, 65536], -d in [0, 262144], -r/-b/-ub >= 1");
 
     auto model = Model::load(model_path);
     ContextParams cp;
-    cp.n_ctx = std::max<int64_t>(n_prompt + n_gen, 16);
+    cp.n_ctx = std::max<int64_t>(n_depth + std::max(n_prompt, n_gen), 16);
     cp.n_batch = int(std::max(n_batch, n_prompt));
     cp.n_ubatch = int(n_ubatch);
     cp.n_threads = n_threads;
@@ -93,35 +96,47 @@ int bench(const std::vector<std::string>& a) {
     std::mt19937 rng(42);
     std::uniform_int_distribution<int32_t> pick(0, int32_t(model->n_vocab() - 1));
 
-    auto run_pp = [&](int64_t n) {
-        ctx.kv_clear();
+    // -d: the first n_depth positions are filled once (in n_batch pieces, untimed) and kept; each
+    // repetition then drops everything after them.
+    for (int64_t p0 = 0; p0 < n_depth; p0 += cp.n_batch) {
         Batch b;
-        for (int64_t i = 0; i < n; ++i) b.add(pick(rng), int32_t(i), 0, i == n - 1);
+        for (int64_t i = p0; i < std::min(n_depth, p0 + cp.n_batch); ++i) b.add(pick(rng), int32_t(i), 0, i == n_depth - 1);
+        ctx.decode(b);
+    }
+    auto reset = [&] {
+        if (n_depth > 0) ctx.kv_remove(0, int32_t(n_depth));
+        else ctx.kv_clear();
+    };
+    auto run_pp = [&](int64_t n) {
+        reset();
+        Batch b;
+        for (int64_t i = 0; i < n; ++i) b.add(pick(rng), int32_t(n_depth + i), 0, i == n - 1);
         const auto t0 = std::chrono::steady_clock::now();
         ctx.decode(b);
         return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     };
     auto run_tg = [&](int64_t n) {
-        ctx.kv_clear();
+        reset();
         const auto t0 = std::chrono::steady_clock::now();
         for (int64_t i = 0; i < n; ++i) {
             Batch b;
-            b.add(pick(rng), int32_t(i), 0, true);
+            b.add(pick(rng), int32_t(n_depth + i), 0, true);
             ctx.decode(b);
         }
         return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     };
 
     std::vector<Result> results;
+    const std::string depth_suffix = n_depth > 0 ? " @ d" + std::to_string(n_depth) : "";
     if (n_prompt > 0) {
         run_pp(std::min<int64_t>(n_prompt, 32));  // warm-up (arena, page faults)
-        Result r{"pp" + std::to_string(n_prompt), int(n_prompt), 0, {}};
+        Result r{"pp" + std::to_string(n_prompt) + depth_suffix, int(n_prompt), 0, {}};
         for (int64_t k = 0; k < reps; ++k) r.ts.push_back(double(n_prompt) / run_pp(n_prompt));
         results.push_back(r);
     }
     if (n_gen > 0) {
         run_tg(2);
-        Result r{"tg" + std::to_string(n_gen), 0, int(n_gen), {}};
+        Result r{"tg" + std::to_string(n_gen) + depth_suffix, 0, int(n_gen), {}};
         for (int64_t k = 0; k < reps; ++k) r.ts.push_back(double(n_gen) / run_tg(n_gen));
         results.push_back(r);
     }
@@ -135,7 +150,7 @@ int bench(const std::vector<std::string>& a) {
         for (const Result& r : results)
             out.push_back({{"model", name},           {"arch", model->architecture()}, {"size_bytes", model->weight_bytes()},
                            {"n_threads", threads},    {"test", r.test},                {"n_prompt", r.n_prompt},
-                           {"n_gen", r.n_gen},        {"avg_ts", r.mean()},            {"stddev_ts", r.sd()},
+                           {"n_gen", r.n_gen},        {"n_depth", n_depth},            {"avg_ts", r.mean()},            {"stddev_ts", r.sd()},
                            {"samples_ts", r.ts},      {"compute_bytes", mem.compute},
                            {"type_k", dtype_name(ctx.params().kv_type_k)}, {"type_v", dtype_name(ctx.params().kv_type_v)},
                            {"kv", describe_kv(ctx.params())}});
