@@ -129,6 +129,16 @@ def test_bench_json():
     assert md.returncode == 0 and "| pp16 |" in md.stdout
 
 
+def test_bench_at_depth():
+    r = hearth("bench", "-m", QWEN, "-p", "8", "-n", "4", "-d", "100", "-r", "1", "-t", "2", "-o", "json")
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)
+    assert [row["test"] for row in rows] == ["pp8 @ d100", "tg4 @ d100"]
+    assert all(row["n_depth"] == 100 and row["avg_ts"] > 0 for row in rows)
+    bad = hearth("bench", "-m", QWEN, "-d", "-5")
+    assert bad.returncode == 2 and "-d" in bad.stderr
+
+
 @pytest.mark.parametrize("arch", ["llama", "qwen2", "qwen3", "gemma3"])
 def test_gen_model_every_arch_runs(tmp_path, arch):
     out = tmp_path / f"{arch}.gguf"
