@@ -19,8 +19,8 @@ namespace {
 
 const DType kTypes[] = {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q6_K, DType::Q5_0, DType::Q5_K,
                         DType::Q4_1, DType::Q5_1, DType::Q2_K, DType::Q3_K, DType::IQ4_NL, DType::IQ4_XS};
-const DType kRepacked[] = {DType::Q4_0, DType::Q5_0, DType::Q8_0, DType::IQ4_NL,
-                            DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_XS};
+const DType kRepacked[] = {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0, DType::IQ4_NL,
+                            DType::Q2_K, DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_XS};
 
 // Byte offsets of the fp16 scale fields of one block (the other bytes may be any pattern).
 std::vector<int> f16_fields(DType t) {

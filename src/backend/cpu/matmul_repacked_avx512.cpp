@@ -75,6 +75,50 @@ struct RQ5_0 {
     }
 };
 
+struct RQ4_1 {
+    static constexpr int kSubs = 1, kUnit = 320;
+    static constexpr bool kSub16 = false;
+    static void weights(const uint8_t* u, int s, __m512i wv[8]) { RQ4_0::weights(u, s, wv); }
+    static void scales(const uint8_t* u, int, __m512 sc[2], __m512 mn[2]) {
+        sc[0] = f16x16(u + 256);
+        mn[0] = f16x16(u + 288);
+    }
+};
+
+struct RQ5_1 {
+    static constexpr int kSubs = 1, kUnit = 384;
+    static constexpr bool kSub16 = false;
+    static void weights(const uint8_t* u, int s, __m512i wv[8]) { RQ5_0::weights(u, s, wv); }
+    static void scales(const uint8_t* u, int, __m512 sc[2], __m512 mn[2]) {
+        sc[0] = f16x16(u + 320);
+        mn[0] = f16x16(u + 352);
+    }
+};
+
+struct RQ2_K {
+    static constexpr int kSubs = 8, kUnit = 1344;
+    static constexpr bool kSub16 = true;
+    static void weights(const uint8_t* u, int s, __m512i wv[8]) {
+        const __m512i m2 = _mm512_set1_epi8(3);
+        const int h = s >> 2, j = s & 3;
+#pragma GCC unroll 8
+        for (int g = 0; g < 8; ++g) {
+            const __m512i z = ldz(u + 64 * (8 * h + g));
+            wv[g] = _mm512_and_si512(j == 0 ? z : _mm512_srli_epi16(z, 2 * j), m2);
+        }
+    }
+    static void scales(const uint8_t* u, int s, __m512 sc[2], __m512 mn[2]) {
+        const __m512 d = f16x16(u + 1280), nd = _mm512_sub_ps(_mm512_setzero_ps(), f16x16(u + 1312));
+        const __m512i m4 = _mm512_set1_epi32(0x0F);
+#pragma GCC unroll 2
+        for (int hh = 0; hh < 2; ++hh) {
+            const __m512i b = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(u + 1024 + 16 * (2 * s + hh))));
+            sc[hh] = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_and_si512(b, m4)));
+            mn[hh] = _mm512_mul_ps(nd, _mm512_cvtepi32_ps(_mm512_srli_epi32(b, 4)));
+        }
+    }
+};
+
 struct RQ8_0 {
     static constexpr int kSubs = 1, kUnit = 544;
     static constexpr bool kSub16 = false;
@@ -387,6 +431,9 @@ void matmul_repacked_avx512(DType t, const void* packed, const void* a_q, int64_
         case DType::Q4_K: return run<RQ4_K>(packed, a_q, k, n, r0, r1, out, out_stride);
         case DType::Q6_K: return run<RQ6_K>(packed, a_q, k, n, r0, r1, out, out_stride);
         case DType::IQ4_NL: return run<RIQ4_NL>(packed, a_q, k, n, r0, r1, out, out_stride);
+        case DType::Q4_1: return run<RQ4_1>(packed, a_q, k, n, r0, r1, out, out_stride);
+        case DType::Q5_1: return run<RQ5_1>(packed, a_q, k, n, r0, r1, out, out_stride);
+        case DType::Q2_K: return run<RQ2_K>(packed, a_q, k, n, r0, r1, out, out_stride);
         case DType::Q5_K: return run<RQ5_K>(packed, a_q, k, n, r0, r1, out, out_stride);
         case DType::IQ4_XS: return run<RIQ4_XS>(packed, a_q, k, n, r0, r1, out, out_stride);
         default: HEARTH_ASSERT_MSG(false, "repacked matmul: unsupported type");

@@ -34,6 +34,9 @@ size_t unit_bytes(DType t) {
         case DType::Q4_K: return 2368;
         case DType::Q6_K: return 3360;
         case DType::IQ4_NL: return 288;
+        case DType::Q4_1: return 320;
+        case DType::Q5_1: return 384;
+        case DType::Q2_K: return 1344;
         case DType::Q5_K: return 2880;
         case DType::IQ4_XS: return 2208;
         default: return 0;
@@ -67,20 +70,42 @@ void repack_tile(DType t, const uint8_t* const* rows, int64_t units, uint8_t* ds
                     std::memcpy(dst + 256 + 2 * r, b, 2);
                 }
                 break;
-            case DType::Q5_0: {
+            case DType::Q4_1:
+                for (int r = 0; r < kR; ++r) {
+                    const uint8_t* b = rows[r] + u * 20;
+                    for (int j = 0; j < 4; ++j) lane4(dst + 64 * j, r, b + 4 + 4 * j);
+                    std::memcpy(dst + 256 + 2 * r, b, 2);
+                    std::memcpy(dst + 288 + 2 * r, b + 2, 2);
+                }
+                break;
+            case DType::Q2_K:
+                for (int r = 0; r < kR; ++r) {
+                    const uint8_t* b = rows[r] + u * 84;
+                    for (int h = 0; h < 2; ++h)
+                        for (int g = 0; g < 8; ++g) lane4(dst + 64 * (8 * h + g), r, b + 16 + 32 * h + 4 * g);
+                    for (int i = 0; i < 16; ++i) dst[1024 + 16 * i + r] = b[i];
+                    std::memcpy(dst + 1280 + 2 * r, b + 80, 2);
+                    std::memcpy(dst + 1312 + 2 * r, b + 82, 2);
+                }
+                break;
+            case DType::Q5_0:
+            case DType::Q5_1: {
+                const bool one = t == DType::Q5_1;  // Q5_1: {f16 d; f16 m; u32 qh; u8 qs[16]}
+                const int bb = one ? 24 : 22, hoff = one ? 4 : 2;
                 uint64_t lo[4] = {}, hi[4] = {};
                 for (int r = 0; r < kR; ++r) {
-                    const uint8_t* b = rows[r] + u * 22;
+                    const uint8_t* b = rows[r] + u * bb;
                     uint32_t qh;
-                    std::memcpy(&qh, b + 2, 4);
+                    std::memcpy(&qh, b + hoff, 4);
                     for (int j = 0; j < 4; ++j) {
-                        lane4(dst + 64 * j, r, b + 6 + 4 * j);
+                        lane4(dst + 64 * j, r, b + hoff + 4 + 4 * j);
                         for (int e = 0; e < 4; ++e) {
                             lo[j] |= static_cast<uint64_t>((qh >> (4 * j + e)) & 1u) << (4 * r + e);
                             hi[j] |= static_cast<uint64_t>((qh >> (16 + 4 * j + e)) & 1u) << (4 * r + e);
                         }
                     }
                     std::memcpy(dst + 320 + 2 * r, b, 2);
+                    if (one) std::memcpy(dst + 352 + 2 * r, b + 2, 2);
                 }
                 for (int j = 0; j < 4; ++j) {
                     std::memcpy(dst + 256 + 16 * j, &lo[j], 8);
