@@ -83,23 +83,25 @@ TEST(KernelsFloatMatmul, MatchesDoubleReferenceOnEveryIsa) {
     const int64_t ks[] = {1, 5, 16, 37, 64, 100, 384, 1029};
     for (DType t : kTypes)
         for (Isa isa : isas())
-            for (int64_t k : ks) {
-                const int64_t rows = 13, n = 9, x_stride = k + 3;
-                const Weights w = make_weights(t, rows, k, rng);
-                const std::vector<float> x = make_x(n, x_stride, rng);
-                const int64_t out_stride = rows + 2;
-                std::vector<float> out(static_cast<size_t>(n * out_stride), -777.0f);
-                const int64_t m0 = 2, m1 = 11;  // an unaligned row range
-                matmul_float_isa(isa, t, w.bytes.data(), w.row_bytes, x.data(), x_stride, k, n, m0, m1, out.data(),
-                                 out_stride);
-                const std::string what = std::string(dtype_name(t)) + " " + isa_name(isa) + " k=" + std::to_string(k);
-                EXPECT_LT(nmse(w, x, x_stride, k, n, m0, m1, out, out_stride), 1e-10) << what;
-                for (int64_t j = 0; j < n; ++j)  // rows outside the range are untouched
-                    for (int64_t i = 0; i < out_stride; ++i)
-                        if (i < m0 || i >= m1) {
-                            ASSERT_EQ(out[j * out_stride + i], -777.0f) << what;
-                        }
-            }
+            for (int64_t k : ks)
+                for (int64_t n : {1, 9}) {  // n = 1 runs 8-row tiles, larger n 4-row tiles
+                    const int64_t rows = 13, x_stride = k + 3;
+                    const Weights w = make_weights(t, rows, k, rng);
+                    const std::vector<float> x = make_x(n, x_stride, rng);
+                    const int64_t out_stride = rows + 2;
+                    std::vector<float> out(static_cast<size_t>(n * out_stride), -777.0f);
+                    const int64_t m0 = 2, m1 = 11;  // an unaligned row range
+                    matmul_float_isa(isa, t, w.bytes.data(), w.row_bytes, x.data(), x_stride, k, n, m0, m1, out.data(),
+                                     out_stride);
+                    const std::string what = std::string(dtype_name(t)) + " " + isa_name(isa) + " k=" + std::to_string(k) +
+                                             " n=" + std::to_string(n);
+                    EXPECT_LT(nmse(w, x, x_stride, k, n, m0, m1, out, out_stride), 1e-10) << what;
+                    for (int64_t j = 0; j < n; ++j)  // rows outside the range are untouched
+                        for (int64_t i = 0; i < out_stride; ++i)
+                            if (i < m0 || i >= m1) {
+                                ASSERT_EQ(out[j * out_stride + i], -777.0f) << what;
+                            }
+                }
 }
 
 // Every ISA agrees with the scalar path to float rounding (only the summation order differs).
