@@ -122,7 +122,7 @@ void BM_MatmulRepacked(benchmark::State& state) {
 void repacked_args(benchmark::internal::Benchmark* b) {
     b->ArgNames({"type", "k", "rows", "n", "isa"});
     const int64_t shapes[][2] = {{1024, 1024}, {1024, 3072}, {3072, 1024}, {1024, 151936}};
-    for (int ti : {0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 11}) {
+    for (int ti = 0; ti < 12; ++ti) {
         for (const auto& s : shapes) b->Args({ti, s[0], s[1], 1, 2});
         for (const auto& s : shapes) b->Args({ti, s[0], s[1] > 8192 ? 8192 : s[1], 512, 2});
         for (int64_t n : {2, 4, 8, 16}) b->Args({ti, 1024, 3072, n, 2});

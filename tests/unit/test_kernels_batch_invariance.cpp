@@ -20,7 +20,7 @@ namespace {
 const DType kTypes[] = {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q6_K, DType::Q5_0, DType::Q5_K,
                         DType::Q4_1, DType::Q5_1, DType::Q2_K, DType::Q3_K, DType::IQ4_NL, DType::IQ4_XS};
 const DType kRepacked[] = {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0, DType::IQ4_NL,
-                            DType::Q2_K, DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_XS};
+                            DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_XS};
 
 // Byte offsets of the fp16 scale fields of one block (the other bytes may be any pattern).
 std::vector<int> f16_fields(DType t) {
@@ -132,7 +132,7 @@ TEST(KernelsBatchInvariance, RepackedEqualsUnpackedForEveryBatch) {
 TEST(KernelsBatchInvariance, RepackRejectsBadShapes) {
     EXPECT_FALSE(repack_supported(DType::Q4_0, 40, 64));   // rows not a multiple of 16
     EXPECT_FALSE(repack_supported(DType::Q4_K, 16, 128));  // k not a multiple of 256
-    EXPECT_FALSE(repack_supported(DType::Q3_K, 16, 256));  // no repacked layout
+    EXPECT_FALSE(repack_supported(DType::F16, 16, 256));   // no repacked layout
     EXPECT_TRUE(repack_supported(DType::Q6_K, 32, 512));
     std::vector<uint8_t> w(18 * 40), dst(1 << 12);
     EXPECT_THROW(repack_weights(DType::Q4_0, w.data(), 18, 40, 32, dst.data()), Error);

@@ -119,6 +119,30 @@ struct RQ2_K {
     }
 };
 
+struct RQ3_K {
+    static constexpr int kSubs = 8, kUnit = 1824;
+    static constexpr bool kSub16 = true;
+    static void weights(const uint8_t* u, int s, __m512i wv[8]) {
+        const __m512i m2 = _mm512_set1_epi8(3), c4 = _mm512_set1_epi8(4);
+        const __m512i bit = _mm512_set1_epi8(static_cast<char>(1 << s));
+        const int h = s >> 2, j = s & 3;
+#pragma GCC unroll 8
+        for (int g = 0; g < 8; ++g) {
+            const __m512i z = ldz(u + 64 * (8 * h + g));
+            const __m512i lo = _mm512_and_si512(j == 0 ? z : _mm512_srli_epi16(z, 2 * j), m2);
+            wv[g] = _mm512_mask_add_epi8(lo, _mm512_test_epi8_mask(ldz(u + 1024 + 64 * g), bit), lo, c4);
+        }
+    }
+    static void scales(const uint8_t* u, int s, __m512 sc[2], __m512 mn[2]) {
+        const __m512 d = f16x16(u + 1792);
+#pragma GCC unroll 2
+        for (int hh = 0; hh < 2; ++hh) {
+            sc[hh] = _mm512_mul_ps(d, _mm512_sub_ps(u8x16(u + 1536 + 16 * (2 * s + hh)), _mm512_set1_ps(32.0f)));
+            mn[hh] = _mm512_mul_ps(sc[hh], _mm512_set1_ps(-4.0f));
+        }
+    }
+};
+
 struct RQ8_0 {
     static constexpr int kSubs = 1, kUnit = 544;
     static constexpr bool kSub16 = false;
@@ -434,6 +458,7 @@ void matmul_repacked_avx512(DType t, const void* packed, const void* a_q, int64_
         case DType::Q4_1: return run<RQ4_1>(packed, a_q, k, n, r0, r1, out, out_stride);
         case DType::Q5_1: return run<RQ5_1>(packed, a_q, k, n, r0, r1, out, out_stride);
         case DType::Q2_K: return run<RQ2_K>(packed, a_q, k, n, r0, r1, out, out_stride);
+        case DType::Q3_K: return run<RQ3_K>(packed, a_q, k, n, r0, r1, out, out_stride);
         case DType::Q5_K: return run<RQ5_K>(packed, a_q, k, n, r0, r1, out, out_stride);
         case DType::IQ4_XS: return run<RIQ4_XS>(packed, a_q, k, n, r0, r1, out, out_stride);
         default: HEARTH_ASSERT_MSG(false, "repacked matmul: unsupported type");

@@ -37,6 +37,7 @@ size_t unit_bytes(DType t) {
         case DType::Q4_1: return 320;
         case DType::Q5_1: return 384;
         case DType::Q2_K: return 1344;
+        case DType::Q3_K: return 1824;
         case DType::Q5_K: return 2880;
         case DType::IQ4_XS: return 2208;
         default: return 0;
@@ -86,6 +87,21 @@ void repack_tile(DType t, const uint8_t* const* rows, int64_t units, uint8_t* ds
                     for (int i = 0; i < 16; ++i) dst[1024 + 16 * i + r] = b[i];
                     std::memcpy(dst + 1280 + 2 * r, b + 80, 2);
                     std::memcpy(dst + 1312 + 2 * r, b + 82, 2);
+                }
+                break;
+            case DType::Q3_K:  // {u8 hmask[32]; u8 qs[64]; u8 scales[12]; f16 d}
+                for (int r = 0; r < kR; ++r) {
+                    const uint8_t* b = rows[r] + u * 110;
+                    for (int h = 0; h < 2; ++h)
+                        for (int g = 0; g < 8; ++g) lane4(dst + 64 * (8 * h + g), r, b + 32 + 32 * h + 4 * g);
+                    for (int g = 0; g < 8; ++g) lane4(dst + 1024 + 64 * g, r, b + 4 * g);
+                    const uint8_t* sc = b + 96;  // 16 six-bit scales: low 4 bits in bytes 0..7, high 2 in 8..11
+                    for (int i = 0; i < 16; ++i) {
+                        const int lo = i < 8 ? (sc[i] & 0x0F) : (sc[i - 8] >> 4);
+                        const int hi = (sc[8 + i % 4] >> (2 * (i / 4))) & 3;
+                        dst[1536 + 16 * i + r] = static_cast<uint8_t>(lo | (hi << 4));
+                    }
+                    std::memcpy(dst + 1792 + 2 * r, b + 108, 2);
                 }
                 break;
             case DType::Q5_0:

@@ -1,4 +1,4 @@
-// Weight repacking for the CPU matmul: at model load, Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/IQ4_NL/Q2_K/Q4_K/Q5_K/Q6_K/IQ4_XS weight
+// Weight repacking for the CPU matmul: at model load, every quantized weight type's
 // matrices are copied once into a 16-row-interleaved layout (one zmm of int32 lanes = 16 rows) that
 // the AVX-512 VNNI kernel streams directly, for every batch size, with the same per-output float
 // accumulation as the panel kernel (so results are bitwise those of the unpacked path).
@@ -37,6 +37,8 @@ size_t repacked_bytes(DType t, int64_t rows, int64_t k);
 //   Q4_1 per sub-block (320 B): as Q4_0, then m[16] fp16;  Q5_1 (384 B): as Q5_0, then m[16] fp16
 //   Q2_K per super-block (1344 B): zmm(qs[32h+4g..]) for h<2, g<8 (sub-block 4h+j = bits 2j..2j+1);
 //        scales[16][16] u8 (low nibble scale, high nibble min); d[16], dmin[16] fp16
+//   Q3_K per super-block (1824 B): zmm(qs[32h+4g..]) for h<2, g<8; zmm(hmask[4g..]) for g<8 (bit s =
+//        3rd bit of sub-block s); scale[16][16] u8 (6-bit, value = d*(scale-32)*(q-4)); d[16] fp16
 //   Q5_K per super-block (2880 B): as Q4_K's nibbles (2048 B), then zmm(qh[4g..4g+4)) for g<8 (bit s
 //        = 5th bit of sub-block s), d[16], dmin[16] fp16, scale[8][16], min[8][16] u8
 //   IQ4_XS per super-block (2208 B): per sub-block s<8: zmm(qs[16s+4j..]) for j<4; d[16] fp16;
