@@ -2,11 +2,17 @@
 // and the generation-request schema of every endpoint, the /tokenize-style field getters, and the
 // UTF-8 / stop-string text stream, and the JSON-constraint automaton (every accepted prefix plus its
 // closing() must parse as a JSON object). Anything but ApiError (or a clean result) is a bug.
+// The first line (up to 256 bytes) also goes through the option parsers of the KV-cache / placement
+// flags (-ctk/-ctv, --vram-budget, --device, -ot): they may only throw hearth::Error(InvalidArgument).
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
+#include "backend/placement/placement.h"
+#include "core/error.h"
+#include "quant/dtype.h"
 #include "server/api_error.h"
 #include "server/json_constraint.h"
 #include "server/oai_format.h"
@@ -15,8 +21,45 @@
 
 using namespace hearth::server;
 
+namespace {
+
+// One command-line flag value through each option parser; a parse either succeeds with a value the
+// rest of the program can use or throws InvalidArgument.
+void fuzz_option_parsers(std::string_view v) {
+    namespace pl = hearth::placement;
+    auto expect_invalid = [](const hearth::Error& e) {
+        if (e.kind() != hearth::ErrorKind::InvalidArgument) __builtin_trap();
+    };
+    try {
+        const hearth::DType t = pl::parse_kv_type(v);
+        if (hearth::dtype_traits(t).block_elems < 1) __builtin_trap();
+    } catch (const hearth::Error& e) {
+        expect_invalid(e);
+    }
+    try {
+        (void)pl::format_size(pl::parse_size(v));
+    } catch (const hearth::Error& e) {
+        expect_invalid(e);
+    }
+    try {
+        for (const pl::DeviceId& d : pl::parse_device_list(v))
+            if (d.index < 0) __builtin_trap();
+    } catch (const hearth::Error& e) {
+        expect_invalid(e);
+    }
+    try {
+        for (const pl::TensorOverride& o : pl::parse_overrides(v))
+            if (o.pattern_text.empty()) __builtin_trap();
+    } catch (const hearth::Error& e) {
+        expect_invalid(e);
+    }
+}
+
+}  // namespace
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string_view body(reinterpret_cast<const char*>(data), size);
+    fuzz_option_parsers(body.substr(0, std::min<size_t>(body.find('\n'), 256)));
     RequestLimits limits;
     limits.max_body_bytes = 1 << 16;
     try {
@@ -52,7 +95,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string all(body);
     size_t cut = all.find('\x01');
     std::vector<std::string> stops;
-    if (cut != std::string::npos && cut > 0 && cut <= 8) stops.push_back(all.substr(0, cut));
+    // Stop strings come from parsed JSON, so they are valid UTF-8 (an invalid one such as "\xbd" would
+    // "leak" as a byte of the U+FFFD the stream puts in place of invalid input).
+    if (cut != std::string::npos && cut > 0 && cut <= 8 && utf8_sanitize(all.substr(0, cut)) == all.substr(0, cut))
+        stops.push_back(all.substr(0, cut));
     TextStream ts(stops);
     std::string out;
     size_t pos = cut == std::string::npos ? 0 : cut + 1;
