@@ -322,6 +322,9 @@ void float_args(benchmark::internal::Benchmark* b) {
             for (int isa = 2; isa >= 1; --isa)
                 for (const auto& s : shapes)
                     for (int64_t n : {1, 8, 64, 512}) b->Args({ti, s[0], s[1], n, isa, blocked});
+    // decode through a tied 256 x 50257 F16 output head (the tiny test models): memory-bound n = 1
+    for (int blocked = 1; blocked >= 0; --blocked)
+        for (int isa = 2; isa >= 1; --isa) b->Args({1, 256, 50257, 1, isa, blocked});
 }
 
 BENCHMARK(BM_MatmulFloat)->Apply(float_args)->Unit(benchmark::kMillisecond);

@@ -55,7 +55,8 @@ inline __m128 reduce4(__m512 a, __m512 b, __m512 c, __m512 d) {
 
 // out[c*out_stride + r] = dot(w[r], x[c]) for r < valid (<= R, a multiple of 4), c < NC.
 template <DType T, int R, int NC>
-inline void tile(const char* const* w, const float* const* x, int64_t k, float* out, int64_t out_stride, int valid) {
+inline void tile(const char* const* w, const float* const* x, int64_t k, float* out, int64_t out_stride, int valid,
+                 int64_t prefetch = 0) {
     __m512 acc[R][NC];
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r)
@@ -63,6 +64,11 @@ inline void tile(const char* const* w, const float* const* x, int64_t k, float* 
         for (int c = 0; c < NC; ++c) acc[r][c] = _mm512_setzero_ps();
     int64_t e = 0;
     for (; e + 16 <= k; e += 16) {
+        if constexpr (NC == 1) {  // memory-bound n = 1: fetch the same columns of the next row tile
+#pragma GCC unroll 8
+            for (int r = 0; r < R; ++r)
+                _mm_prefetch(w[r] + prefetch + e * static_cast<int64_t>(T == DType::F32 ? 4 : 2), _MM_HINT_T0);
+        }
         __m512 wv[R];
 #pragma GCC unroll 8
         for (int r = 0; r < R; ++r) wv[r] = load_w<T>(w[r], e);
@@ -114,7 +120,7 @@ void run_rows(const char* wb, size_t w_row_bytes, const float* x, int64_t x_stri
                 for (int c = 0; c < kCols; ++c) xp[c] = x + (j + std::min(c, nc - 1)) * x_stride;
                 float* o = out + j * out_stride + i;
                 if constexpr (R == 8) {
-                    tile<T, 8, 1>(rows, xp, k, o, out_stride, valid);  // only called with n == 1
+                    tile<T, 8, 1>(rows, xp, k, o, out_stride, valid, 8 * static_cast<int64_t>(w_row_bytes));  // only called with n == 1
                 } else {
                     switch (nc) {
                         case 6: tile<T, R, 6>(rows, xp, k, o, out_stride, valid); break;
