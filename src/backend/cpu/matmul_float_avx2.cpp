@@ -58,10 +58,11 @@ inline void tile(const char* const* w, const float* const* x, int64_t k, float* 
         for (int c = 0; c < NC; ++c) acc[r][c] = _mm256_setzero_ps();
     int64_t e = 0;
     for (; e + 8 <= k; e += 8) {
-        if constexpr (NC == 1) {  // memory-bound n = 1: fetch the same columns of the next row tile
+        constexpr int64_t bpe = T == DType::F32 ? 4 : 2;  // bytes per weight
+        if constexpr (NC == 1) {  // memory-bound n = 1: fetch the same cache line of the next row tile
+            if (((e * bpe) & 63) == 0)
 #pragma GCC unroll 8
-            for (int r = 0; r < R; ++r)
-                _mm_prefetch(w[r] + prefetch + e * static_cast<int64_t>(T == DType::F32 ? 4 : 2), _MM_HINT_T0);
+                for (int r = 0; r < R; ++r) _mm_prefetch(w[r] + prefetch + e * bpe, _MM_HINT_T0);
         }
         if constexpr (NC == 1) {  // one x vector: convert each weight vector right before its FMA (fewer live registers)
             const __m256 xv = _mm256_loadu_ps(x[0] + e);

@@ -64,10 +64,11 @@ inline void tile(const char* const* w, const float* const* x, int64_t k, float* 
         for (int c = 0; c < NC; ++c) acc[r][c] = _mm512_setzero_ps();
     int64_t e = 0;
     for (; e + 16 <= k; e += 16) {
-        if constexpr (NC == 1) {  // memory-bound n = 1: fetch the same columns of the next row tile
+        constexpr int64_t bpe = T == DType::F32 ? 4 : 2;  // bytes per weight
+        if constexpr (NC == 1) {  // memory-bound n = 1: fetch the same cache line of the next row tile
+            if (((e * bpe) & 63) == 0)
 #pragma GCC unroll 8
-            for (int r = 0; r < R; ++r)
-                _mm_prefetch(w[r] + prefetch + e * static_cast<int64_t>(T == DType::F32 ? 4 : 2), _MM_HINT_T0);
+                for (int r = 0; r < R; ++r) _mm_prefetch(w[r] + prefetch + e * bpe, _MM_HINT_T0);
         }
         __m512 wv[R];
 #pragma GCC unroll 8
