@@ -91,11 +91,13 @@ void BM_Matmul(benchmark::State& state) {
     state.counters["GB/s"] = benchmark::Counter(static_cast<double>(rb * rows) / 1e9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
-// The same shapes through the repacked-weight kernel (repack.h; AVX-512 VNNI, rows % 16 == 0).
+// The same shapes through the repacked-weight kernel (repack.h; rows % 16 == 0) of the given ISA:
+// 2 = AVX-512 VNNI (every repacked type), 1 = AVX2 (Q4_0, Q8_0, Q4_K, Q6_K).
 void BM_MatmulRepacked(benchmark::State& state) {
     const DType t = kTypes[state.range(0)];
     const int64_t k = state.range(1), rows = state.range(2), n = state.range(3);
-    if (!cpu::repacked_kernel_available(cpu::Isa::Avx512) || !cpu::repack_supported(t, rows, k)) {
+    const auto isa = static_cast<cpu::Isa>(state.range(4));
+    if (!cpu::repacked_kernel_supports(isa, t) || !cpu::repack_supported(t, rows, k)) {
         state.SkipWithError("no repacked kernel");
         return;
     }
@@ -111,10 +113,10 @@ void BM_MatmulRepacked(benchmark::State& state) {
     cpu::quantize_activations(t, x.data(), k, k, 0, n, aq.p);
     std::vector<float> out(static_cast<size_t>(n * rows));
     for (auto _ : state) {
-        cpu::matmul_repacked(t, packed.p, aq.p, k, n, 0, rows, out.data(), rows);
+        cpu::matmul_repacked_isa(isa, t, packed.p, aq.p, k, n, 0, rows, out.data(), rows);
         benchmark::DoNotOptimize(out.data());
     }
-    state.SetLabel(std::string(hearth::dtype_name(t)) + " repacked");
+    state.SetLabel(std::string(hearth::dtype_name(t)) + " repacked " + cpu::isa_name(isa));
     state.counters["GFLOP/s"] = benchmark::Counter(2.0 * k * rows * n / 1e9, benchmark::Counter::kIsIterationInvariantRate);
     state.counters["GB/s"] = benchmark::Counter(static_cast<double>(rb * rows) / 1e9, benchmark::Counter::kIsIterationInvariantRate);
 }
@@ -126,6 +128,10 @@ void repacked_args(benchmark::internal::Benchmark* b) {
         for (const auto& s : shapes) b->Args({ti, s[0], s[1], 1, 2});
         for (const auto& s : shapes) b->Args({ti, s[0], s[1] > 8192 ? 8192 : s[1], 512, 2});
         for (int64_t n : {2, 4, 8, 16}) b->Args({ti, 1024, 3072, n, 2});
+    }
+    for (int ti = 0; ti < 4; ++ti) {  // the AVX2 repacked kernel's types (compare BM_Matmul isa:1)
+        for (const auto& s : shapes) b->Args({ti, s[0], s[1], 1, 1});
+        for (int64_t n : {2, 4, 8, 16, 64, 512}) b->Args({ti, 1024, 3072, n, 1});
     }
 }
 

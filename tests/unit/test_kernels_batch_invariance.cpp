@@ -1,7 +1,7 @@
 // Batch invariance of the quantized matmul (issue 5): the output column of one activation row must
 // be bitwise the same whether it is computed alone or inside a batch of n rows (n = 1..33), for
-// every weight type and ISA, and the repacked-weight kernel (repack.h) must equal the unpacked path
-// bitwise. Also the repack registry's lifetime.
+// every weight type and ISA, and each ISA's repacked-weight kernel (repack.h; AVX-512 VNNI and AVX2)
+// must equal that ISA's unpacked path bitwise. Also the repack registry's lifetime.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -105,10 +105,14 @@ TEST(KernelsBatchInvariance, ColumnOfABatchEqualsTheColumnAlone) {
     }
 }
 
-TEST(KernelsBatchInvariance, RepackedEqualsUnpackedForEveryBatch) {
-    if (!repacked_kernel_available(Isa::Avx512)) GTEST_SKIP() << "no AVX-512 VNNI";
+// Each ISA's repacked kernel (AVX-512 VNNI: every repacked type; AVX2: Q4_0/Q8_0/Q4_K/Q6_K) against
+// that ISA's unpacked panel kernel, n = 1..33, two row ranges (threads' 16-row splits).
+void check_repacked_equals_unpacked(Isa isa) {
+    int tested = 0;
     for (DType t : kRepacked) {
-        SCOPED_TRACE(dtype_name(t));
+        if (!repacked_kernel_supports(isa, t)) continue;
+        ++tested;
+        SCOPED_TRACE(std::string(dtype_name(t)) + " " + isa_name(isa));
         std::mt19937 rng(11 + static_cast<int>(t));
         const int64_t k = test_k(t), rows = 48;
         const size_t rb = dtype_row_bytes(t, k) + 6;  // a stride larger than the row
@@ -120,12 +124,39 @@ TEST(KernelsBatchInvariance, RepackedEqualsUnpackedForEveryBatch) {
         std::vector<float> ref(static_cast<size_t>(kMaxN * rows)), out(ref.size());
         int bad = 0;
         for (int64_t n = 1; n <= kMaxN; ++n) {
-            matmul_quantized_isa(Isa::Avx512, t, w.data(), rb, a.q.data(), k, n, 0, rows, ref.data(), rows);
-            matmul_repacked(t, packed.data(), a.q.data(), k, n, 0, 16, out.data(), rows);
-            matmul_repacked(t, packed.data(), a.q.data(), k, n, 16, rows, out.data(), rows);
+            matmul_quantized_isa(isa, t, w.data(), rb, a.q.data(), k, n, 0, rows, ref.data(), rows);
+            matmul_repacked_isa(isa, t, packed.data(), a.q.data(), k, n, 0, 16, out.data(), rows);
+            matmul_repacked_isa(isa, t, packed.data(), a.q.data(), k, n, 16, rows, out.data(), rows);
             for (int64_t i = 0; i < n * rows; ++i) bad += !same_bits(out[i], ref[i]);
         }
         EXPECT_EQ(bad, 0);
+    }
+    EXPECT_GE(tested, 4);
+}
+
+TEST(KernelsBatchInvariance, RepackedEqualsUnpackedForEveryBatch) {
+    if (!repacked_kernel_available(Isa::Avx512)) GTEST_SKIP() << "no AVX-512 VNNI";
+    check_repacked_equals_unpacked(Isa::Avx512);
+}
+
+TEST(KernelsBatchInvariance, RepackedAvx2EqualsUnpackedAvx2ForEveryBatch) {
+    if (!repacked_kernel_available(Isa::Avx2)) GTEST_SKIP() << "no AVX2";
+    for (DType t : {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q6_K}) EXPECT_TRUE(repacked_kernel_supports(Isa::Avx2, t));
+    check_repacked_equals_unpacked(Isa::Avx2);
+}
+
+TEST(KernelsBatchInvariance, RepackedAvx2RejectsTypesItLacks) {
+    if (!repacked_kernel_available(Isa::Avx2)) GTEST_SKIP() << "no AVX2";
+    EXPECT_FALSE(repacked_kernel_supports(Isa::Avx2, DType::Q5_0));
+    EXPECT_FALSE(repacked_kernel_supports(Isa::Scalar, DType::Q4_0));
+    std::vector<uint8_t> packed(repacked_bytes(DType::Q5_0, 16, 32));
+    std::vector<uint8_t> aq(quantized_activation_bytes(DType::Q5_0, 32, 1));
+    std::vector<float> out(16);
+    try {
+        matmul_repacked_isa(Isa::Avx2, DType::Q5_0, packed.data(), aq.data(), 32, 1, 0, 16, out.data(), 16);
+        ADD_FAILURE() << "no throw";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::Unsupported);
     }
 }
 

@@ -97,7 +97,7 @@ WorkSize mul_mat_work_size(const Tensor& node, int nth) {
 
 // The repacked copy of w (repack.h) when one is registered and the ISA runs its kernel.
 const RepackedMatrix* repacked_for(const Tensor& w, Isa isa) {
-    if (isa != Isa::Avx512 || w.ne[2] != 1 || w.ne[3] != 1) return nullptr;
+    if (!repacked_kernel_supports(isa, w.type) || w.ne[2] != 1 || w.ne[3] != 1) return nullptr;
     const RepackedMatrix* m = find_repacked(w.data);
     if (!m || m->type != w.type || m->k != w.ne[0] || m->rows != w.ne[1] || m->row_bytes != w.nb[1]) return nullptr;
     return m;
@@ -108,7 +108,7 @@ void op_mul_mat(Tensor& dst, const OpCtx& c) {
     const Tensor& x = *dst.src[1];
     Geometry g = geometry(dst, c.nth);
     const RepackedMatrix* rp =
-        use_kernel(w) && repacked_preferred(w.type, x.ne[1]) ? repacked_for(w, c.isa) : nullptr;
+        use_kernel(w) && repacked_preferred(c.isa, w.type, x.ne[1]) ? repacked_for(w, c.isa) : nullptr;
     if (rp) {  // the repacked kernel takes whole 16-row tiles
         g.chunk = (g.chunk + kRepackRows - 1) / kRepackRows * kRepackRows;
         g.n_chunks = (g.M + g.chunk - 1) / g.chunk;
@@ -145,8 +145,8 @@ void op_mul_mat(Tensor& dst, const OpCtx& c) {
             const char* wb = static_cast<const char*>(w.data) + (i2 / g.r2) * w.nb[2] + (i3 / g.r3) * w.nb[3];
             float* out = reinterpret_cast<float*>(static_cast<char*>(dst.data) + i2 * dst.nb[2] + i3 * dst.nb[3]);
             if (rp)  // bitwise the same result as the unpacked kernel
-                matmul_repacked(w.type, rp->packed, aq + static_cast<size_t>(b * g.N) * qrow, g.K, g.N, m0, m1, out,
-                                out_stride);
+                matmul_repacked_isa(c.isa, w.type, rp->packed, aq + static_cast<size_t>(b * g.N) * qrow, g.K, g.N,
+                                    m0, m1, out, out_stride);
             else
                 matmul_quantized_isa(c.isa, w.type, wb, w.nb[1], aq + static_cast<size_t>(b * g.N) * qrow, g.K, g.N,
                                      m0, m1, out, out_stride);

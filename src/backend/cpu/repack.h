@@ -1,6 +1,6 @@
 // Weight repacking for the CPU matmul: at model load, every quantized weight type's
 // matrices are copied once into a 16-row-interleaved layout (one zmm of int32 lanes = 16 rows) that
-// the AVX-512 VNNI kernel streams directly, for every batch size, with the same per-output float
+// the AVX-512 VNNI kernel (or, for some types, the AVX2 one as two ymm halves) streams directly, for every batch size, with the same per-output float
 // accumulation as the panel kernel (so results are bitwise those of the unpacked path).
 #pragma once
 
@@ -47,22 +47,31 @@ size_t repacked_bytes(DType t, int64_t rows, int64_t k);
 //        zmm(qh[32h+4g..]); scale[16][16] i8; d[16] fp16
 void repack_weights(DType t, const void* w, size_t w_row_bytes, int64_t rows, int64_t k, void* dst);
 
-// True when the repacked kernel can run on this ISA (AVX-512 VNNI builds only).
+// True when a repacked kernel can run on this ISA: AVX-512 VNNI (every repacked type) or AVX2
+// (Q4_0, Q8_0, Q4_K, Q6_K; matmul_repacked_avx2.cpp), and the CPU has that ISA.
 bool repacked_kernel_available(Isa isa);
+// True when isa's repacked kernel handles type t (implies repacked_kernel_available(isa)). The
+// layout is the same for every ISA; only which types each kernel reads differs.
+bool repacked_kernel_supports(Isa isa, DType t);
 
 // out[j*out_stride + i] = dot(weight row i, activation row j), i in [r0, r1), j < n, from a repacked
 // matrix; r0 and r1 are multiples of 16 (or r1 = rows, also a multiple of 16). a_q as for
 // matmul_quantized. Bitwise equal to matmul_quantized_isa(Isa::Avx512, ...) on the original rows.
 void matmul_repacked(DType t, const void* packed, const void* a_q, int64_t k, int64_t n, int64_t r0, int64_t r1,
                      float* out, int64_t out_stride);
+// The same with isa's kernel (Avx512 or Avx2; requires repacked_kernel_supports(isa, t), else
+// throws Unsupported): bitwise equal to matmul_quantized_isa(isa, ...) on the original rows.
+void matmul_repacked_isa(Isa isa, DType t, const void* packed, const void* a_q, int64_t k, int64_t n, int64_t r0,
+                         int64_t r1, float* out, int64_t out_stride);
 
-// Whether matmul_repacked is the faster way to multiply n activation rows (it always gives the
-// same bits as the unpacked path, so this is a speed choice only): Q6_K's panel kernel wins for
+// Whether matmul_repacked(_isa) is the faster way to multiply n activation rows (it always gives
+// the same bits as the unpacked path, so this is a speed choice only): Q6_K's panel kernel wins for
 // prompt-sized n, where its decoded panel is reused by many column tiles.
 bool repacked_preferred(DType t, int64_t n);
+bool repacked_preferred(Isa isa, DType t, int64_t n);
 
-// The repacked copies of one model's weights. Creating it repacks every eligible matrix (when the
-// active ISA has the kernel and env HEARTH_NO_REPACK is unset or 0) and registers it so that
+// The repacked copies of one model's weights. Creating it repacks every eligible matrix (whose
+// type the active ISA's repacked kernel supports, when env HEARTH_NO_REPACK is unset or 0) and registers it so that
 // find_repacked(data) returns it; destroying it unregisters them.
 struct WeightDesc {
     const void* data;
@@ -92,6 +101,7 @@ private:
     void release();  // unregister and free everything
     std::vector<std::unique_ptr<RepackedMatrix>> mats_;
     size_t bytes_ = 0;
+    Isa isa_ = Isa::Scalar;  // the active ISA at creation: which types are worth repacking
 };
 
 // The repacked copy of the matrix whose rows start at data, or nullptr.

@@ -1,0 +1,246 @@
+// AVX2 matmul over repacked weights (layouts in repack.h) for CPUs without AVX-512 VNNI: a 16-row
+// tile is two ymm halves (rows 0-7 = bytes 0..31 of each 64-byte lane image, rows 8-15 = 32..63),
+// int8 dots by maddubs/madd. Per output the float work is exactly the AVX2 panel kernel's
+// (matmul_x86_panels.h, panel_tile): per sub-block s and half h, in ascending (s, h) order,
+//   f = fma(float(int dot), sc*da, f); f = fma(mn, ds, f)
+// with sc / mn computed by the same float operations as matmul_x86_decode.h (no -128 fold), so the
+// results are bitwise those of matmul_quantized_isa(Isa::Avx2) for every batch size.
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "backend/cpu/matmul_internal.h"
+#include "core/error.h"
+
+namespace hearth::cpu::detail {
+namespace {
+
+inline __m256i ldy(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+inline __m256 f16x8(const uint8_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+inline __m128i ld64x(const uint8_t* p) {
+    long long v;
+    std::memcpy(&v, p, 8);
+    return _mm_cvtsi64_si128(v);
+}
+inline __m256 u8x8(const uint8_t* p) { return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(ld64x(p))); }
+inline __m256 i8x8(const uint8_t* p) { return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(ld64x(p))); }
+
+// Per format (part = which 8 rows of the 16-row tile): kSubs sub-blocks per unit, kUnit bytes per
+// unit, kSub16 (scales per 16 elements), kSigned (weights are int8: dot by abs/sign), kRun (groups
+// whose maddubs int16 sums are added before widening; exact for the format's largest weight),
+// weights(unit, s, part, wv): the 8 weight vectors of sub-block s (group g = elements 4g..4g+3),
+// scales(unit, s, part, sc, mn): per-row scale / offset of sub-block s (half h in sc[h] / mn[h]).
+struct RQ4_0 {
+    static constexpr int kSubs = 1, kUnit = 288, kRun = 8;
+    static constexpr bool kSub16 = false, kSigned = false;
+    static void weights(const uint8_t* u, int, int part, __m256i wv[8]) {
+        const __m256i m4 = _mm256_set1_epi8(0x0F);
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; ++j) {
+            const __m256i z = ldy(u + 64 * j + 32 * part);
+            wv[j] = _mm256_and_si256(z, m4);
+            wv[j + 4] = _mm256_and_si256(_mm256_srli_epi16(z, 4), m4);
+        }
+    }
+    static void scales(const uint8_t* u, int, int part, __m256 sc[2], __m256 mn[2]) {
+        sc[0] = f16x8(u + 256 + 16 * part);
+        mn[0] = _mm256_mul_ps(sc[0], _mm256_set1_ps(-8.0f));
+    }
+};
+
+struct RQ8_0 {
+    static constexpr int kSubs = 1, kUnit = 544, kRun = 1;
+    static constexpr bool kSub16 = false, kSigned = true;
+    static void weights(const uint8_t* u, int, int part, __m256i wv[8]) {
+        const __m256i flip = _mm256_set1_epi8(-128);
+#pragma GCC unroll 8
+        for (int g = 0; g < 8; ++g) wv[g] = _mm256_xor_si256(ldy(u + 64 * g + 32 * part), flip);  // stored q ^ 0x80
+    }
+    static void scales(const uint8_t* u, int, int part, __m256 sc[2], __m256 mn[2]) {
+        sc[0] = f16x8(u + 512 + 16 * part);
+        mn[0] = _mm256_setzero_ps();
+    }
+};
+
+struct RQ4_K {
+    static constexpr int kSubs = 8, kUnit = 2368, kRun = 8;
+    static constexpr bool kSub16 = false, kSigned = false;
+    static void weights(const uint8_t* u, int s, int part, __m256i wv[8]) {
+        const __m256i m4 = _mm256_set1_epi8(0x0F);
+        const uint8_t* p = u + 512 * (s >> 1) + 32 * part;
+        if (s & 1) {
+#pragma GCC unroll 8
+            for (int g = 0; g < 8; ++g) wv[g] = _mm256_and_si256(_mm256_srli_epi16(ldy(p + 64 * g), 4), m4);
+        } else {
+#pragma GCC unroll 8
+            for (int g = 0; g < 8; ++g) wv[g] = _mm256_and_si256(ldy(p + 64 * g), m4);
+        }
+    }
+    static void scales(const uint8_t* u, int s, int part, __m256 sc[2], __m256 mn[2]) {
+        sc[0] = _mm256_mul_ps(f16x8(u + 2048 + 16 * part), u8x8(u + 2112 + 16 * s + 8 * part));
+        mn[0] = _mm256_mul_ps(f16x8(u + 2080 + 16 * part),
+                              _mm256_sub_ps(_mm256_setzero_ps(), u8x8(u + 2240 + 16 * s + 8 * part)));
+    }
+};
+
+struct RQ6_K {
+    static constexpr int kSubs = 8, kUnit = 3360, kRun = 2;
+    static constexpr bool kSub16 = true, kSigned = false;
+    static void weights(const uint8_t* u, int s, int part, __m256i wv[8]) {
+        const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(0x30);
+        const int h = s >> 2, q = s & 3;
+#pragma GCC unroll 8
+        for (int g = 0; g < 8; ++g) {
+            const uint8_t* z = u + 192 * (8 * h + g) + 32 * part;
+            const __m256i ql = ldy(z + 64 * (q & 1)), qh = ldy(z + 128);
+            const __m256i lo = q < 2 ? _mm256_and_si256(ql, m4) : _mm256_and_si256(_mm256_srli_epi16(ql, 4), m4);
+            __m256i hb;
+            if (q == 0) hb = _mm256_slli_epi16(qh, 4);
+            else if (q == 1) hb = _mm256_slli_epi16(qh, 2);
+            else if (q == 2) hb = qh;
+            else hb = _mm256_srli_epi16(qh, 2);
+            wv[g] = _mm256_or_si256(lo, _mm256_and_si256(hb, m3));
+        }
+    }
+    static void scales(const uint8_t* u, int s, int part, __m256 sc[2], __m256 mn[2]) {
+        const __m256 d = f16x8(u + 3328 + 16 * part), m32 = _mm256_set1_ps(-32.0f);
+#pragma GCC unroll 2
+        for (int hh = 0; hh < 2; ++hh) {
+            sc[hh] = _mm256_mul_ps(d, i8x8(u + 3072 + 16 * (2 * s + hh) + 8 * part));
+            mn[hh] = _mm256_mul_ps(sc[hh], m32);
+        }
+    }
+};
+
+constexpr int kPrefetch = 2048;  // software prefetch distance (bytes) in a repacked tile stream
+
+// One 16-row tile x NC activation columns over sub-blocks [s0, s1); out[c][0..16) receives the
+// sums (continued from out when accumulate, as the panel kernel does across k-chunks).
+template <class R, int NC>
+void tile_cols(const uint8_t* tile, const ActRow* act, int64_t s0, int64_t s1, float* const* out, bool accumulate) {
+    constexpr int kHalves = R::kSub16 ? 2 : 1;
+    constexpr int kGroups = 8 / kHalves;
+    __m256 f[2][NC];
+#pragma GCC unroll 2
+    for (int p = 0; p < 2; ++p)
+#pragma GCC unroll 4
+        for (int c = 0; c < NC; ++c) f[p][c] = accumulate ? _mm256_loadu_ps(out[c] + 8 * p) : _mm256_setzero_ps();
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int64_t s = s0; s < s1; ++s) {
+        const uint8_t* u = tile + (s / R::kSubs) * R::kUnit;
+        const int si = static_cast<int>(s % R::kSubs);
+        {  // K-format units are read back and forth (scales at the end): prefetch ahead linearly
+            constexpr int kStep = R::kUnit / R::kSubs;
+            const uint8_t* ahead = u + si * kStep + kPrefetch;
+#pragma GCC unroll 8
+            for (int off = 0; off < kStep; off += 64) _mm_prefetch(reinterpret_cast<const char*>(ahead + off), _MM_HINT_T0);
+        }
+#pragma GCC unroll 2
+        for (int p = 0; p < 2; ++p) {
+            __m256i wv[8];
+            R::weights(u, si, p, wv);
+            __m256 sc[2], mn[2];
+            R::scales(u, si, p, sc, mn);
+            if constexpr (R::kSigned) {  // maddubs(|q|, sign(a, q)) = q * a
+#pragma GCC unroll 8
+                for (int g = 0; g < 8; ++g) wv[g] = _mm256_abs_epi8(wv[g]);
+            }
+#pragma GCC unroll 2
+            for (int h = 0; h < kHalves; ++h) {
+                __m256i ia[NC], s16[NC];
+#pragma GCC unroll 8
+                for (int gq = 0; gq < kGroups; ++gq) {
+                    const int g = h * kGroups + gq;
+                    const bool first = gq % R::kRun == 0;
+                    const bool last = gq % R::kRun == R::kRun - 1 || gq == kGroups - 1;
+                    // signed formats: the original weights q (for the signs); unused otherwise
+                    const __m256i sg = R::kSigned ? _mm256_xor_si256(ldy(u + 64 * g + 32 * p), _mm256_set1_epi8(-128))
+                                                  : _mm256_setzero_si256();
+#pragma GCC unroll 4
+                    for (int c = 0; c < NC; ++c) {
+                        int32_t a4;
+                        std::memcpy(&a4, act[c].q + 32 * s + 4 * g, 4);
+                        const __m256i ab = _mm256_set1_epi32(a4);
+                        __m256i prod;
+                        if constexpr (R::kSigned) prod = _mm256_maddubs_epi16(wv[g], _mm256_sign_epi8(ab, sg));
+                        else prod = _mm256_maddubs_epi16(wv[g], ab);
+                        s16[c] = first ? prod : _mm256_add_epi16(s16[c], prod);
+                        if (last) {
+                            const __m256i w32 = _mm256_madd_epi16(s16[c], ones);
+                            ia[c] = gq < R::kRun ? w32 : _mm256_add_epi32(ia[c], w32);
+                        }
+                    }
+                }
+#pragma GCC unroll 4
+                for (int c = 0; c < NC; ++c) {
+                    const __m256 da = _mm256_set1_ps(act[c].d[s]);
+                    const __m256 ds = _mm256_set1_ps(R::kSub16 ? act[c].ds16[2 * s + h] : act[c].ds32[s]);
+                    f[p][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ia[c]), _mm256_mul_ps(sc[h], da), f[p][c]);
+                    f[p][c] = _mm256_fmadd_ps(mn[h], ds, f[p][c]);
+                }
+            }
+        }
+    }
+#pragma GCC unroll 2
+    for (int p = 0; p < 2; ++p)
+#pragma GCC unroll 4
+        for (int c = 0; c < NC; ++c) _mm256_storeu_ps(out[c] + 8 * p, f[p][c]);
+}
+
+template <class R>
+void tile_ncols(int nc, const uint8_t* tile, const ActRow* act, int64_t s0, int64_t s1, float* const* out, bool acc) {
+    switch (nc) {
+        case 4: tile_cols<R, 4>(tile, act, s0, s1, out, acc); break;
+        case 3: tile_cols<R, 3>(tile, act, s0, s1, out, acc); break;
+        case 2: tile_cols<R, 2>(tile, act, s0, s1, out, acc); break;
+        default: tile_cols<R, 1>(tile, act, s0, s1, out, acc); break;
+    }
+}
+
+constexpr int kCols = 4;             // activation columns per tile pass (16 ymm registers)
+constexpr int64_t kChunkSubs = 32;   // sub-blocks per k-chunk when many column tiles reuse a tile
+
+template <class R>
+void run(const void* packed, const void* a_q, int64_t k, int64_t n, int64_t r0, int64_t r1, float* out,
+         int64_t out_stride) {
+    const int64_t nb = k / 32;
+    const size_t tile_bytes = static_cast<size_t>(nb / R::kSubs) * R::kUnit;
+    // One pass over k when all columns fit one column tile (decode); else k-chunks so the tile's
+    // slice stays in cache across the column tiles. Either way every output has the same fma chain.
+    const int64_t chunk = n <= kCols ? nb : kChunkSubs;
+    for (int64_t i0 = r0; i0 < r1; i0 += 16) {
+        const uint8_t* tile = static_cast<const uint8_t*>(packed) + static_cast<size_t>(i0 / 16) * tile_bytes;
+        for (int64_t s0 = 0; s0 < nb; s0 += chunk) {
+            const int64_t s1 = s0 + chunk < nb ? s0 + chunk : nb;
+            for (int64_t c0 = 0; c0 < n; c0 += kCols) {
+                const int nc = static_cast<int>(n - c0 < kCols ? n - c0 : kCols);
+                ActRow act[kCols];
+                float* o[kCols];
+                for (int c = 0; c < nc; ++c) {
+                    act[c] = act_row(a_q, k, c0 + c);
+                    o[c] = out + (c0 + c) * out_stride + i0;
+                }
+                tile_ncols<R>(nc, tile, act, s0, s1, o, s0 > 0);
+            }
+        }
+    }
+}
+
+}  // namespace
+
+bool repacked_avx2_supports(DType t) {
+    return t == DType::Q4_0 || t == DType::Q8_0 || t == DType::Q4_K || t == DType::Q6_K;
+}
+
+void matmul_repacked_avx2(DType t, const void* packed, const void* a_q, int64_t k, int64_t n, int64_t r0, int64_t r1,
+                          float* out, int64_t out_stride) {
+    switch (t) {
+        case DType::Q4_0: return run<RQ4_0>(packed, a_q, k, n, r0, r1, out, out_stride);
+        case DType::Q8_0: return run<RQ8_0>(packed, a_q, k, n, r0, r1, out, out_stride);
+        case DType::Q4_K: return run<RQ4_K>(packed, a_q, k, n, r0, r1, out, out_stride);
+        case DType::Q6_K: return run<RQ6_K>(packed, a_q, k, n, r0, r1, out, out_stride);
+        default: HEARTH_ASSERT_MSG(false, "repacked AVX2 matmul: unsupported type");
+    }
+}
+
+}  // namespace hearth::cpu::detail
