@@ -106,32 +106,35 @@ TEST(KernelsBatchInvariance, ColumnOfABatchEqualsTheColumnAlone) {
 }
 
 // Each ISA's repacked kernel (AVX-512 VNNI: every repacked type; AVX2: Q4_0/Q8_0/Q4_K/Q6_K) against
-// that ISA's unpacked panel kernel, n = 1..33, two row ranges (threads' 16-row splits).
+// that ISA's unpacked panel kernel, n = 1..33, two row ranges (threads' 16-row splits), at test_k
+// and at twice it (more sub-blocks than one k-chunk of the repacked kernels: partial sums continued).
 void check_repacked_equals_unpacked(Isa isa) {
     int tested = 0;
     for (DType t : kRepacked) {
-        if (!repacked_kernel_supports(isa, t)) continue;
-        ++tested;
-        SCOPED_TRACE(std::string(dtype_name(t)) + " " + isa_name(isa));
-        std::mt19937 rng(11 + static_cast<int>(t));
-        const int64_t k = test_k(t), rows = 48;
-        const size_t rb = dtype_row_bytes(t, k) + 6;  // a stride larger than the row
-        const std::vector<uint8_t> w = random_weights(t, rows, k, rb, rng);
-        ASSERT_TRUE(repack_supported(t, rows, k));
-        std::vector<uint8_t> packed(repacked_bytes(t, rows, k));
-        repack_weights(t, w.data(), rb, rows, k, packed.data());
-        const Acts a = quantized_acts(t, k, kMaxN, rng);
-        std::vector<float> ref(static_cast<size_t>(kMaxN * rows)), out(ref.size());
-        int bad = 0;
-        for (int64_t n = 1; n <= kMaxN; ++n) {
-            matmul_quantized_isa(isa, t, w.data(), rb, a.q.data(), k, n, 0, rows, ref.data(), rows);
-            matmul_repacked_isa(isa, t, packed.data(), a.q.data(), k, n, 0, 16, out.data(), rows);
-            matmul_repacked_isa(isa, t, packed.data(), a.q.data(), k, n, 16, rows, out.data(), rows);
-            for (int64_t i = 0; i < n * rows; ++i) bad += !same_bits(out[i], ref[i]);
+        for (int64_t k : {test_k(t), 2 * test_k(t)}) {
+            if (!repacked_kernel_supports(isa, t)) continue;
+            ++tested;
+            SCOPED_TRACE(std::string(dtype_name(t)) + " " + isa_name(isa) + " k=" + std::to_string(k));
+            std::mt19937 rng(11 + static_cast<int>(t));
+            const int64_t rows = 48;
+            const size_t rb = dtype_row_bytes(t, k) + 6;  // a stride larger than the row
+            const std::vector<uint8_t> w = random_weights(t, rows, k, rb, rng);
+            ASSERT_TRUE(repack_supported(t, rows, k));
+            std::vector<uint8_t> packed(repacked_bytes(t, rows, k));
+            repack_weights(t, w.data(), rb, rows, k, packed.data());
+            const Acts a = quantized_acts(t, k, kMaxN, rng);
+            std::vector<float> ref(static_cast<size_t>(kMaxN * rows)), out(ref.size());
+            int bad = 0;
+            for (int64_t n = 1; n <= kMaxN; ++n) {
+                matmul_quantized_isa(isa, t, w.data(), rb, a.q.data(), k, n, 0, rows, ref.data(), rows);
+                matmul_repacked_isa(isa, t, packed.data(), a.q.data(), k, n, 0, 16, out.data(), rows);
+                matmul_repacked_isa(isa, t, packed.data(), a.q.data(), k, n, 16, rows, out.data(), rows);
+                for (int64_t i = 0; i < n * rows; ++i) bad += !same_bits(out[i], ref[i]);
+            }
+            EXPECT_EQ(bad, 0);
         }
-        EXPECT_EQ(bad, 0);
     }
-    EXPECT_GE(tested, 4);
+    EXPECT_GE(tested, 8);
 }
 
 TEST(KernelsBatchInvariance, RepackedEqualsUnpackedForEveryBatch) {
