@@ -92,7 +92,7 @@ void BM_Matmul(benchmark::State& state) {
 }
 
 // The same shapes through the repacked-weight kernel (repack.h; rows % 16 == 0) of the given ISA:
-// 2 = AVX-512 VNNI (every repacked type), 1 = AVX2 (Q4_0, Q8_0, Q4_K, Q6_K).
+// 2 = AVX-512 VNNI, 1 = AVX2.
 void BM_MatmulRepacked(benchmark::State& state) {
     const DType t = kTypes[state.range(0)];
     const int64_t k = state.range(1), rows = state.range(2), n = state.range(3);
@@ -129,7 +129,7 @@ void repacked_args(benchmark::internal::Benchmark* b) {
         for (const auto& s : shapes) b->Args({ti, s[0], s[1] > 8192 ? 8192 : s[1], 512, 2});
         for (int64_t n : {2, 4, 8, 16}) b->Args({ti, 1024, 3072, n, 2});
     }
-    for (int ti = 0; ti < 4; ++ti) {  // the AVX2 repacked kernel's types (compare BM_Matmul isa:1)
+    for (int ti = 0; ti < 12; ++ti) {  // the AVX2 repacked kernel (compare BM_Matmul isa:1)
         for (const auto& s : shapes) b->Args({ti, s[0], s[1], 1, 1});
         for (int64_t n : {2, 4, 8, 16, 64, 512}) b->Args({ti, 1024, 3072, n, 1});
     }

@@ -1,10 +1,6 @@
-// AVX2 matmul over repacked weights (layouts in repack.h) for CPUs without AVX-512 VNNI: a 16-row
-// tile is two ymm halves (rows 0-7 = bytes 0..31 of each 64-byte lane image, rows 8-15 = 32..63),
-// int8 dots by maddubs/madd. Per output the float work is exactly the AVX2 panel kernel's
-// (matmul_x86_panels.h, panel_tile): per sub-block s and half h, in ascending (s, h) order,
-//   f = fma(float(int dot), sc*da, f); f = fma(mn, ds, f)
-// with sc / mn computed by the same float operations as matmul_x86_decode.h (no -128 fold), so the
-// results are bitwise those of matmul_quantized_isa(Isa::Avx2) for every batch size.
+// AVX2 matmul over repacked weights (layouts in repack.h) for CPUs without AVX-512 VNNI, every
+// repacked type; bitwise equal to the AVX2 panel kernel (matmul_x86_panels.h) for every batch size,
+// so decode gets the repacked layout's speed without losing batch invariance.
 #include <immintrin.h>
 
 #include <cstring>
@@ -14,6 +10,13 @@
 
 namespace hearth::cpu::detail {
 namespace {
+
+// A 16-row tile is two ymm halves ("parts": rows 0-7 = bytes 0..31 of each 64-byte lane image,
+// rows 8-15 = bytes 32..63); int8 dots by maddubs/madd. Per output the float work is exactly
+// panel_tile's: per sub-block s and half h, in ascending (s, h) order,
+//   f = fma(float(int dot), sc*da, f); f = fma(mn, ds, f)
+// with sc / mn computed by the same float operations as matmul_x86_decode.h (no -128 fold: signed
+// formats use maddubs(|q|, sign(a, q))). Integer dots are exact, so their grouping is free.
 
 inline __m256i ldy(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
 inline __m256 f16x8(const uint8_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
@@ -112,6 +115,165 @@ struct RQ6_K {
     }
 };
 
+// 32 mask bits -> 32 bytes: byte e = 0x10 when bit e is set, else 0.
+inline __m256i bits_0x10(uint32_t bits) {
+    const __m256i v = _mm256_set1_epi32(static_cast<int>(bits));
+    const __m256i pick = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,  //
+                                          2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    const __m256i bit = _mm256_set1_epi64x(0x8040201008040201LL);
+    const __m256i m = _mm256_and_si256(_mm256_shuffle_epi8(v, pick), bit);
+    return _mm256_and_si256(_mm256_cmpeq_epi8(m, bit), _mm256_set1_epi8(0x10));
+}
+inline uint32_t ld32u(const uint8_t* p) {
+    uint32_t v;
+    std::memcpy(&v, p, 4);
+    return v;
+}
+// bytes of x whose bit `bit` (a one-bit byte pattern) is set -> `val`, others 0
+inline __m256i bit_to(__m256i x, __m256i bit, __m256i val) {
+    return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(x, bit), bit), val);
+}
+
+struct RQ4_1 {
+    static constexpr int kSubs = 1, kUnit = 320, kRun = 8;
+    static constexpr bool kSub16 = false, kSigned = false;
+    static void weights(const uint8_t* u, int s, int part, __m256i wv[8]) { RQ4_0::weights(u, s, part, wv); }
+    static void scales(const uint8_t* u, int, int part, __m256 sc[2], __m256 mn[2]) {
+        sc[0] = f16x8(u + 256 + 16 * part);
+        mn[0] = f16x8(u + 288 + 16 * part);
+    }
+};
+
+struct RQ5_0 {
+    static constexpr int kSubs = 1, kUnit = 352, kRun = 4;
+    static constexpr bool kSub16 = false, kSigned = false;
+    static void weights(const uint8_t* u, int, int part, __m256i wv[8]) {
+        const __m256i m4 = _mm256_set1_epi8(0x0F);
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; ++j) {  // mask bit 4r+b of the u64s = byte 4r+b of the lane image
+            const __m256i z = ldy(u + 64 * j + 32 * part);
+            wv[j] = _mm256_or_si256(_mm256_and_si256(z, m4), bits_0x10(ld32u(u + 256 + 16 * j + 4 * part)));
+            wv[j + 4] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(z, 4), m4),
+                                        bits_0x10(ld32u(u + 256 + 16 * j + 8 + 4 * part)));
+        }
+    }
+    static void scales(const uint8_t* u, int, int part, __m256 sc[2], __m256 mn[2]) {
+        sc[0] = f16x8(u + 320 + 16 * part);
+        mn[0] = _mm256_mul_ps(sc[0], _mm256_set1_ps(-16.0f));
+    }
+};
+
+struct RQ5_1 {
+    static constexpr int kSubs = 1, kUnit = 384, kRun = 4;
+    static constexpr bool kSub16 = false, kSigned = false;
+    static void weights(const uint8_t* u, int s, int part, __m256i wv[8]) { RQ5_0::weights(u, s, part, wv); }
+    static void scales(const uint8_t* u, int, int part, __m256 sc[2], __m256 mn[2]) {
+        sc[0] = f16x8(u + 320 + 16 * part);
+        mn[0] = f16x8(u + 352 + 16 * part);
+    }
+};
+
+struct RIQ4_NL {
+    static constexpr int kSubs = 1, kUnit = 288, kRun = 1;
+    static constexpr bool kSub16 = false, kSigned = true;
+    static void weights(const uint8_t* u, int, int part, __m256i wv[8]) {  // signed code book values
+        const __m256i m4 = _mm256_set1_epi8(0x0F);
+        const __m256i lut = _mm256_setr_epi8(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113,
+                                             -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; ++j) {
+            const __m256i z = ldy(u + 64 * j + 32 * part);
+            wv[j] = _mm256_shuffle_epi8(lut, _mm256_and_si256(z, m4));
+            wv[j + 4] = _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(z, 4), m4));
+        }
+    }
+    static void scales(const uint8_t* u, int, int part, __m256 sc[2], __m256 mn[2]) {
+        sc[0] = f16x8(u + 256 + 16 * part);
+        mn[0] = _mm256_setzero_ps();
+    }
+};
+
+struct RIQ4_XS {
+    static constexpr int kSubs = 8, kUnit = 2208, kRun = 1;
+    static constexpr bool kSub16 = false, kSigned = true;
+    static void weights(const uint8_t* u, int s, int part, __m256i wv[8]) { RIQ4_NL::weights(u + 256 * s, 0, part, wv); }
+    static void scales(const uint8_t* u, int s, int part, __m256 sc[2], __m256 mn[2]) {
+        sc[0] = _mm256_mul_ps(f16x8(u + 2048 + 16 * part),
+                              _mm256_sub_ps(u8x8(u + 2080 + 16 * s + 8 * part), _mm256_set1_ps(32.0f)));
+        mn[0] = _mm256_setzero_ps();
+    }
+};
+
+struct RQ5_K {
+    static constexpr int kSubs = 8, kUnit = 2880, kRun = 4;
+    static constexpr bool kSub16 = false, kSigned = false;
+    static void weights(const uint8_t* u, int s, int part, __m256i wv[8]) {
+        const __m256i m4 = _mm256_set1_epi8(0x0F), c10 = _mm256_set1_epi8(0x10);
+        const __m256i bit = _mm256_set1_epi8(static_cast<char>(1 << s));
+        const uint8_t* p = u + 512 * (s >> 1) + 32 * part;
+#pragma GCC unroll 8
+        for (int g = 0; g < 8; ++g) {
+            const __m256i z = ldy(p + 64 * g);
+            const __m256i lo = (s & 1) ? _mm256_and_si256(_mm256_srli_epi16(z, 4), m4) : _mm256_and_si256(z, m4);
+            wv[g] = _mm256_or_si256(lo, bit_to(ldy(u + 2048 + 64 * g + 32 * part), bit, c10));
+        }
+    }
+    static void scales(const uint8_t* u, int s, int part, __m256 sc[2], __m256 mn[2]) {
+        sc[0] = _mm256_mul_ps(f16x8(u + 2560 + 16 * part), u8x8(u + 2624 + 16 * s + 8 * part));
+        mn[0] = _mm256_mul_ps(f16x8(u + 2592 + 16 * part),
+                              _mm256_sub_ps(_mm256_setzero_ps(), u8x8(u + 2752 + 16 * s + 8 * part)));
+    }
+};
+
+struct RQ2_K {
+    static constexpr int kSubs = 8, kUnit = 1344, kRun = 8;
+    static constexpr bool kSub16 = true, kSigned = false;
+    static void weights(const uint8_t* u, int s, int part, __m256i wv[8]) {
+        const __m256i m2 = _mm256_set1_epi8(3);
+        const int h = s >> 2, j = s & 3;
+#pragma GCC unroll 8
+        for (int g = 0; g < 8; ++g) {
+            const __m256i z = ldy(u + 64 * (8 * h + g) + 32 * part);
+            wv[g] = _mm256_and_si256(j == 0 ? z : _mm256_srli_epi16(z, 2 * j), m2);
+        }
+    }
+    static void scales(const uint8_t* u, int s, int part, __m256 sc[2], __m256 mn[2]) {
+        const __m256 d = f16x8(u + 1280 + 16 * part);
+        const __m256 nd = _mm256_sub_ps(_mm256_setzero_ps(), f16x8(u + 1312 + 16 * part));
+        const __m256i m4 = _mm256_set1_epi32(0x0F);
+#pragma GCC unroll 2
+        for (int hh = 0; hh < 2; ++hh) {  // byte: low nibble scale, high nibble min
+            const __m256i b = _mm256_cvtepu8_epi32(ld64x(u + 1024 + 16 * (2 * s + hh) + 8 * part));
+            sc[hh] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_and_si256(b, m4)));
+            mn[hh] = _mm256_mul_ps(nd, _mm256_cvtepi32_ps(_mm256_srli_epi32(b, 4)));
+        }
+    }
+};
+
+struct RQ3_K {
+    static constexpr int kSubs = 8, kUnit = 1824, kRun = 8;
+    static constexpr bool kSub16 = true, kSigned = false;
+    static void weights(const uint8_t* u, int s, int part, __m256i wv[8]) {
+        const __m256i m2 = _mm256_set1_epi8(3), c4 = _mm256_set1_epi8(4);
+        const __m256i bit = _mm256_set1_epi8(static_cast<char>(1 << s));
+        const int h = s >> 2, j = s & 3;
+#pragma GCC unroll 8
+        for (int g = 0; g < 8; ++g) {
+            const __m256i z = ldy(u + 64 * (8 * h + g) + 32 * part);
+            const __m256i lo = _mm256_and_si256(j == 0 ? z : _mm256_srli_epi16(z, 2 * j), m2);
+            wv[g] = _mm256_or_si256(lo, bit_to(ldy(u + 1024 + 64 * g + 32 * part), bit, c4));
+        }
+    }
+    static void scales(const uint8_t* u, int s, int part, __m256 sc[2], __m256 mn[2]) {
+        const __m256 d = f16x8(u + 1792 + 16 * part);
+#pragma GCC unroll 2
+        for (int hh = 0; hh < 2; ++hh) {
+            sc[hh] = _mm256_mul_ps(d, _mm256_sub_ps(u8x8(u + 1536 + 16 * (2 * s + hh) + 8 * part), _mm256_set1_ps(32.0f)));
+            mn[hh] = _mm256_mul_ps(sc[hh], _mm256_set1_ps(-4.0f));
+        }
+    }
+};
+
 constexpr int kPrefetch = 2048;  // software prefetch distance (bytes) in a repacked tile stream
 
 // One 16-row tile x NC activation columns over sub-blocks [s0, s1); out[c][0..16) receives the
@@ -141,10 +303,6 @@ void tile_cols(const uint8_t* tile, const ActRow* act, int64_t s0, int64_t s1, f
             R::weights(u, si, p, wv);
             __m256 sc[2], mn[2];
             R::scales(u, si, p, sc, mn);
-            if constexpr (R::kSigned) {  // maddubs(|q|, sign(a, q)) = q * a
-#pragma GCC unroll 8
-                for (int g = 0; g < 8; ++g) wv[g] = _mm256_abs_epi8(wv[g]);
-            }
 #pragma GCC unroll 2
             for (int h = 0; h < kHalves; ++h) {
                 __m256i ia[NC], s16[NC];
@@ -153,17 +311,16 @@ void tile_cols(const uint8_t* tile, const ActRow* act, int64_t s0, int64_t s1, f
                     const int g = h * kGroups + gq;
                     const bool first = gq % R::kRun == 0;
                     const bool last = gq % R::kRun == R::kRun - 1 || gq == kGroups - 1;
-                    // signed formats: the original weights q (for the signs); unused otherwise
-                    const __m256i sg = R::kSigned ? _mm256_xor_si256(ldy(u + 64 * g + 32 * p), _mm256_set1_epi8(-128))
-                                                  : _mm256_setzero_si256();
+                    // signed formats: maddubs(|q|, sign(a, q)) = q * a
+                    const __m256i wa = R::kSigned ? _mm256_abs_epi8(wv[g]) : wv[g];
 #pragma GCC unroll 4
                     for (int c = 0; c < NC; ++c) {
                         int32_t a4;
                         std::memcpy(&a4, act[c].q + 32 * s + 4 * g, 4);
                         const __m256i ab = _mm256_set1_epi32(a4);
                         __m256i prod;
-                        if constexpr (R::kSigned) prod = _mm256_maddubs_epi16(wv[g], _mm256_sign_epi8(ab, sg));
-                        else prod = _mm256_maddubs_epi16(wv[g], ab);
+                        if constexpr (R::kSigned) prod = _mm256_maddubs_epi16(wa, _mm256_sign_epi8(ab, wv[g]));
+                        else prod = _mm256_maddubs_epi16(wa, ab);
                         s16[c] = first ? prod : _mm256_add_epi16(s16[c], prod);
                         if (last) {
                             const __m256i w32 = _mm256_madd_epi16(s16[c], ones);
@@ -229,7 +386,12 @@ void run(const void* packed, const void* a_q, int64_t k, int64_t n, int64_t r0, 
 }  // namespace
 
 bool repacked_avx2_supports(DType t) {
-    return t == DType::Q4_0 || t == DType::Q8_0 || t == DType::Q4_K || t == DType::Q6_K;
+    switch (t) {
+        case DType::Q4_0: case DType::Q8_0: case DType::Q4_K: case DType::Q6_K: case DType::Q4_1: case DType::Q5_0:
+        case DType::Q5_1: case DType::IQ4_NL: case DType::IQ4_XS: case DType::Q5_K: case DType::Q2_K: case DType::Q3_K:
+            return true;
+        default: return false;
+    }
 }
 
 void matmul_repacked_avx2(DType t, const void* packed, const void* a_q, int64_t k, int64_t n, int64_t r0, int64_t r1,
@@ -239,6 +401,14 @@ void matmul_repacked_avx2(DType t, const void* packed, const void* a_q, int64_t 
         case DType::Q8_0: return run<RQ8_0>(packed, a_q, k, n, r0, r1, out, out_stride);
         case DType::Q4_K: return run<RQ4_K>(packed, a_q, k, n, r0, r1, out, out_stride);
         case DType::Q6_K: return run<RQ6_K>(packed, a_q, k, n, r0, r1, out, out_stride);
+        case DType::Q4_1: return run<RQ4_1>(packed, a_q, k, n, r0, r1, out, out_stride);
+        case DType::Q5_0: return run<RQ5_0>(packed, a_q, k, n, r0, r1, out, out_stride);
+        case DType::Q5_1: return run<RQ5_1>(packed, a_q, k, n, r0, r1, out, out_stride);
+        case DType::IQ4_NL: return run<RIQ4_NL>(packed, a_q, k, n, r0, r1, out, out_stride);
+        case DType::IQ4_XS: return run<RIQ4_XS>(packed, a_q, k, n, r0, r1, out, out_stride);
+        case DType::Q5_K: return run<RQ5_K>(packed, a_q, k, n, r0, r1, out, out_stride);
+        case DType::Q2_K: return run<RQ2_K>(packed, a_q, k, n, r0, r1, out, out_stride);
+        case DType::Q3_K: return run<RQ3_K>(packed, a_q, k, n, r0, r1, out, out_stride);
         default: HEARTH_ASSERT_MSG(false, "repacked AVX2 matmul: unsupported type");
     }
 }

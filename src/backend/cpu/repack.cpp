@@ -277,9 +277,10 @@ void matmul_repacked(DType t, const void* packed, const void* a_q, int64_t k, in
 bool repacked_preferred(DType t, int64_t n) { return !(t == DType::Q6_K && n > 8); }
 
 bool repacked_preferred(Isa isa, DType t, int64_t n) {
-    // AVX2 (1024x3072, single thread): repacked 1.2-3x faster for n <= 4, ties or wins to n = 8
-    // except Q6_K, and 1.1-1.5x slower at prompt sizes, where the panel is decoded once per 4 columns.
-    if (isa == Isa::Avx2) return n <= (t == DType::Q6_K ? 4 : 8);
+    // AVX2 (1024x3072, single thread, loaded machine): repacked 1.4-3.5x faster at n = 1, 1.1-1.3x
+    // at n = 4, about even at n = 8 (some types win, some lose), 1.1-1.5x slower at prompt sizes,
+    // where the panel is decoded once and reused by many 4-column tiles.
+    if (isa == Isa::Avx2) return n <= 4;
     return repacked_preferred(t, n);
 }
 

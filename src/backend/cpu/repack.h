@@ -1,6 +1,6 @@
 // Weight repacking for the CPU matmul: at model load, every quantized weight type's
 // matrices are copied once into a 16-row-interleaved layout (one zmm of int32 lanes = 16 rows) that
-// the AVX-512 VNNI kernel (or, for some types, the AVX2 one as two ymm halves) streams directly, for every batch size, with the same per-output float
+// the AVX-512 VNNI kernel (or the AVX2 one, as two ymm halves of 8 rows) streams directly, for every batch size, with the same per-output float
 // accumulation as the panel kernel (so results are bitwise those of the unpacked path).
 #pragma once
 
@@ -47,8 +47,8 @@ size_t repacked_bytes(DType t, int64_t rows, int64_t k);
 //        zmm(qh[32h+4g..]); scale[16][16] i8; d[16] fp16
 void repack_weights(DType t, const void* w, size_t w_row_bytes, int64_t rows, int64_t k, void* dst);
 
-// True when a repacked kernel can run on this ISA: AVX-512 VNNI (every repacked type) or AVX2
-// (Q4_0, Q8_0, Q4_K, Q6_K; matmul_repacked_avx2.cpp), and the CPU has that ISA.
+// True when a repacked kernel can run on this ISA: AVX-512 VNNI (matmul_repacked_avx512.cpp) or
+// AVX2 (matmul_repacked_avx2.cpp), both for every repacked type, and the CPU has that ISA.
 bool repacked_kernel_available(Isa isa);
 // True when isa's repacked kernel handles type t (implies repacked_kernel_available(isa)). The
 // layout is the same for every ISA; only which types each kernel reads differs.
@@ -59,8 +59,8 @@ bool repacked_kernel_supports(Isa isa, DType t);
 // matmul_quantized. Bitwise equal to matmul_quantized_isa(Isa::Avx512, ...) on the original rows.
 void matmul_repacked(DType t, const void* packed, const void* a_q, int64_t k, int64_t n, int64_t r0, int64_t r1,
                      float* out, int64_t out_stride);
-// The same with isa's kernel (Avx512 or Avx2; requires repacked_kernel_supports(isa, t), else
-// throws Unsupported): bitwise equal to matmul_quantized_isa(isa, ...) on the original rows.
+// The same with isa's kernel (Avx512 or Avx2; without repacked_kernel_supports(isa, t) it throws
+// Unsupported): bitwise equal to matmul_quantized_isa(isa, ...) on the original rows.
 void matmul_repacked_isa(Isa isa, DType t, const void* packed, const void* a_q, int64_t k, int64_t n, int64_t r0,
                          int64_t r1, float* out, int64_t out_stride);
 
