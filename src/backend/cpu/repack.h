@@ -1,7 +1,6 @@
-// Weight repacking for the CPU matmul: at model load, every quantized weight type's
-// matrices are copied once into a 16-row-interleaved layout (one zmm of int32 lanes = 16 rows) that
-// the AVX-512 VNNI kernel (or the AVX2 one, as two ymm halves of 8 rows) streams directly, for every batch size, with the same per-output float
-// accumulation as the panel kernel (so results are bitwise those of the unpacked path).
+// Weight repacking for the CPU matmul: at model load, quantized weight matrices are copied once into
+// a 16-row-interleaved layout that the AVX-512 VNNI kernel (one zmm = 16 rows) or the AVX2 kernel
+// (two ymm of 8 rows) streams directly, bitwise equal to that ISA's unpacked panel kernel.
 #pragma once
 
 #include <cstddef>
