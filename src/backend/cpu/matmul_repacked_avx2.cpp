@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include <cstring>
+#include <type_traits>
 
 #include "backend/cpu/matmul_internal.h"
 #include "core/error.h"
@@ -88,7 +89,18 @@ struct RQ4_K {
 
 struct RQ6_K {
     static constexpr int kSubs = 8, kUnit = 3360, kRun = 2;
-    static constexpr bool kSub16 = true, kSigned = false;
+    static constexpr bool kSub16 = true, kSigned = false, kQuad = true;
+    // Group g of the 4 sub-blocks 4h..4h+3 from one load each of ql0 / ql1 / qh (decode fast path).
+    static void quad_group(const uint8_t* u, int h, int g, int part, __m256i w[4]) {
+        const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(0x30);
+        const uint8_t* z = u + 192 * (8 * h + g) + 32 * part;
+        const __m256i ql0 = ldy(z), ql1 = ldy(z + 64), qh = ldy(z + 128);
+        w[0] = _mm256_or_si256(_mm256_and_si256(ql0, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m3));
+        w[1] = _mm256_or_si256(_mm256_and_si256(ql1, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m3));
+        w[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4), _mm256_and_si256(qh, m3));
+        w[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
+                               _mm256_and_si256(_mm256_srli_epi16(qh, 2), m3));
+    }
     static void weights(const uint8_t* u, int s, int part, __m256i wv[8]) {
         const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(0x30);
         const int h = s >> 2, q = s & 3;
@@ -276,10 +288,82 @@ struct RQ3_K {
 
 constexpr int kPrefetch = 2048;  // software prefetch distance (bytes) in a repacked tile stream
 
+template <class R, class = void>
+struct HasQuad : std::false_type {};
+template <class R>
+struct HasQuad<R, std::void_t<decltype(R::kQuad)>> : std::bool_constant<R::kQuad> {};
+
+// Q6_K, one column, over whole quads [s0, s1) (multiples of 4): the integer dots of 4 sub-blocks
+// come from one decode of their shared bytes, then the float chain runs in (s, h) order exactly as
+// in tile_cols.
+template <class R>
+void tile_col_quad(const uint8_t* tile, const ActRow& act, int64_t s0, int64_t s1, __m256 f[2]) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int64_t sq = s0; sq < s1; sq += 4) {
+        const uint8_t* u = tile + (sq / R::kSubs) * R::kUnit;
+        const int h = static_cast<int>((sq % R::kSubs) / 4);
+        {
+            const uint8_t* ahead = u + (sq % R::kSubs) * (R::kUnit / R::kSubs) + kPrefetch;
+#pragma GCC unroll 32
+            for (int off = 0; off < 4 * (R::kUnit / R::kSubs); off += 64)
+                _mm_prefetch(reinterpret_cast<const char*>(ahead + off), _MM_HINT_T0);
+        }
+#pragma GCC unroll 2
+        for (int p = 0; p < 2; ++p) {
+            __m256i ia[4][2];
+#pragma GCC unroll 2
+            for (int hh = 0; hh < 2; ++hh) {
+                __m256i s16[4];
+#pragma GCC unroll 4
+                for (int gq = 0; gq < 4; ++gq) {
+                    const int g = 4 * hh + gq;
+                    __m256i w[4];
+                    R::quad_group(u, h, g, p, w);
+#pragma GCC unroll 4
+                    for (int q = 0; q < 4; ++q) {
+                        int32_t a4;
+                        std::memcpy(&a4, act.q + 32 * (sq + q) + 4 * g, 4);
+                        const __m256i prod = _mm256_maddubs_epi16(w[q], _mm256_set1_epi32(a4));
+                        s16[q] = gq % 2 == 0 ? prod : _mm256_add_epi16(s16[q], prod);  // kRun = 2
+                        if (gq % 2 == 1) {
+                            const __m256i w32 = _mm256_madd_epi16(s16[q], ones);
+                            ia[q][hh] = gq == 1 ? w32 : _mm256_add_epi32(ia[q][hh], w32);
+                        }
+                    }
+                }
+            }
+#pragma GCC unroll 4
+            for (int q = 0; q < 4; ++q) {
+                const int64_t s = sq + q;
+                __m256 sc[2], mn[2];
+                R::scales(u, static_cast<int>(s % R::kSubs), p, sc, mn);
+                const __m256 da = _mm256_set1_ps(act.d[s]);
+#pragma GCC unroll 2
+                for (int hh = 0; hh < 2; ++hh) {
+                    const __m256 ds = _mm256_set1_ps(act.ds16[2 * s + hh]);
+                    f[p] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ia[q][hh]), _mm256_mul_ps(sc[hh], da), f[p]);
+                    f[p] = _mm256_fmadd_ps(mn[hh], ds, f[p]);
+                }
+            }
+        }
+    }
+}
+
 // One 16-row tile x NC activation columns over sub-blocks [s0, s1); out[c][0..16) receives the
 // sums (continued from out when accumulate, as the panel kernel does across k-chunks).
 template <class R, int NC>
 void tile_cols(const uint8_t* tile, const ActRow* act, int64_t s0, int64_t s1, float* const* out, bool accumulate) {
+    if constexpr (HasQuad<R>::value && NC == 1) {
+        if (s0 % 4 == 0 && s1 % 4 == 0) {
+            __m256 f[2];
+#pragma GCC unroll 2
+            for (int p = 0; p < 2; ++p) f[p] = accumulate ? _mm256_loadu_ps(out[0] + 8 * p) : _mm256_setzero_ps();
+            tile_col_quad<R>(tile, act[0], s0, s1, f);
+#pragma GCC unroll 2
+            for (int p = 0; p < 2; ++p) _mm256_storeu_ps(out[0] + 8 * p, f[p]);
+            return;
+        }
+    }
     constexpr int kHalves = R::kSub16 ? 2 : 1;
     constexpr int kGroups = 8 / kHalves;
     __m256 f[2][NC];
