@@ -43,7 +43,9 @@ std::unique_ptr<Model> Model::from_file(std::unique_ptr<gguf::File> file) {
     m->arch_ = &find_arch(*arch);
     m->hp_ = read_hparams(f, *m->arch_);
     m->w_ = load_weights(f, *m->arch_, m->hp_);
-    m->repacked_ = std::make_unique<cpu::RepackedWeights>(matmul_weights(m->w_));
+    // When the weights are a plain file mapping, repacking drops the original rows' pages as it
+    // goes (the kernels read only the repacked copies), so they stay resident only once.
+    m->repacked_ = std::make_unique<cpu::RepackedWeights>(matmul_weights(m->w_), f.is_mmapped() && !f.is_mlocked());
     m->tokenizer_ = Tokenizer::from_gguf(f);
     if (m->tokenizer_->n_vocab() != m->hp_.n_vocab)
         throw Error(ErrorKind::InvalidFile, "the tokenizer has " + std::to_string(m->tokenizer_->n_vocab()) +

@@ -88,18 +88,26 @@ struct RepackedMatrix {
 };
 class RepackedWeights {
 public:
-    explicit RepackedWeights(const std::vector<WeightDesc>& weights);
+    // release_originals: the weights are a read-only file mapping whose pages may be dropped once
+    // repacked (see originals_unused); they are then released chunk by chunk as repacking goes, so
+    // peak memory stays near one copy of the weights.
+    explicit RepackedWeights(const std::vector<WeightDesc>& weights, bool release_originals = false);
     ~RepackedWeights();
     RepackedWeights(const RepackedWeights&) = delete;
     RepackedWeights& operator=(const RepackedWeights&) = delete;
     size_t bytes() const { return bytes_; }       // repacked copies in memory
     size_t count() const { return mats_.size(); }  // matrices repacked
+    // True when every matmul over the repacked matrices reads only the repacked copy (no batch
+    // size falls back to the original rows), so the originals' pages may be released.
+    bool originals_unused() const;
+    size_t released_bytes() const { return released_; }  // original pages dropped (MADV_DONTNEED)
 
 private:
-    void add_all(const std::vector<WeightDesc>& weights);
+    void add_all(const std::vector<WeightDesc>& weights, bool release_originals);
     void release();  // unregister and free everything
     std::vector<std::unique_ptr<RepackedMatrix>> mats_;
     size_t bytes_ = 0;
+    size_t released_ = 0;
     Isa isa_ = Isa::Scalar;  // the active ISA at creation: which types are worth repacking
 };
 
