@@ -81,6 +81,19 @@ TEST(FitParse, Overrides) {
         EXPECT_EQ(kind_of([&] { parse_overrides(bad); }), ErrorKind::InvalidArgument) << bad;
 }
 
+// Regression (fuzz_request + UBSan): a long digit run as a back-reference or {m,n} count overflowed
+// inside std::regex's compiler (signed overflow); it must be a clean InvalidArgument.
+TEST(FitParse, OverrideRegexHugeNumbers) {
+    for (const char* bad : {"a\\77777777777777777777=cpu", "a{99999999999999999999}=cpu", "(x)\\123456=cpu",
+                            "b{100001}=cpu"})
+        EXPECT_EQ(kind_of([&] { parse_overrides(bad); }), ErrorKind::InvalidArgument) << bad;
+    // Ordinary counts, escaped braces and digits in the text are untouched (',' separates rules).
+    const auto o = parse_overrides("blk\\.(1[0-9]|2[0-3])\\.ffn_(up|down)=cpu,x{3}=cpu,\\{12345678\\}=cpu,blk\\.12345678=cpu");
+    ASSERT_EQ(o.size(), 4u);
+    EXPECT_TRUE(std::regex_search("blk.21.ffn_up.weight", o[0].pattern));
+    EXPECT_TRUE(std::regex_search("axxx", o[1].pattern));
+}
+
 TEST(FitParse, KvTypes) {
     EXPECT_EQ(parse_kv_type("f16"), DType::F16);
     EXPECT_EQ(parse_kv_type("Q8_0"), DType::Q8_0);

@@ -1,6 +1,7 @@
 // Parsing of the placement options: memory sizes (--vram-budget, --device-free), device names
 // (--device), per-tensor overrides (-ot REGEX=DEVICE) and KV cache types (-ctk/-ctv).
 // Every malformed value throws Error(InvalidArgument) quoting it.
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <cmath>
@@ -23,6 +24,34 @@ std::string trim(std::string_view s) {
     while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
     while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
     return std::string(s.substr(b, e - b));
+}
+
+// libstdc++'s std::regex reads back-reference numbers (\N) and {m,n} counts into a long without an
+// overflow check (undefined behaviour for a long digit run): refuse numbers above 100000 there (a
+// count that large is beyond std::regex's state limit anyway).
+void check_regex_numbers(const std::string& pattern) {
+    bool in_brace = false;
+    for (size_t i = 0; i < pattern.size(); ++i) {
+        const char c = pattern[i];
+        const bool backref = c == '\\' && i + 1 < pattern.size() && std::isdigit(static_cast<unsigned char>(pattern[i + 1]));
+        if (c == '\\' && !backref) {
+            ++i;  // an escaped character
+            continue;
+        }
+        if (c == '{') in_brace = true;
+        if (c == '}') in_brace = false;
+        if (!backref && !(in_brace && std::isdigit(static_cast<unsigned char>(c)))) continue;
+        const size_t start = backref ? i + 1 : i;
+        size_t j = start;
+        uint64_t v = 0;
+        for (; j < pattern.size() && std::isdigit(static_cast<unsigned char>(pattern[j])); ++j)
+            v = std::min<uint64_t>(v * 10 + uint64_t(pattern[j] - '0'), 1000000);
+        if (v > 100000)
+            throw Error(ErrorKind::InvalidArgument, "tensor override pattern '" + pattern + "': the number " +
+                                                        pattern.substr(start, std::min<size_t>(j - start, 24)) +
+                                                        " (a repeat count or back-reference) is too large");
+        i = j - 1;
+    }
 }
 
 [[noreturn]] void bad_size(std::string_view text, const std::string& why) {
@@ -125,6 +154,7 @@ std::vector<TensorOverride> parse_overrides(std::string_view text) {
             throw Error(ErrorKind::InvalidArgument, "tensor override '" + rule + "' has an empty pattern");
         TensorOverride o;
         o.pattern_text = pattern;
+        check_regex_numbers(pattern);
         try {
             o.pattern = std::regex(pattern, std::regex::ECMAScript | std::regex::optimize);
         } catch (const std::regex_error& e) {
