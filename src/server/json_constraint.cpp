@@ -7,6 +7,7 @@ namespace {
 bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_hex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+constexpr uint8_t kHexFirstD = 0x80;  // flag bit in JsonPrefix::hex_left_ (see State::Hex)
 }  // namespace
 
 bool JsonPrefix::end_value() {
@@ -109,10 +110,18 @@ bool JsonPrefix::feed(char c) {
                 return true;
             }
             return false;
-        case State::Hex:
+        case State::Hex: {
+            // \uD800-\uDFFF (UTF-16 surrogates) are refused: a lone one is invalid JSON to strict
+            // parsers (nlohmann), and a supplementary character can be written as raw UTF-8.
+            // hex_left_: digits still expected (low 3 bits) | kHexFirstD when the first digit was 'd'.
             if (!is_hex(c)) return false;
-            if (--hex_left_ == 0) state_ = State::Str;
+            const uint8_t left = hex_left_ & 7;
+            if (left == 4 && (c == 'd' || c == 'D')) hex_left_ |= kHexFirstD;
+            if (left == 3 && (hex_left_ & kHexFirstD) && !(c >= '0' && c <= '7')) return false;
+            hex_left_ = static_cast<uint8_t>((hex_left_ & kHexFirstD) | (left - 1));
+            if (left == 1) state_ = State::Str;
             return true;
+        }
         case State::NumMinus:
             if (c == '0') state_ = State::NumZero;
             else if (c >= '1' && c <= '9') state_ = State::NumInt;
@@ -175,7 +184,7 @@ std::string JsonPrefix::closing() const {
         case State::Colon: out = ":null"; break;
         case State::Str: out = key_ ? "\":null" : "\""; break;
         case State::Esc: out = key_ ? "n\":null" : "n\""; break;
-        case State::Hex: out = std::string(hex_left_, '0') + (key_ ? "\":null" : "\""); break;
+        case State::Hex: out = std::string(hex_left_ & 7, '0') + (key_ ? "\":null" : "\""); break;
         case State::NumMinus: case State::FracStart: case State::ExpStart: case State::ExpSign: out = "0"; break;
         case State::NumZero: case State::NumInt: case State::Frac: case State::Exp: break;
         case State::Literal: out = lit_ + lit_pos_; break;

@@ -146,6 +146,20 @@ TEST(ServerConstraint, SchedulerEmitsOnlyJsonObjects) {
     EXPECT_GT(complete, 0);
 }
 
+// Regression (fuzz_request): "{\"a\":\"\\uda" was accepted and closed as "\uda00", a lone UTF-16
+// surrogate that nlohmann (and other strict parsers) reject. Surrogate escapes are refused now.
+TEST(ServerConstraint, SurrogateEscapesAreRefused) {
+    for (const char* bad : {R"({"a":"\ud800)", R"({"a":"\uDBFF)", R"({"a":"\udc00)", R"({"a":"\uDfFf)", R"({"\ud83d\ude00":1})"})
+        EXPECT_FALSE(valid_prefix(bad)) << bad;
+    for (const char* ok : {R"({"a":"\ud7ff\ue000\u00e9\uD000"})", R"({"\uffff":1})"}) EXPECT_TRUE(valid_prefix(ok)) << ok;
+    for (const char* prefix : {R"({"a":"\ud)", R"({"a":"\uD7)", R"({"\ud)"}) {
+        JsonPrefix p(true);
+        for (const char* c = prefix; *c; ++c) ASSERT_TRUE(p.feed(*c)) << prefix;
+        const std::string full = std::string(prefix) + p.closing();
+        EXPECT_TRUE(nlohmann::json::parse(full).is_object()) << full;
+    }
+}
+
 TEST(ServerConstraint, ClosingCompletesEveryState) {
     for (const char* prefix : {"{", "{\"", "{\"k", "{\"k\"", "{\"k\":", "{\"k\": [", "{\"k\": [1", "{\"k\": [1,", "{\"k\":-",
                                "{\"k\":1.", "{\"k\":1e", "{\"k\":1e+", "{\"k\":tr", "{\"k\":\"v\\", "{\"k\":\"\\u12",
