@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <string>
@@ -55,10 +56,9 @@ struct TinyFile {
         w.set("general.architecture", gguf::Value::str(arch));
         for (const auto& [k, v] : kv) w.set(k, v);
         for (const auto& [name, shape] : tensors) {
-            int64_t n = 1;
-            for (int64_t d : shape) n *= d;
-            std::vector<float> zeros(size_t(n), 0.0f);
-            w.add_tensor(name, DType::F32, shape, zeros.data(), zeros.size() * sizeof(float));
+            // Zeros written by a callback: the pointer overload keeps the caller's pointer until
+            // to_bytes(), and a loop-local vector would be gone by then (ASan: heap-use-after-free).
+            w.add_tensor(name, DType::F32, shape, [](uint8_t* dst, size_t nbytes) { std::memset(dst, 0, nbytes); });
         }
         auto bytes = w.to_bytes();
         return gguf::File::from_memory(bytes.data(), bytes.size());
