@@ -106,5 +106,10 @@ TEST(KernelsBatchModel, BatchedSequencesEqualEachAlone) {
         check_model(name);
 }
 
+// F16 weights go through the register-blocked float matmul (matmul_float.h): same guarantee.
+TEST(KernelsBatchModel, F16ModelsBatchedEqualEachAlone) {
+    for (const char* name : {"tiny-qwen3-bpe-f16.gguf", "tiny-llama-spm-f16.gguf"}) check_model(name);
+}
+
 }  // namespace
 }  // namespace hearth
