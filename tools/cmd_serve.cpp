@@ -179,6 +179,17 @@ int run_serve(const std::vector<std::string>& args) {
         srv.stop();
         throw;
     }
+    // The load log: where memory goes (everything lives in CPU RAM; nothing touches a GPU).
+    const double mib = 1024.0 * 1024.0;
+    if (const runtime::Context* ctx = srv.generation_context()) {
+        const MemoryReport mem = ctx->memory();
+        std::printf("hearth serve: %s\n", kv_load_line(*ctx).c_str());
+        std::printf("hearth serve: memory (all CPU/RAM): weights %.1f MiB | KV cache %.1f MiB at n_ctx %lld over %d slots, "
+                    "backed in pages as it fills | compute sized by the first decode\n",
+                    double(srv.weight_bytes()) / mib, double(mem.kv_capacity) / mib, (long long)ctx->n_ctx(), cfg.n_slots);
+    } else {
+        std::printf("hearth serve: memory (all CPU/RAM): weights %.1f MiB (embeddings only)\n", double(srv.weight_bytes()) / mib);
+    }
     std::printf("hearth serve: model loaded, ready (weights, KV cache and compute buffers: CPU)\n");
     std::fflush(stdout);
     int sig = 0;

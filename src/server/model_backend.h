@@ -39,6 +39,7 @@ public:
     void kv_remove(int32_t seq, int32_t p0, int32_t p1) override;
     void kv_shift(int32_t seq, int32_t p0, int32_t p1, int32_t delta) override;
     uint64_t kv_bytes_used() const;
+    const runtime::Context& context() const { return *ctx_; }
 
 private:
     std::unique_ptr<runtime::Context> ctx_;

@@ -186,6 +186,10 @@ void Server::load_model() {
     st.ready.store(true);
 }
 
+const runtime::Context* Server::generation_context() const { return st_->backend ? &st_->backend->context() : nullptr; }
+
+uint64_t Server::weight_bytes() const { return st_->model ? st_->model->weight_bytes() : 0; }
+
 void Server::drain(std::chrono::milliseconds timeout) {
     State& st = *st_;
     st.draining.store(true);

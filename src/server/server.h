@@ -63,6 +63,10 @@ public:
     void drain(std::chrono::milliseconds timeout);
     void stop();
     bool running() const;
+    // The generation context after load_model() (its KV configuration and memory report, for the
+    // load log); nullptr for an embeddings-only (encoder) model or before loading.
+    const runtime::Context* generation_context() const;
+    uint64_t weight_bytes() const;  // bytes of the loaded model's tensors (0 before loading)
 
     struct State;
 

@@ -161,3 +161,14 @@ def test_hadamard_matches_llama_cpp_default_rotation(tk, tv):
     args = ["-ctk", tk, "-ctv", tv] + (["-khad"] if tk != "f16" else []) + (["-vhad"] if tv != "f16" else [])
     got = hearth_ppl(QWEN, 4, *args)
     assert abs(got / want - 1) < 0.005, f"hearth {got:.3f} vs llama.cpp {want:.3f}"
+
+
+def test_serve_load_log_names_kv_config_and_memory():
+    import sys
+    sys.path.insert(0, os.path.dirname(__file__))
+    from server_process import start_server, stop_server
+    proc, _ = start_server(["-m", QWEN, "-c", "512", "-ctk", "q8_0", "-ctv", "q4_0"])
+    stop_server(proc)
+    log = proc.stdout.read()
+    assert "KV cache: K q8_0, V q4_0, fa on: 136 + 72 B per token per layer" in log, log
+    assert re.search(r"memory \(all CPU/RAM\): weights [0-9.]+ MiB \| KV cache [0-9.]+ MiB at n_ctx 512", log), log
