@@ -169,7 +169,8 @@ public:
 
     void set(std::string key, Value value);
     void add_tensor(std::string name, DType type, std::vector<int64_t> shape, DataFn fill);
-    // Convenience: copy of bytes held by the caller until write() returns.
+    // Convenience: writes the caller's bytes at data, which are NOT copied: they must stay alive and
+    // unchanged until write() / to_bytes() returns.
     void add_tensor(std::string name, DType type, std::vector<int64_t> shape, const void* data,
                     size_t nbytes);
 
