@@ -16,18 +16,6 @@ using nlohmann::json;
 
 namespace {
 
-template <typename Fn>
-void guarded(httplib::Response& res, Fn&& fn) {
-    try {
-        fn();
-    } catch (const ApiError& e) {
-        send_error(res, e);
-    } catch (const Error& e) {
-        const int status = e.kind() == ErrorKind::InvalidArgument ? 400 : e.kind() == ErrorKind::Unsupported ? 501 : 500;
-        send_error(res, ApiError(status, e.what()));
-    }
-}
-
 std::string base64(const std::vector<float>& v) {
     static const char* k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     const auto* p = reinterpret_cast<const unsigned char*>(v.data());  // float32 little-endian bytes

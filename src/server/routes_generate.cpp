@@ -358,7 +358,7 @@ void handle(Server::State& st, const httplib::Request& http, httplib::Response& 
     } catch (const ApiError& e) {
         send_error(res, e);
     } catch (const Error& e) {
-        send_error(res, ApiError(e.kind() == ErrorKind::InvalidArgument ? 400 : 500, e.what()));
+        send_error(res, ApiError(http_status(e.kind()), e.what()));
     }
 }
 

@@ -11,17 +11,6 @@ using nlohmann::json;
 namespace {
 
 // Runs a handler body, turning ApiError/Error into error responses.
-template <typename Fn>
-void guarded(httplib::Response& res, Fn&& fn) {
-    try {
-        fn();
-    } catch (const ApiError& e) {
-        send_error(res, e);
-    } catch (const Error& e) {
-        send_error(res, ApiError(e.kind() == ErrorKind::InvalidArgument ? 400 : 500, e.what()));
-    }
-}
-
 json models_json(const Server::State& st) {
     json meta = {{"n_ctx_train", st.model->n_ctx_train()},
                  {"n_embd", st.model->n_embd()},

@@ -85,8 +85,7 @@ void register_rerank_routes(Server::State& st) {
         } catch (const ApiError& e) {
             send_error(res, e);
         } catch (const Error& e) {
-            const int status = e.kind() == ErrorKind::InvalidArgument ? 400 : e.kind() == ErrorKind::Unsupported ? 501 : 500;
-            send_error(res, ApiError(status, e.what()));
+            send_error(res, ApiError(http_status(e.kind()), e.what()));
         }
     };
     for (const char* path : {"/rerank", "/v1/rerank", "/v1/reranking", "/reranking"}) st.http.Post(path, handler);

@@ -10,21 +10,6 @@ namespace hearth::server {
 using ojson = nlohmann::ordered_json;
 using nlohmann::json;
 
-namespace {
-
-template <typename Fn>
-void guarded(httplib::Response& res, Fn&& fn) {
-    try {
-        fn();
-    } catch (const ApiError& e) {
-        send_error(res, e);
-    } catch (const Error& e) {
-        send_error(res, ApiError(e.kind() == ErrorKind::InvalidArgument ? 400 : 500, e.what()));
-    }
-}
-
-}  // namespace
-
 void register_token_routes(Server::State& st) {
     st.http.Post("/tokenize", [&st](const httplib::Request& req, httplib::Response& res) {
         guarded(res, [&] {

@@ -18,6 +18,10 @@ void send_json(httplib::Response& res, const nlohmann::json& j, int status) {
     res.set_content(dump_json(j), "application/json; charset=utf-8");
 }
 
+int http_status(ErrorKind kind) {
+    return kind == ErrorKind::InvalidArgument ? 400 : kind == ErrorKind::Unsupported ? 501 : 500;
+}
+
 void send_error(httplib::Response& res, const ApiError& e) {
     if (e.status() == 429 || e.status() == 503) res.set_header("Retry-After", "1");
     send_json(res, e.to_json(), e.status());
@@ -89,7 +93,7 @@ Server::Server(ServerConfig config) : st_(std::make_unique<State>()) {
         } catch (const ApiError& e) {
             send_error(res, e);
         } catch (const Error& e) {
-            send_error(res, ApiError(e.kind() == ErrorKind::InvalidArgument ? 400 : 500, e.what()));
+            send_error(res, ApiError(http_status(e.kind()), e.what()));
         } catch (const std::exception& e) {
             send_error(res, ApiError(500, std::string("internal error: ") + e.what()));
         } catch (...) {

@@ -47,6 +47,20 @@ struct Server::State {
 
 // Sends an error object with its status (and Retry-After for 429).
 void send_error(httplib::Response& res, const ApiError& e);
+// HTTP status of an engine error: 400 for bad input, 501 for what is not supported, else 500.
+int http_status(ErrorKind kind);
+
+// Runs a route body; an ApiError or hearth::Error it throws becomes an OpenAI-style error response.
+template <typename Fn>
+void guarded(httplib::Response& res, Fn&& fn) {
+    try {
+        fn();
+    } catch (const ApiError& e) {
+        send_error(res, e);
+    } catch (const Error& e) {
+        send_error(res, ApiError(http_status(e.kind()), e.what()));
+    }
+}
 void send_json(httplib::Response& res, const nlohmann::json& j, int status = 200);
 
 // Route registration, one file per group.
