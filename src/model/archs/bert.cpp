@@ -53,6 +53,14 @@ Tensor* encoder_layer_norm(GraphBuilder& g, Tensor* x, const TensorRef& w, const
     return g.cb(ops::add(g.ctx, n, g.weight(b)), name, il);
 }
 
+void encoder_output(GraphBuilder& g, Tensor* x) {
+    x = g.select_outputs(x);  // [n_embd, n_outputs]
+    g.cb(x, "result_norm", -1);
+    x->flags |= kFlagOutput;
+    g.result_norm = x;
+    g.result = x;
+}
+
 Tensor* encoder_embeddings(GraphBuilder& g) {
     Context& ctx = g.ctx;
     const ModelWeights& w = g.w;
@@ -120,11 +128,7 @@ void build_bert(GraphBuilder& g) {
         if (L.ffn_down_b) cur = ops::add(ctx, cur, g.weight(L.ffn_down_b));
         x = encoder_layer_norm(g, g.add(cur, x, "ffn_res", il), L.layer_out_norm, L.layer_out_norm_b, "l_out", il);
     }
-    x = g.select_outputs(x);  // [n_embd, n_outputs]
-    g.cb(x, "result_norm", -1);
-    x->flags |= kFlagOutput;
-    g.result_norm = x;
-    g.result = x;
+    encoder_output(g, x);
 }
 
 }  // namespace hearth::archs

@@ -32,4 +32,8 @@ Tensor* encoder_layer_norm(GraphBuilder& g, Tensor* x, const TensorRef& w, const
 // w.pos_embd is bound], then token_embd_norm -> [n_embd, n_tokens].
 Tensor* encoder_embeddings(GraphBuilder& g);
 
+// The encoder's last hidden states [n_embd, T] -> the rows of the output tokens, marked as the
+// graph's result (pooling happens on the host).
+void encoder_output(GraphBuilder& g, Tensor* x);
+
 }  // namespace hearth::archs

@@ -70,11 +70,7 @@ void build_nomic_bert(GraphBuilder& g) {
         cur = g.ffn(x, il);  // down(silu(gate x) * up x)
         x = encoder_layer_norm(g, g.add(cur, x, "ffn_res", il), L.layer_out_norm, L.layer_out_norm_b, "l_out", il);
     }
-    x = g.select_outputs(x);  // [n_embd, n_outputs]
-    g.cb(x, "result_norm", -1);
-    x->flags |= kFlagOutput;
-    g.result_norm = x;
-    g.result = x;
+    encoder_output(g, x);
 }
 
 }  // namespace hearth::archs
