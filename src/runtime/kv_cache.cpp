@@ -1,6 +1,6 @@
 // Paged KV cache bookkeeping (cells, pages, sequences) and its lazily backed memory: the whole pool
-// is reserved once with mmap(MAP_NORESERVE); pages get physical memory when first written and give
-// it back (madvise DONTNEED) when their last cell is freed.
+// is reserved once with mmap(MAP_NORESERVE); pages get physical memory when first written; a page
+// whose last cell is freed stays backed within the retain budget, else goes back (madvise DONTNEED).
 #include "runtime/kv_cache.h"
 
 #include <sys/mman.h>
@@ -71,6 +71,7 @@ KvCache::KvCache(const HParams& hp, int64_t n_cells, int n_seq_max, DType type_k
     }
     cells_.assign(size_t(n_cells), Cell{});
     page_used_.assign(size_t((n_cells + kPageCells - 1) / kPageCells), 0);
+    page_backed_.assign(page_used_.size(), 0);
     open_page_.assign(size_t(n_seq_max), -1);
 }
 
@@ -94,12 +95,14 @@ std::vector<int32_t> KvCache::place(const int32_t* pos, const int32_t* seq, size
         HEARTH_ASSERT(s >= 0 && s < n_seq_max_);
         int64_t cell = -1;
         if (open_page_[size_t(s)] >= 0) cell = free_in_page(open_page_[size_t(s)]);
-        for (int64_t p = 0; cell < 0 && p < n_pages; ++p) {  // a fresh page for this sequence
-            if (page_used_[size_t(p)] == 0) {
-                cell = p * kPageCells;
-                open_page_[size_t(s)] = int32_t(p);
+        // A fresh page for this sequence: a retained (still backed) one first, else the lowest.
+        for (int pass = retained_pages_ > 0 ? 0 : 1; cell < 0 && pass < 2; ++pass)
+            for (int64_t p = 0; cell < 0 && p < n_pages; ++p) {
+                if (page_used_[size_t(p)] == 0 && (pass == 1 || page_backed_[size_t(p)])) {
+                    cell = p * kPageCells;
+                    open_page_[size_t(s)] = int32_t(p);
+                }
             }
-        }
         for (int64_t p = 0; cell < 0 && p < n_pages; ++p) cell = free_in_page(p);  // any hole
         if (cell < 0) {
             unplace(placed);
@@ -107,7 +110,11 @@ std::vector<int32_t> KvCache::place(const int32_t* pos, const int32_t* seq, size
                                                     "the sequences (increase the context size with -c / n_ctx, or free sequences)");
         }
         cells_[size_t(cell)] = {pos[i], uint64_t(1) << s};
-        page_used_[size_t(cell / kPageCells)]++;
+        const size_t pg = size_t(cell / kPageCells);
+        if (page_used_[pg]++ == 0) {
+            if (page_backed_[pg]) retained_pages_--;
+            page_backed_[pg] = 1;
+        }
         cells_used_++;
         placed.push_back(int32_t(cell));
     }
@@ -124,12 +131,25 @@ void KvCache::free_cell(int64_t c) {
     cell = Cell{};
     cells_used_--;
     const int64_t p = c / kPageCells;
-    if (--page_used_[size_t(p)] == 0) release_page(p);
+    if (--page_used_[size_t(p)] == 0) {
+        for (int32_t& op : open_page_)
+            if (op == p) op = -1;
+        retained_pages_++;  // backed since it held a cell
+        trim_retained();
+    }
+}
+
+void KvCache::trim_retained() {
+    const uint64_t pb = std::max<uint64_t>(1, page_bytes());
+    for (int64_t p = int64_t(page_used_.size()) - 1; p >= 0 && uint64_t(retained_pages_) * pb > kRetainBytes; --p)
+        if (page_used_[size_t(p)] == 0 && page_backed_[size_t(p)]) {
+            release_page(p);
+            page_backed_[size_t(p)] = 0;
+            retained_pages_--;
+        }
 }
 
 void KvCache::release_page(int64_t page) {
-    for (int32_t& op : open_page_)
-        if (op == page) op = -1;
     // Give the page's memory back to the OS: only whole OS pages inside the KV page's byte range.
     const size_t os_page = size_t(sysconf(_SC_PAGESIZE));
     const int64_t c0 = page * kPageCells, c1 = std::min(n_cells_, c0 + kPageCells);
@@ -198,6 +218,7 @@ KvCacheStats KvCache::stats() const {
     s.bytes_used = per_cell * uint64_t(cells_used_);
     s.bytes_allocated = per_cell * uint64_t(s.pages_used) * uint64_t(kPageCells);
     s.bytes_capacity = per_cell * uint64_t(n_cells_);
+    s.bytes_retained = per_cell * uint64_t(retained_pages_) * uint64_t(kPageCells);
     return s;
 }
 

@@ -1,7 +1,9 @@
 // Paged KV cache: one pool of n_cells cells shared by every sequence, handed out in pages of
 // kPageCells cells. Each layer's K and V live in one virtual reservation [n_cells, row bytes]
 // that the OS backs with memory only when a page is first written, so a long default context costs
-// memory only as it fills; a page whose cells are all free again is returned to the OS.
+// memory only as it fills. A page whose cells are all free again stays backed while the free-but-
+// backed pages total at most kRetainBytes (the next prompt reuses them without page faults); pages
+// beyond that budget are returned to the OS.
 // A cell holds one token: its position and the set of sequences that see it (kv_copy shares cells).
 #pragma once
 
@@ -17,6 +19,7 @@ struct HParams;
 
 struct KvCacheStats {
     uint64_t bytes_allocated = 0;  // bytes of pages in use (backed by memory)
+    uint64_t bytes_retained = 0;   // bytes of free pages kept backed for reuse (<= kRetainBytes)
     uint64_t bytes_used = 0;       // bytes of cells holding a token
     uint64_t bytes_capacity = 0;   // bytes when every cell is in use
     int64_t cells_used = 0;
@@ -27,6 +30,10 @@ class KvCache {
 public:
     static constexpr int64_t kPageCells = 256;
     static constexpr int kMaxSeq = 64;
+    // Free pages kept backed (written before, all cells free again) for reuse, at most this many
+    // bytes: re-faulting and zeroing a page costs ~5% of a prompt's time when a context is cleared
+    // and refilled (a server slot's next request, a benchmark repetition).
+    static constexpr uint64_t kRetainBytes = uint64_t(64) << 20;
 
     // Seeds of the Hadamard rotations (core/hadamard.h) applied per head when k_hadamard() /
     // v_hadamard(): a K row then holds H_K·rope(k) per head, a V row H_V·v. Both 0: the plain
@@ -46,7 +53,8 @@ public:
     KvCache& operator=(const KvCache&) = delete;
 
     // Finds a cell for each token (pos[i], seq[i]) and marks it used; returns the cell indices.
-    // A sequence fills its own partly used page first, then takes the lowest free page. Throws
+    // A sequence fills its own partly used page first, then takes the lowest free page that is still
+    // backed (retained), else the lowest free page. Throws
     // Error(OutOfMemory) naming n_ctx when the pool is full; then nothing was placed.
     std::vector<int32_t> place(const int32_t* pos, const int32_t* seq, size_t n);
     // Undo a place() (the compute that should have filled the cells failed).
@@ -91,6 +99,8 @@ private:
     };
     void free_cell(int64_t c);
     void release_page(int64_t page);
+    void trim_retained();  // releases the highest retained pages until within kRetainBytes
+    uint64_t page_bytes() const { return uint64_t(k_row_ + v_row_) * uint64_t(n_layer_) * uint64_t(kPageCells); }
 
     int64_t n_cells_;
     int n_seq_max_;
@@ -104,6 +114,8 @@ private:
     std::vector<Cell> cells_;
     std::vector<int32_t> page_used_;   // used cells per page
     std::vector<int32_t> open_page_;   // per sequence: page it is filling (-1 none)
+    std::vector<uint8_t> page_backed_; // 1: written since it was last returned to the OS
+    int64_t retained_pages_ = 0;       // pages with no used cell that are still backed
     int64_t cells_used_ = 0;
 };
 

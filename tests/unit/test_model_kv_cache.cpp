@@ -78,6 +78,38 @@ TEST(ModelKvCache, RemoveFreesPages) {
     EXPECT_EQ(kv.n_kv(), 0);
 }
 
+TEST(ModelKvCache, FreedPagesStayBackedForReuse) {
+    KvCache kv(small_hp(), 4096, 2, DType::F16, DType::F16);
+    const uint64_t page = kv.stats().bytes_capacity / 4096 * uint64_t(KvCache::kPageCells);
+    place_seq(kv, 0, 0, 600);  // pages 0..2
+    EXPECT_EQ(kv.stats().bytes_retained, 0u);
+    kv.clear();
+    EXPECT_EQ(kv.stats().pages_used, 0);
+    EXPECT_EQ(kv.stats().bytes_retained, 3 * page);  // well within kRetainBytes
+    auto cells = place_seq(kv, 1, 0, 10);            // reuses a retained page
+    EXPECT_EQ(cells.front(), 0);
+    EXPECT_EQ(kv.stats().bytes_retained, 2 * page);
+    EXPECT_EQ(kv.stats().bytes_allocated, page);
+}
+
+TEST(ModelKvCache, RetainedPagesAreCappedByBudget) {
+    HParams hp = small_hp();  // 24 MiB pages: two fit kRetainBytes (64 MiB), a third does not
+    hp.n_layer = 16;
+    hp.n_head_kv = 8;
+    hp.head_dim_k = hp.head_dim_v = 96;
+    hp.swa_layer.assign(16, 0);
+    KvCache kv(hp, 4096, 1, DType::F32, DType::F32);
+    const uint64_t page = kv.stats().bytes_capacity / 4096 * uint64_t(KvCache::kPageCells);
+    ASSERT_EQ(page, uint64_t(24) << 20);
+    place_seq(kv, 0, 0, 4 * KvCache::kPageCells);
+    kv.clear();
+    EXPECT_EQ(kv.stats().bytes_retained, 2 * page);
+    EXPECT_LE(kv.stats().bytes_retained, KvCache::kRetainBytes);
+    place_seq(kv, 0, 0, 3 * KvCache::kPageCells);  // two retained pages, then a fresh one
+    EXPECT_EQ(kv.stats().bytes_retained, 0u);
+    EXPECT_EQ(kv.stats().pages_used, 3);
+}
+
 TEST(ModelKvCache, CopySharesCells) {
     KvCache kv(small_hp(), 4096, 2, DType::F16, DType::F16);
     place_seq(kv, 0, 0, 20);
