@@ -3,6 +3,7 @@
 #include "core/ops.h"
 
 #include <string>
+#include <type_traits>
 
 #include "core/error.h"
 
@@ -21,8 +22,26 @@ bool is_kv_block_type(DType t) {
     throw Error(ErrorKind::InvalidArgument, std::string(op) + ": " + what);
 }
 
-void need(bool cond, const char* op, const std::string& what) {
-    if (!cond) fail(op, what);
+// need(cond, op, parts...): the message parts (string literals, tensors — printed by describe() —
+// and integers) are only formatted when cond fails, so a graph build formats nothing.
+void append_part(std::string& s, const char* p) {
+    s += p;
+}
+void append_part(std::string& s, const Tensor* t) {
+    s += describe(*t);
+}
+template <class Int, std::enable_if_t<std::is_integral_v<Int>, int> = 0>
+void append_part(std::string& s, Int v) {
+    s += std::to_string(v);
+}
+
+template <class... Parts>
+void need(bool cond, const char* op, const Parts&... parts) {
+    if (cond) [[likely]]
+        return;
+    std::string what;
+    (append_part(what, parts), ...);
+    fail(op, what);
 }
 
 void need_src(const Tensor* t, const char* op, const char* role) {
@@ -56,8 +75,7 @@ Tensor* binary_broadcast(Context& ctx, Tensor* a, Tensor* b, OpKind op, const ch
     need_f32(a, name, "a");
     need_f32(b, name, "b");
     for (int i = 0; i < kMaxDims; ++i)
-        need(b->ne[i] > 0 && a->ne[i] % b->ne[i] == 0, name,
-             "cannot broadcast " + describe(*b) + " over " + describe(*a));
+        need(b->ne[i] > 0 && a->ne[i] % b->ne[i] == 0, name, "cannot broadcast ", b, " over ", a);
     Tensor* t = new_result(ctx, DType::F32, a->ne, op);
     t->src[0] = a;
     t->src[1] = b;
@@ -75,15 +93,14 @@ Tensor* make_view(Context& ctx, Tensor* a, const int64_t ne[4], const size_t nb[
         t->nb[i] = nb[i];
     }
     const DTypeTraits& tr = dtype_traits(a->type);
-    need(ne[0] % tr.block_elems == 0, name, "view would split a quantization block of " + describe(*a));
+    need(ne[0] % tr.block_elems == 0, name, "view would split a quantization block of ", a);
     t->op = OpKind::View;
     t->src[0] = a;
     t->view_src = root;
     t->view_offset = a->view_offset + offset;
     const size_t root_bytes = root->nbytes();
-    need(t->view_offset + t->nbytes() <= root_bytes, name,
-         "view [offset " + std::to_string(t->view_offset) + ", " + std::to_string(t->nbytes()) +
-             " bytes] exceeds the " + std::to_string(root_bytes) + " bytes of " + describe(*root));
+    need(t->view_offset + t->nbytes() <= root_bytes, name, "view [offset ", t->view_offset, ", ", t->nbytes(),
+         " bytes] exceeds the ", root_bytes, " bytes of ", root);
     if (root->data) t->data = static_cast<char*>(root->data) + t->view_offset;
     t->buffer = root->buffer;
     return t;
@@ -125,13 +142,12 @@ Tensor* view_4d(Context& ctx, Tensor* a, int64_t ne0, int64_t ne1, int64_t ne2, 
 
 Tensor* reshape(Context& ctx, Tensor* a, std::initializer_list<int64_t> dims) {
     need_src(a, "reshape", "source");
-    need(a->is_contiguous(), "reshape", "source must be contiguous: " + describe(*a));
+    need(a->is_contiguous(), "reshape", "source must be contiguous: ", a);
     need(dims.size() >= 1 && dims.size() <= 4, "reshape", "1 to 4 dimensions");
     int64_t ne[4] = {1, 1, 1, 1};
     int n = 0;
     for (int64_t v : dims) ne[n++] = v;
-    need(ne[0] * ne[1] * ne[2] * ne[3] == a->nelements(), "reshape",
-         "element count differs from " + describe(*a));
+    need(ne[0] * ne[1] * ne[2] * ne[3] == a->nelements(), "reshape", "element count differs from ", a);
     Tensor tmp;
     tmp.type = a->type;
     for (int i = 0; i < 4; ++i) tmp.ne[i] = ne[i];
@@ -169,8 +185,9 @@ Tensor* transpose(Context& ctx, Tensor* a) { return permute(ctx, a, 1, 0, 2, 3);
 Tensor* get_rows(Context& ctx, Tensor* table, Tensor* ids) {
     need_src(table, "get_rows", "table");
     need_src(ids, "get_rows", "ids");
-    need(dtype_traits(table->type).can_dequantize, "get_rows", std::string("no dequantizer for table type ") + dtype_name(table->type));
-    need(ids->type == DType::I32, "get_rows", "ids must be i32, got " + describe(*ids));
+    need(dtype_traits(table->type).can_dequantize, "get_rows", "no dequantizer for table type ",
+         dtype_name(table->type));
+    need(ids->type == DType::I32, "get_rows", "ids must be i32, got ", ids);
     need(ids->ne[2] == 1 && ids->ne[3] == 1, "get_rows", "ids must be 1-D or 2-D");
     need(table->ne[2] == 1 && table->ne[3] == 1, "get_rows", "table must be 2-D");
     need(table->rows_contiguous(), "get_rows", "table rows must be contiguous");
@@ -184,7 +201,7 @@ Tensor* get_rows(Context& ctx, Tensor* table, Tensor* ids) {
 Tensor* cont(Context& ctx, Tensor* a) {
     need_src(a, "cont", "source");
     need(dtype_traits(a->type).block_elems == 1 && a->type != DType::F64 && a->type != DType::I64, "cont",
-         std::string("unsupported type ") + dtype_name(a->type));
+         "unsupported type ", dtype_name(a->type));
     Tensor* t = new_result(ctx, a->type, a->ne, OpKind::Cont);
     t->src[0] = a;
     return t;
@@ -194,16 +211,19 @@ Tensor* cpy(Context& ctx, Tensor* src, Tensor* dst) {
     need_src(src, "cpy", "source");
     need_src(dst, "cpy", "destination");
     need_f32(src, "cpy", "source");
-    need(dst->type == DType::F32 || dst->type == DType::F16 || dst->type == DType::BF16 || is_kv_block_type(dst->type), "cpy",
-         std::string("destination type ") + dtype_name(dst->type) +
-             " not supported (f32, f16, bf16, q8_0, q5_0, q5_1, q4_0, q4_1, iq4_nl)");
-    need(src->nelements() == dst->nelements(), "cpy",
-         "element counts differ: " + describe(*src) + " vs " + describe(*dst));
+    need(dst->type == DType::F32 || dst->type == DType::F16 || dst->type == DType::BF16 ||
+             is_kv_block_type(dst->type),
+         "cpy", "destination type ", dtype_name(dst->type),
+         " not supported (f32, f16, bf16, q8_0, q5_0, q5_1, q4_0, q4_1, iq4_nl)");
+    need(src->nelements() == dst->nelements(), "cpy", "element counts differ: ", src, " vs ", dst);
     if (is_kv_block_type(dst->type)) {  // whole rows are quantized: same row shape, packed source rows
-        need(src->ne[0] == dst->ne[0] && src->ne[1] == dst->ne[1] && src->ne[2] == dst->ne[2] && src->ne[3] == dst->ne[3] &&
-                 src->nb[0] == sizeof(float) && dst->ne[0] % int64_t(dtype_traits(dst->type).block_elems) == 0,
-             "cpy", "a quantized destination needs the same shape as the source, element-contiguous source rows and whole blocks: " +
-                        describe(*src) + " -> " + describe(*dst));
+        need(src->ne[0] == dst->ne[0] && src->ne[1] == dst->ne[1] && src->ne[2] == dst->ne[2] &&
+                 src->ne[3] == dst->ne[3] && src->nb[0] == sizeof(float) &&
+                 dst->ne[0] % int64_t(dtype_traits(dst->type).block_elems) == 0,
+             "cpy",
+             "a quantized destination needs the same shape as the source, element-contiguous source rows and "
+             "whole blocks: ",
+             src, " -> ", dst);
     }
     Tensor* root = dst->view_src ? dst->view_src : dst;
     Tensor* t = ctx.new_node();
@@ -233,7 +253,7 @@ Tensor* concat(Context& ctx, Tensor* a, Tensor* b, int dim) {
         if (i == dim) {
             ne[i] = a->ne[i] + b->ne[i];
         } else {
-            need(a->ne[i] == b->ne[i], "concat", "shapes differ outside dim: " + describe(*a) + " vs " + describe(*b));
+            need(a->ne[i] == b->ne[i], "concat", "shapes differ outside dim: ", a, " vs ", b);
             ne[i] = a->ne[i];
         }
     }
@@ -257,13 +277,14 @@ Tensor* argmax(Context& ctx, Tensor* a) {
 Tensor* mul_mat(Context& ctx, Tensor* w, Tensor* x) {
     need_src(w, "mul_mat", "weight");
     need_src(x, "mul_mat", "activation");
-    need(dtype_traits(w->type).can_dequantize, "mul_mat", std::string("no dequantizer for weight type ") + dtype_name(w->type));
+    need(dtype_traits(w->type).can_dequantize, "mul_mat", "no dequantizer for weight type ",
+         dtype_name(w->type));
     need_f32(x, "mul_mat", "activation");
-    need(w->ne[0] == x->ne[0], "mul_mat", "inner dimensions differ: " + describe(*w) + " x " + describe(*x));
+    need(w->ne[0] == x->ne[0], "mul_mat", "inner dimensions differ: ", w, " x ", x);
     need(w->ne[2] > 0 && w->ne[3] > 0 && x->ne[2] % w->ne[2] == 0 && x->ne[3] % w->ne[3] == 0, "mul_mat",
-         "cannot broadcast " + describe(*w) + " over " + describe(*x));
-    need(w->rows_contiguous(), "mul_mat", "weight rows must be element-contiguous: " + describe(*w));
-    need(x->rows_contiguous(), "mul_mat", "activation rows must be element-contiguous: " + describe(*x));
+         "cannot broadcast ", w, " over ", x);
+    need(w->rows_contiguous(), "mul_mat", "weight rows must be element-contiguous: ", w);
+    need(x->rows_contiguous(), "mul_mat", "activation rows must be element-contiguous: ", x);
     const int64_t ne[4] = {w->ne[1], x->ne[1], x->ne[2], x->ne[3]};
     Tensor* t = new_result(ctx, DType::F32, ne, OpKind::MulMat);
     t->src[0] = w;
@@ -298,7 +319,7 @@ static Tensor* gated(Context& ctx, Tensor* a, Tensor* b, OpKind op, const char* 
     need_src(b, name, "b");
     need_f32(a, name, "a");
     need_f32(b, name, "b");
-    need(a->same_shape(*b), name, "shapes differ: " + describe(*a) + " vs " + describe(*b));
+    need(a->same_shape(*b), name, "shapes differ: ", a, " vs ", b);
     Tensor* t = new_result(ctx, DType::F32, a->ne, op);
     t->src[0] = a;
     t->src[1] = b;
@@ -328,12 +349,12 @@ Tensor* rope(Context& ctx, Tensor* x, Tensor* pos, const RopeParams& p) {
     need_src(x, "rope", "input");
     need_src(pos, "rope", "positions");
     need_f32(x, "rope", "input");
-    need(pos->type == DType::I32, "rope", "positions must be i32, got " + describe(*pos));
+    need(pos->type == DType::I32, "rope", "positions must be i32, got ", pos);
     need(pos->ne[0] == x->ne[2] && pos->nelements() == pos->ne[0] && pos->is_contiguous(), "rope",
-         "positions " + describe(*pos) + " must be [n_tokens] for input " + describe(*x));
+         "positions ", pos, " must be [n_tokens] for input ", x);
     need(x->ne[3] == 1, "rope", "input must be [head_dim, n_head, n_tokens]");
-    need(p.n_dims > 0 && p.n_dims % 2 == 0 && p.n_dims <= x->ne[0], "rope",
-         "n_dims " + std::to_string(p.n_dims) + " must be even and <= head_dim " + std::to_string(x->ne[0]));
+    need(p.n_dims > 0 && p.n_dims % 2 == 0 && p.n_dims <= x->ne[0], "rope", "n_dims ", p.n_dims,
+         " must be even and <= head_dim ", x->ne[0]);
     need(p.mode == RopeMode::Normal || p.mode == RopeMode::NeoX, "rope", "mode must be normal (0) or neox (2)");
     need(p.freq_base > 0.0f && p.freq_scale > 0.0f, "rope", "freq_base and freq_scale must be > 0");
     need(x->rows_contiguous(), "rope", "input rows must be element-contiguous");
@@ -355,8 +376,8 @@ Tensor* rope(Context& ctx, Tensor* x, Tensor* pos, const RopeParams& p) {
 static void check_mask(const Tensor* mask, int64_t n_kv, int64_t n_q, const char* op) {
     if (!mask) return;
     need_f32(mask, op, "mask");
-    need(mask->ne[0] == n_kv && mask->ne[1] >= n_q && mask->ne[2] == 1 && mask->ne[3] == 1, op,
-         "mask " + describe(*mask) + " must be [" + std::to_string(n_kv) + ", >= " + std::to_string(n_q) + "]");
+    need(mask->ne[0] == n_kv && mask->ne[1] >= n_q && mask->ne[2] == 1 && mask->ne[3] == 1, op, "mask ", mask,
+         " must be [", n_kv, ", >= ", n_q, "]");
     need(mask->rows_contiguous(), op, "mask rows must be element-contiguous");
 }
 
@@ -377,11 +398,12 @@ Tensor* flash_attn(Context& ctx, Tensor* q, Tensor* k, Tensor* v, Tensor* mask, 
         return t->type == DType::F16 || t->type == DType::F32 || t->type == DType::BF16 || is_kv_block_type(t->type);
     };
     need(kv_type_ok(k) && kv_type_ok(v), "flash_attn", "k and v must be f32, f16, bf16, q8_0, q5_0, q5_1, q4_0, q4_1 or iq4_nl");
-    need(k->ne[0] % int64_t(dtype_traits(k->type).block_elems) == 0 && v->ne[0] % int64_t(dtype_traits(v->type).block_elems) == 0,
-         "flash_attn", "quantized k/v rows must hold whole blocks: " + describe(*k) + ", " + describe(*v));
+    need(k->ne[0] % int64_t(dtype_traits(k->type).block_elems) == 0 &&
+             v->ne[0] % int64_t(dtype_traits(v->type).block_elems) == 0,
+         "flash_attn", "quantized k/v rows must hold whole blocks: ", k, ", ", v);
     need(q->ne[3] == 1 && k->ne[3] == 1 && v->ne[3] == 1, "flash_attn", "4-D q/k/v are not supported");
-    need(k->ne[0] == q->ne[0], "flash_attn", "head dim of k " + describe(*k) + " differs from q " + describe(*q));
-    need(v->ne[1] == k->ne[1] && v->ne[2] == k->ne[2], "flash_attn", "k " + describe(*k) + " and v " + describe(*v) + " disagree");
+    need(k->ne[0] == q->ne[0], "flash_attn", "head dim of k ", k, " differs from q ", q);
+    need(v->ne[1] == k->ne[1] && v->ne[2] == k->ne[2], "flash_attn", "k ", k, " and v ", v, " disagree");
     need(k->ne[2] > 0 && q->ne[2] % k->ne[2] == 0, "flash_attn", "n_head must be a multiple of n_head_kv");
     need(q->rows_contiguous() && k->rows_contiguous() && v->rows_contiguous(), "flash_attn",
          "q/k/v rows must be element-contiguous");
