@@ -2,6 +2,7 @@
 // (online softmax over KV tiles; each KV tile is converted to F32 once, or for a quantized K scored
 // with the integer dot kernels against Q8-quantized queries, and reused by every query head of its
 // GQA group and by a small block of query tokens).
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -9,6 +10,7 @@
 #include "backend/cpu/cpu_ops.h"
 #include "backend/cpu/cpu_kv_rows.h"
 #include "backend/cpu/cpu_simd.h"
+#include "backend/cpu/flash_attn_avx512.h"
 #include "backend/cpu/matmul.h"
 #include "core/error.h"
 #include "quant/fp16.h"
@@ -185,10 +187,20 @@ void op_rope(Tensor& dst, const OpCtx& c) {
 
 WorkSize flash_attn_work_size(const Tensor& node, int nth) {
     const FaGeom g = fa_geom(node, nth);
-    return {0, sizeof(float) * fa_thread_floats(g) + fa_qq_bytes(*node.src[1], g)};
+    size_t bytes = sizeof(float) * fa_thread_floats(g) + fa_qq_bytes(*node.src[1], g);
+#if defined(HEARTH_X86)
+    // The ISA level is not known here: room for the AVX-512 path too when it could take the node.
+    if (avx512::flash_attn_supported(node)) bytes = std::max(bytes, avx512::flash_attn_plan(node, nth).bytes);
+#endif
+    return {0, bytes};
 }
 
 void op_flash_attn(Tensor& dst, const OpCtx& c) {
+#if defined(HEARTH_X86)
+    // Float K at the AVX-512 level: register-blocked tiles (flash_attn_avx512.cpp).
+    if (c.isa == Isa::Avx512 && avx512::flash_attn_supported(dst))
+        return avx512::flash_attn(dst, c, avx512::flash_attn_plan(dst, c.nth));
+#endif
     const Tensor& q = *dst.src[0];
     const Tensor& k = *dst.src[1];
     const Tensor& v = *dst.src[2];

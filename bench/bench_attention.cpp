@@ -1,0 +1,84 @@
+// Micro-benchmark of the flash-attention op (single thread, one op call through compute_node) at
+// the Qwen3-0.6B shape (D = 128, 16 query heads over 8 KV heads, F16 K/V): a causal 512-token
+// prompt over 512 cells and one decoded token over 4096 cells, per ISA level (1 = avx2, 2 = avx512).
+//   build-attn/bin/hearth_microbench --benchmark_filter=FlashAttn
+#include <benchmark/benchmark.h>
+
+#include <cstdlib>
+#include <random>
+#include <vector>
+
+#include "backend/cpu/cpu_features.h"
+#include "backend/cpu/cpu_ops.h"
+#include "core/context.h"
+#include "core/mask.h"
+#include "core/ops.h"
+#include "quant/fp16.h"
+
+namespace {
+
+using namespace hearth;
+
+void fill(Tensor* t, std::mt19937& rng) {
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    const int64_t n = t->nelements();
+    if (t->type == DType::F32) {
+        for (int64_t i = 0; i < n; ++i) static_cast<float*>(t->data)[i] = u(rng);
+    } else {
+        for (int64_t i = 0; i < n; ++i) static_cast<uint16_t*>(t->data)[i] = fp32_to_fp16(u(rng));
+    }
+}
+
+// Args: isa level, n_q, n_kv. Counts 2 * D FLOPs per visible (query head, key) pair for Q.K and as
+// many for P.V.
+void BM_FlashAttn(benchmark::State& state) {
+    const auto isa = static_cast<cpu::Isa>(state.range(0));
+    if (static_cast<int>(isa) > static_cast<int>(cpu::best_isa())) {
+        state.SkipWithError("ISA level not available");
+        return;
+    }
+    const int64_t nq = state.range(1), nkv = state.range(2), D = 128, nh = 16, nhkv = 8;
+    Context ctx;
+    std::mt19937 rng(7);
+    Tensor* q = ctx.new_tensor(DType::F32, {D, nq, nh}, "q");
+    Tensor* k = ctx.new_tensor(DType::F16, {D, nkv, nhkv}, "k");
+    Tensor* v = ctx.new_tensor(DType::F16, {D, nkv, nhkv}, "v");
+    Tensor* mask = ctx.new_tensor(DType::F32, {nkv, nq}, "mask");
+    for (Tensor* t : {q, k, v, mask}) ctx.alloc_data(t);
+    fill(q, rng);
+    fill(k, rng);
+    fill(v, rng);
+    std::vector<int32_t> qp, kp;
+    for (int64_t i = 0; i < nq; ++i) qp.push_back(static_cast<int32_t>(nkv - nq + i));
+    for (int64_t j = 0; j < nkv; ++j) kp.push_back(static_cast<int32_t>(j));
+    MaskSpec ms;
+    ms.n_kv = nkv;
+    ms.n_q = nq;
+    ms.q_pos = qp.data();
+    ms.kv_pos = kp.data();
+    fill_kq_mask(ms, static_cast<float*>(mask->data), nkv);
+    Tensor* out = ops::flash_attn(ctx, q, k, v, mask, 0.088f);
+    ctx.alloc_data(out);
+    const cpu::WorkSize ws = cpu::flash_attn_work_size(*out, 1);
+    std::vector<unsigned char> scratch(ws.per_thread + 64);
+    cpu::OpCtx c;
+    c.isa = isa;
+    c.per_thread = scratch.data();
+    for (auto _ : state) {
+        cpu::compute_node(*out, c);
+        benchmark::ClobberMemory();
+    }
+    double pairs = 0;  // visible (query, key) pairs per head
+    for (int64_t i = 0; i < nq; ++i) pairs += static_cast<double>(nkv - nq + i + 1);
+    state.counters["GFLOP/s"] = benchmark::Counter(4.0 * D * pairs * nh * state.iterations() / 1e9, benchmark::Counter::kIsRate);
+}
+
+BENCHMARK(BM_FlashAttn)
+    ->ArgNames({"isa", "nq", "nkv"})
+    ->Args({1, 512, 512})
+    ->Args({2, 512, 512})
+    ->Args({1, 1, 4096})
+    ->Args({2, 1, 4096})
+    ->Unit(benchmark::kMillisecond);
+
+}  // namespace

@@ -1,0 +1,69 @@
+// Work split and scratch layout of the AVX-512 flash-attention path (flash_attn_avx512.h). Baseline
+// x86-64 code: the backend sizes scratch with it before it knows which ISA level will run the op.
+#include <algorithm>
+
+#include "backend/cpu/flash_attn_avx512.h"
+
+namespace hearth::cpu::avx512 {
+namespace {
+
+size_t align64(size_t x) { return (x + 63) & ~size_t(63); }
+
+}  // namespace
+
+bool flash_attn_supported(const Tensor& dst) {
+    const DType kt = dst.src[1]->type;
+    return kt == DType::F32 || kt == DType::F16 || kt == DType::BF16;
+}
+
+FlashPlan flash_attn_plan(const Tensor& dst, int nth) {
+    const Tensor& q = *dst.src[0];
+    const Tensor& k = *dst.src[1];
+    const Tensor& v = *dst.src[2];
+    FlashPlan p;
+    p.D = q.ne[0];
+    p.Dv = v.ne[0];
+    p.nq = q.ne[1];
+    p.nh = q.ne[2];
+    p.nhkv = k.ne[2];
+    p.group = p.nh / p.nhkv;
+    p.qblk = std::max<int64_t>(1, std::min(kFaQBlock, p.nq));
+    p.n_qb = (p.nq + p.qblk - 1) / p.qblk;
+    // Split a GQA group into sub-groups only as far as needed to give every thread a unit (each
+    // sub-group reads the KV tiles again).
+    p.gsub = p.group;
+    while (p.gsub > 1 && p.nhkv * p.n_qb * (p.group / p.gsub) < nth) {
+        int64_t d = p.gsub - 1;
+        while (d > 1 && p.group % d != 0) --d;
+        p.gsub = d;
+    }
+    p.n_sub = p.group / p.gsub;
+    p.units = p.nhkv * p.n_sub * p.n_qb;
+    p.rows_pad = (p.gsub * p.qblk + 3) / 4 * 4;
+
+    const size_t f = sizeof(float);
+    const size_t rp = static_cast<size_t>(p.rows_pad), D = static_cast<size_t>(p.D), Dv = static_cast<size_t>(p.Dv);
+    size_t o = 0;
+    p.off_kt = o;
+    o = align64(o + kFaTile * D * f);
+    p.off_vt = o;
+    o = align64(o + kFaTile * Dv * f);
+    p.off_acc = o;
+    o = align64(o + rp * Dv * f);
+    p.off_s = o;
+    o = align64(o + rp * kFaTile * f);
+    p.off_ml = o;
+    o = align64(o + 3 * rp * f);
+    p.off_zero = o;
+    o = align64(o + kFaTile * f);
+    p.off_dummy = o;
+    o = align64(o + Dv * f);
+    p.off_qptr = o;
+    o = align64(o + rp * sizeof(const float*));
+    p.off_vis = o;
+    o = align64(o + static_cast<size_t>(p.qblk) * sizeof(uint64_t));
+    p.bytes = o + 64;  // room to align the per-thread base up to 64 bytes
+    return p;
+}
+
+}  // namespace hearth::cpu::avx512
