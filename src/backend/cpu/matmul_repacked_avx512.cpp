@@ -418,6 +418,85 @@ void tile_ncols(int nc, const uint8_t* tile, const ActRow* act, int64_t s0, int6
 constexpr int kCols = 8;             // activation columns per tile pass
 constexpr int64_t kChunkSubs = 32;   // sub-blocks per k-chunk when many column tiles reuse a tile
 
+// A tile's k-chunk decoded once (prompts: reused by every column group): per sub-block the 8
+// weight vectors R::weights gives and the scales R::scales gives. ~20 KB, stays in L1.
+struct DecodedChunk {
+    __m512i w[kChunkSubs][8];
+    __m512 sc[kChunkSubs][2], mn[kChunkSubs][2];
+};
+
+template <class R>
+void decode_chunk(const uint8_t* tile, int64_t s0, int64_t s1, DecodedChunk& dc) {
+    for (int64_t s = s0; s < s1; ++s) {
+        const uint8_t* u = tile + (s / R::kSubs) * R::kUnit;
+        const int si = static_cast<int>(s % R::kSubs);
+        R::weights(u, si, dc.w[s - s0]);
+        R::scales(u, si, dc.sc[s - s0], dc.mn[s - s0]);
+    }
+}
+
+// tile_cols over a decoded chunk: the same integer dots and the same float chain per output.
+template <bool kSub16, int NC>
+void tile_cols_decoded(const DecodedChunk& dc, const ActRow* act, int64_t s0, int64_t s1, float* const* out,
+                       bool accumulate) {
+    constexpr int kHalves = kSub16 ? 2 : 1;
+    constexpr int kGroups = 8 / kHalves;
+    constexpr int kSplit = NC == 1 ? 4 : (NC == 2 ? 2 : 1);
+    __m512 f[NC];
+#pragma GCC unroll 8
+    for (int c = 0; c < NC; ++c) f[c] = accumulate ? _mm512_loadu_ps(out[c]) : _mm512_setzero_ps();
+    for (int64_t s = s0; s < s1; ++s) {
+        const __m512i* wv = dc.w[s - s0];
+#pragma GCC unroll 2
+        for (int h = 0; h < kHalves; ++h) {
+            __m512i ia[NC][kSplit];
+#pragma GCC unroll 8
+            for (int c = 0; c < NC; ++c)
+#pragma GCC unroll 4
+                for (int x = 0; x < kSplit; ++x) ia[c][x] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+            for (int gq = 0; gq < kGroups; ++gq) {
+                const int g = h * kGroups + gq;
+                const __m512i w = _mm512_load_si512(wv + g);
+#pragma GCC unroll 8
+                for (int c = 0; c < NC; ++c) {
+                    int32_t a4;
+                    std::memcpy(&a4, act[c].q + 32 * s + 4 * g, 4);
+                    ia[c][gq % kSplit] = _mm512_dpbusd_epi32(ia[c][gq % kSplit], w, _mm512_set1_epi32(a4));
+                }
+            }
+            const __m512 sc = _mm512_load_ps(&dc.sc[s - s0][h]), mn = _mm512_load_ps(&dc.mn[s - s0][h]);
+#pragma GCC unroll 8
+            for (int c = 0; c < NC; ++c) {
+                __m512i sum = ia[c][0];
+#pragma GCC unroll 4
+                for (int x = 1; x < kSplit; ++x) sum = _mm512_add_epi32(sum, ia[c][x]);
+                const __m512 da = _mm512_set1_ps(act[c].d[s]);
+                const __m512 ds = _mm512_set1_ps(kSub16 ? act[c].ds16[2 * s + h] : act[c].ds32[s]);
+                f[c] = _mm512_fmadd_ps(cvt(sum), _mm512_mul_ps(sc, da), f[c]);
+                f[c] = _mm512_fmadd_ps(mn, ds, f[c]);
+            }
+        }
+    }
+#pragma GCC unroll 8
+    for (int c = 0; c < NC; ++c) _mm512_storeu_ps(out[c], f[c]);
+}
+
+template <bool kSub16>
+void tile_ncols_decoded(int nc, const DecodedChunk& dc, const ActRow* act, int64_t s0, int64_t s1, float* const* out,
+                        bool acc) {
+    switch (nc) {
+        case 8: tile_cols_decoded<kSub16, 8>(dc, act, s0, s1, out, acc); break;
+        case 7: tile_cols_decoded<kSub16, 7>(dc, act, s0, s1, out, acc); break;
+        case 6: tile_cols_decoded<kSub16, 6>(dc, act, s0, s1, out, acc); break;
+        case 5: tile_cols_decoded<kSub16, 5>(dc, act, s0, s1, out, acc); break;
+        case 4: tile_cols_decoded<kSub16, 4>(dc, act, s0, s1, out, acc); break;
+        case 3: tile_cols_decoded<kSub16, 3>(dc, act, s0, s1, out, acc); break;
+        case 2: tile_cols_decoded<kSub16, 2>(dc, act, s0, s1, out, acc); break;
+        default: tile_cols_decoded<kSub16, 1>(dc, act, s0, s1, out, acc); break;
+    }
+}
+
 template <class R>
 void run(const void* packed, const void* a_q, int64_t k, int64_t n, int64_t r0, int64_t r1, float* out,
          int64_t out_stride) {
@@ -430,6 +509,21 @@ void run(const void* packed, const void* a_q, int64_t k, int64_t n, int64_t r0, 
         const uint8_t* tile = static_cast<const uint8_t*>(packed) + static_cast<size_t>(i0 / 16) * tile_bytes;
         for (int64_t s0 = 0; s0 < nb; s0 += chunk) {
             const int64_t s1 = s0 + chunk < nb ? s0 + chunk : nb;
+            if (n > kCols) {  // many column tiles: decode the chunk once, reuse it for all of them
+                alignas(64) DecodedChunk dc;
+                decode_chunk<R>(tile, s0, s1, dc);
+                for (int64_t c0 = 0; c0 < n; c0 += kCols) {
+                    const int nc = static_cast<int>(n - c0 < kCols ? n - c0 : kCols);
+                    ActRow act[kCols];
+                    float* o[kCols];
+                    for (int c = 0; c < nc; ++c) {
+                        act[c] = act_row(a_q, k, c0 + c);
+                        o[c] = out + (c0 + c) * out_stride + i0;
+                    }
+                    tile_ncols_decoded<R::kSub16>(nc, dc, act, s0, s1, o, s0 > 0);
+                }
+                continue;
+            }
             for (int64_t c0 = 0; c0 < n; c0 += kCols) {
                 const int nc = static_cast<int>(n - c0 < kCols ? n - c0 : kCols);
                 ActRow act[kCols];
