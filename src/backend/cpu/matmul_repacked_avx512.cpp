@@ -435,65 +435,107 @@ void decode_chunk(const uint8_t* tile, int64_t s0, int64_t s1, DecodedChunk& dc)
     }
 }
 
-// tile_cols over a decoded chunk: the same integer dots and the same float chain per output.
-template <bool kSub16, int NC>
-void tile_cols_decoded(const DecodedChunk& dc, const ActRow* act, int64_t s0, int64_t s1, float* const* out,
-                       bool accumulate) {
+// tile_cols over NT decoded chunks (NT consecutive 16-row tiles, each activation broadcast serves
+// all of them): per output the same integer dots and the same float chain as tile_cols.
+template <bool kSub16, int NT, int NC>
+void tiles_cols_decoded(const DecodedChunk* dc, const ActRow* act, int64_t s0, int64_t s1, float* const* out,
+                        bool accumulate) {
     constexpr int kHalves = kSub16 ? 2 : 1;
     constexpr int kGroups = 8 / kHalves;
-    constexpr int kSplit = NC == 1 ? 4 : (NC == 2 ? 2 : 1);
-    __m512 f[NC];
+    constexpr int kSplit = NT * NC == 1 ? 4 : (NT * NC == 2 ? 2 : 1);
+    __m512 f[NT][NC];
+#pragma GCC unroll 2
+    for (int t = 0; t < NT; ++t)
 #pragma GCC unroll 8
-    for (int c = 0; c < NC; ++c) f[c] = accumulate ? _mm512_loadu_ps(out[c]) : _mm512_setzero_ps();
+        for (int c = 0; c < NC; ++c) f[t][c] = accumulate ? _mm512_loadu_ps(out[c] + 16 * t) : _mm512_setzero_ps();
     for (int64_t s = s0; s < s1; ++s) {
-        const __m512i* wv = dc.w[s - s0];
 #pragma GCC unroll 2
         for (int h = 0; h < kHalves; ++h) {
-            __m512i ia[NC][kSplit];
+            __m512i ia[NT][NC][kSplit];
+#pragma GCC unroll 2
+            for (int t = 0; t < NT; ++t)
 #pragma GCC unroll 8
-            for (int c = 0; c < NC; ++c)
+                for (int c = 0; c < NC; ++c)
 #pragma GCC unroll 4
-                for (int x = 0; x < kSplit; ++x) ia[c][x] = _mm512_setzero_si512();
+                    for (int x = 0; x < kSplit; ++x) ia[t][c][x] = _mm512_setzero_si512();
 #pragma GCC unroll 8
             for (int gq = 0; gq < kGroups; ++gq) {
                 const int g = h * kGroups + gq;
-                const __m512i w = _mm512_load_si512(wv + g);
+                __m512i w[NT];
+#pragma GCC unroll 2
+                for (int t = 0; t < NT; ++t) w[t] = _mm512_load_si512(dc[t].w[s - s0] + g);
 #pragma GCC unroll 8
                 for (int c = 0; c < NC; ++c) {
                     int32_t a4;
                     std::memcpy(&a4, act[c].q + 32 * s + 4 * g, 4);
-                    ia[c][gq % kSplit] = _mm512_dpbusd_epi32(ia[c][gq % kSplit], w, _mm512_set1_epi32(a4));
+                    const __m512i av = _mm512_set1_epi32(a4);
+#pragma GCC unroll 2
+                    for (int t = 0; t < NT; ++t)
+                        ia[t][c][gq % kSplit] = _mm512_dpbusd_epi32(ia[t][c][gq % kSplit], w[t], av);
                 }
             }
-            const __m512 sc = _mm512_load_ps(&dc.sc[s - s0][h]), mn = _mm512_load_ps(&dc.mn[s - s0][h]);
+#pragma GCC unroll 2
+            for (int t = 0; t < NT; ++t) {
+                const __m512 sc = _mm512_load_ps(&dc[t].sc[s - s0][h]), mn = _mm512_load_ps(&dc[t].mn[s - s0][h]);
 #pragma GCC unroll 8
-            for (int c = 0; c < NC; ++c) {
-                __m512i sum = ia[c][0];
+                for (int c = 0; c < NC; ++c) {
+                    __m512i sum = ia[t][c][0];
 #pragma GCC unroll 4
-                for (int x = 1; x < kSplit; ++x) sum = _mm512_add_epi32(sum, ia[c][x]);
-                const __m512 da = _mm512_set1_ps(act[c].d[s]);
-                const __m512 ds = _mm512_set1_ps(kSub16 ? act[c].ds16[2 * s + h] : act[c].ds32[s]);
-                f[c] = _mm512_fmadd_ps(cvt(sum), _mm512_mul_ps(sc, da), f[c]);
-                f[c] = _mm512_fmadd_ps(mn, ds, f[c]);
+                    for (int x = 1; x < kSplit; ++x) sum = _mm512_add_epi32(sum, ia[t][c][x]);
+                    const __m512 da = _mm512_set1_ps(act[c].d[s]);
+                    const __m512 ds = _mm512_set1_ps(kSub16 ? act[c].ds16[2 * s + h] : act[c].ds32[s]);
+                    f[t][c] = _mm512_fmadd_ps(cvt(sum), _mm512_mul_ps(sc, da), f[t][c]);
+                    f[t][c] = _mm512_fmadd_ps(mn, ds, f[t][c]);
+                }
             }
         }
     }
+#pragma GCC unroll 2
+    for (int t = 0; t < NT; ++t)
 #pragma GCC unroll 8
-    for (int c = 0; c < NC; ++c) _mm512_storeu_ps(out[c], f[c]);
+        for (int c = 0; c < NC; ++c) _mm512_storeu_ps(out[c] + 16 * t, f[t][c]);
 }
 
-template <bool kSub16>
-void tile_ncols_decoded(int nc, const DecodedChunk& dc, const ActRow* act, int64_t s0, int64_t s1, float* const* out,
-                        bool acc) {
+template <bool kSub16, int NT>
+void tiles_ncols_decoded(int nc, const DecodedChunk* dc, const ActRow* act, int64_t s0, int64_t s1,
+                         float* const* out, bool acc) {
     switch (nc) {
-        case 8: tile_cols_decoded<kSub16, 8>(dc, act, s0, s1, out, acc); break;
-        case 7: tile_cols_decoded<kSub16, 7>(dc, act, s0, s1, out, acc); break;
-        case 6: tile_cols_decoded<kSub16, 6>(dc, act, s0, s1, out, acc); break;
-        case 5: tile_cols_decoded<kSub16, 5>(dc, act, s0, s1, out, acc); break;
-        case 4: tile_cols_decoded<kSub16, 4>(dc, act, s0, s1, out, acc); break;
-        case 3: tile_cols_decoded<kSub16, 3>(dc, act, s0, s1, out, acc); break;
-        case 2: tile_cols_decoded<kSub16, 2>(dc, act, s0, s1, out, acc); break;
-        default: tile_cols_decoded<kSub16, 1>(dc, act, s0, s1, out, acc); break;
+        case 8: if constexpr (NT == 1) { tiles_cols_decoded<kSub16, NT, 8>(dc, act, s0, s1, out, acc); break; } [[fallthrough]];
+        case 7: if constexpr (NT == 1) { tiles_cols_decoded<kSub16, NT, 7>(dc, act, s0, s1, out, acc); break; } [[fallthrough]];
+        case 6: tiles_cols_decoded<kSub16, NT, 6>(dc, act, s0, s1, out, acc); break;
+        case 5: tiles_cols_decoded<kSub16, NT, 5>(dc, act, s0, s1, out, acc); break;
+        case 4: tiles_cols_decoded<kSub16, NT, 4>(dc, act, s0, s1, out, acc); break;
+        case 3: tiles_cols_decoded<kSub16, NT, 3>(dc, act, s0, s1, out, acc); break;
+        case 2: tiles_cols_decoded<kSub16, NT, 2>(dc, act, s0, s1, out, acc); break;
+        default: tiles_cols_decoded<kSub16, NT, 1>(dc, act, s0, s1, out, acc); break;
+    }
+}
+
+// Prompt shape (n > kCols): per k-chunk, NT tiles are decoded once and every column group reuses
+// them; column groups of kPairCols when two tiles go together (register budget), else kCols.
+constexpr int kPairCols = 4;
+constexpr int64_t kPairChunkSubs = 16;  // two decoded chunks of 16 sub-blocks fit L1 together
+
+template <class R, int NT>
+void run_decoded(const uint8_t* tile0, size_t tile_bytes, const void* a_q, int64_t k, int64_t n, int64_t i0,
+                 float* out, int64_t out_stride) {
+    const int64_t nb = k / 32;
+    constexpr int64_t chunk = NT == 1 ? kChunkSubs : kPairChunkSubs;
+    constexpr int cols = NT == 1 ? kCols : kPairCols;
+    alignas(64) DecodedChunk dc[NT];
+    for (int64_t s0 = 0; s0 < nb; s0 += chunk) {
+        const int64_t s1 = s0 + chunk < nb ? s0 + chunk : nb;
+        for (int t = 0; t < NT; ++t) decode_chunk<R>(tile0 + t * tile_bytes, s0, s1, dc[t]);
+        for (int64_t c0 = 0; c0 < n; c0 += cols) {
+            const int nc = static_cast<int>(n - c0 < cols ? n - c0 : cols);
+            ActRow act[kCols];
+            float* o[kCols];
+            for (int c = 0; c < nc; ++c) {
+                act[c] = act_row(a_q, k, c0 + c);
+                o[c] = out + (c0 + c) * out_stride + i0;
+            }
+            tiles_ncols_decoded<R::kSub16, NT>(nc, dc, act, s0, s1, o, s0 > 0);
+        }
     }
 }
 
@@ -505,25 +547,20 @@ void run(const void* packed, const void* a_q, int64_t k, int64_t n, int64_t r0, 
     // One pass over k when all columns fit one column tile (decode); else k-chunks so the tile's
     // slice stays in L1 across the column tiles. Either way every output has the same fma chain.
     const int64_t chunk = n <= kCols ? nb : kChunkSubs;
+    if (n > kCols) {  // many column groups: decode each tile chunk once, reuse it for all of them
+        int64_t i0 = r0;
+        for (; i0 + 32 <= r1; i0 += 32)
+            run_decoded<R, 2>(static_cast<const uint8_t*>(packed) + static_cast<size_t>(i0 / 16) * tile_bytes, tile_bytes,
+                              a_q, k, n, i0, out, out_stride);
+        if (i0 < r1)
+            run_decoded<R, 1>(static_cast<const uint8_t*>(packed) + static_cast<size_t>(i0 / 16) * tile_bytes, tile_bytes,
+                              a_q, k, n, i0, out, out_stride);
+        return;
+    }
     for (int64_t i0 = r0; i0 < r1; i0 += 16) {
         const uint8_t* tile = static_cast<const uint8_t*>(packed) + static_cast<size_t>(i0 / 16) * tile_bytes;
         for (int64_t s0 = 0; s0 < nb; s0 += chunk) {
             const int64_t s1 = s0 + chunk < nb ? s0 + chunk : nb;
-            if (n > kCols) {  // many column tiles: decode the chunk once, reuse it for all of them
-                alignas(64) DecodedChunk dc;
-                decode_chunk<R>(tile, s0, s1, dc);
-                for (int64_t c0 = 0; c0 < n; c0 += kCols) {
-                    const int nc = static_cast<int>(n - c0 < kCols ? n - c0 : kCols);
-                    ActRow act[kCols];
-                    float* o[kCols];
-                    for (int c = 0; c < nc; ++c) {
-                        act[c] = act_row(a_q, k, c0 + c);
-                        o[c] = out + (c0 + c) * out_stride + i0;
-                    }
-                    tile_ncols_decoded<R::kSub16>(nc, dc, act, s0, s1, o, s0 > 0);
-                }
-                continue;
-            }
             for (int64_t c0 = 0; c0 < n; c0 += kCols) {
                 const int nc = static_cast<int>(n - c0 < kCols ? n - c0 : kCols);
                 ActRow act[kCols];
