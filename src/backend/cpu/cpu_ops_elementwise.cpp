@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "backend/cpu/cpu_ops.h"
+#include "backend/cpu/cpu_rows.h"
 #include "backend/cpu/cpu_simd.h"
 #include "core/error.h"
 
@@ -84,9 +85,9 @@ void op_binary(Tensor& dst, const OpCtx& c) {
             const float* pa = reinterpret_cast<const float*>(xa);
             const float* pb = reinterpret_cast<const float*>(xb);
             switch (dst.op) {
-                case OpKind::Add: for (int64_t i = 0; i < n; ++i) y[i] = pa[i] + pb[i]; break;
-                case OpKind::Mul: for (int64_t i = 0; i < n; ++i) y[i] = pa[i] * pb[i]; break;
-                case OpKind::Div: for (int64_t i = 0; i < n; ++i) y[i] = pa[i] / pb[i]; break;
+                case OpKind::Add: binary_row(c.isa, RowOp::Add, pa, pb, y, n); break;
+                case OpKind::Mul: binary_row(c.isa, RowOp::Mul, pa, pb, y, n); break;
+                case OpKind::Div: binary_row(c.isa, RowOp::Div, pa, pb, y, n); break;
                 default: HEARTH_ASSERT_MSG(false, "op_binary: wrong op");
             }
             continue;
@@ -157,7 +158,7 @@ void op_norm(Tensor& dst, const OpCtx& c) {
         if (dst.op == OpKind::RmsNorm) {
             const double ss = sum_f64(x, n, 0.0f, true);
             const float k = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(n) + eps));
-            for (int64_t i = 0; i < n; ++i) y[i] = x[i] * k;
+            scale_row(c.isa, x, k, y, n);
         } else {
             const float mean = static_cast<float>(sum_f64(x, n, 0.0f, false) / static_cast<double>(n));
             const double var = sum_f64(x, n, mean, true);
