@@ -16,11 +16,11 @@ TEST(OpsRows, EveryIsaMatchesScalarBitwise) {
     std::mt19937 rng(5);
     std::normal_distribution<float> nd(0.0f, 3.0f);
     for (int64_t n : {1, 7, 8, 9, 31, 128, 1027}) {
-        std::vector<float> a(size_t(n)), b(size_t(n));
+        std::vector<float> a(static_cast<size_t>(n)), b(static_cast<size_t>(n));
         for (auto& v : a) v = nd(rng);
         for (auto& v : b) v = nd(rng) + 0.5f;
         for (RowOp op : {RowOp::Add, RowOp::Mul, RowOp::Div}) {
-            std::vector<float> ref(size_t(n)), got(size_t(n));
+            std::vector<float> ref(static_cast<size_t>(n)), got(static_cast<size_t>(n));
             binary_row(Isa::Scalar, op, a.data(), b.data(), ref.data(), n);
             binary_row(best_isa(), op, a.data(), b.data(), got.data(), n);
             EXPECT_EQ(std::memcmp(ref.data(), got.data(), sizeof(float) * size_t(n)), 0) << "n=" << n;
@@ -29,7 +29,7 @@ TEST(OpsRows, EveryIsaMatchesScalarBitwise) {
             binary_row(best_isa(), op, inplace.data(), b.data(), inplace.data(), n);
             EXPECT_EQ(std::memcmp(ref.data(), inplace.data(), sizeof(float) * size_t(n)), 0) << "n=" << n;
         }
-        std::vector<float> ref(size_t(n)), got(size_t(n));
+        std::vector<float> ref(static_cast<size_t>(n)), got(static_cast<size_t>(n));
         scale_row(Isa::Scalar, a.data(), 0.37f, ref.data(), n);
         scale_row(best_isa(), a.data(), 0.37f, got.data(), n);
         EXPECT_EQ(std::memcmp(ref.data(), got.data(), sizeof(float) * size_t(n)), 0) << "n=" << n;
