@@ -33,6 +33,9 @@ private:
 };
 
 constexpr size_t kAlign = 64;
+
+// Ops whose work units threads claim dynamically (OpCtx::unit_counter).
+bool claims_units(const Tensor& t) { return t.op == OpKind::MulMat; }
 size_t align_up(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
 
 }  // namespace
@@ -103,7 +106,10 @@ void compute_node(Tensor& node, const OpCtx& c) {
 
 CpuBackend::CpuBackend(int n_threads, const char* name, std::optional<Isa> isa)
     : name_(name), isa_(isa ? *isa : active_isa()), pool_(n_threads) {
-    if (const char* e = std::getenv("HEARTH_PROFILE_OPS"); e && *e && *e != '0') profiling_ = print_profile_ = true;
+    if (const char* e = std::getenv("HEARTH_PROFILE_OPS"); e && *e && *e != '0') {
+        profiling_ = print_profile_ = true;
+        pool_.set_timing(true);
+    }
     if (static_cast<int>(isa_) > static_cast<int>(best_isa()))
         throw Error(ErrorKind::Unsupported, std::string("CPU backend: ISA ") + isa_name(isa_) + " is not supported by this CPU");
 }
@@ -118,6 +124,15 @@ std::string CpuBackend::profile_report() const {
                       " threads; per compute: " + std::to_string(prof_computes_ ? prof_nodes_ / prof_computes_ : 0) +
                       " nodes, " + std::to_string(prof_computes_ ? prof_barriers_ / prof_computes_ : 0) +
                       " barriers between nodes)\n";
+    if (pool_.n_threads() > 1 && prof_computes_) {
+        out += "  barrier wait per compute (ms):";
+        for (int i = 0; i < pool_.n_threads(); ++i) {
+            char w[32];
+            std::snprintf(w, sizeof w, " %.3f", 1e-6 * double(pool_.barrier_wait_ns(i)) / double(prof_computes_));
+            out += w;
+        }
+        out += " (thread 0..n-1; " + std::to_string(pool_.barriers_passed() / prof_computes_) + " barriers incl. in-op)\n";
+    }
     for (int i = 0; i < static_cast<int>(OpKind::Count); ++i) {
         if (!op_calls_[i]) continue;
         char line[160];
@@ -155,6 +170,12 @@ void CpuBackend::compute(std::span<Tensor* const> nodes) {
     base += (kAlign - reinterpret_cast<uintptr_t>(base) % kAlign) % kAlign;
 
     plan_barriers(nodes, nth);
+    if (unit_counters_size_ < nodes.size()) {
+        unit_counters_ = std::make_unique<UnitCounter[]>(nodes.size());
+        unit_counters_size_ = nodes.size();
+    }
+    for (size_t i = 0; i < nodes.size(); ++i)  // published to the workers by pool_.run()
+        if (claims_units(*nodes[i])) unit_counters_[i].next.store(0, std::memory_order_relaxed);
     if (profiling_) {
         ++prof_computes_;
         prof_nodes_ += nodes.size();
@@ -174,6 +195,7 @@ void CpuBackend::compute(std::span<Tensor* const> nodes) {
             if (t->op == OpKind::View || t->op == OpKind::None) continue;
             if (sync_before_[i]) c.barrier();
             c.shared = base;
+            c.unit_counter = n > 1 && claims_units(*t) ? &unit_counters_[i].next : nullptr;
             c.per_thread = base + max_shared + static_cast<size_t>(ith) * max_private;
             // Every thread runs every node even after an error was recorded, so all threads meet
             // the same barriers (an op that meets bad input writes zeros and records the error).

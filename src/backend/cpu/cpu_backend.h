@@ -5,6 +5,7 @@
 // paths use cpu_simd.h (AVX2 when the ISA level allows, scalar otherwise).
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <span>
@@ -37,10 +38,13 @@ public:
     // Bytes of per-compute scratch currently held (quantized activations, attention tiles).
     size_t work_buffer_bytes() const { return work_.size(); }
 
-    // Per-op wall time (thread 0, including the barrier after each node), accumulated while
-    // profiling is on. Enabled by set_profiling(true) or env HEARTH_PROFILE_OPS=1 (then printed to
+    // Per-op wall time (thread 0, including the barrier before each node) and each thread's time
+    // waiting in barriers, accumulated while profiling is on. Enabled by set_profiling(true) or env HEARTH_PROFILE_OPS=1 (then printed to
     // stderr when the backend is destroyed).
-    void set_profiling(bool on) { profiling_ = on; }
+    void set_profiling(bool on) {
+        profiling_ = on;
+        pool_.set_timing(on);
+    }
     std::string profile_report() const;
 
     // Barriers the last compute() needed / elided (row-aligned element-wise chains skip them).
@@ -54,6 +58,13 @@ private:
     ThreadPool pool_;
     std::vector<unsigned char> work_;  // scratch shared by all threads of one compute()
     std::vector<uint8_t> sync_before_;  // per node of the current compute: barrier before it
+    // Per node of the current compute: its work-unit counter (OpCtx::unit_counter), one cache line
+    // each so nodes running back to back do not contend; zeroed before each run.
+    struct alignas(64) UnitCounter {
+        std::atomic<int64_t> next{0};
+    };
+    std::unique_ptr<UnitCounter[]> unit_counters_;
+    size_t unit_counters_size_ = 0;
     bool profiling_ = false;
     bool print_profile_ = false;
     double op_seconds_[static_cast<int>(OpKind::Count)] = {};

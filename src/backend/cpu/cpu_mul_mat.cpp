@@ -21,6 +21,8 @@ bool use_kernel(const Tensor& w) { return dtype_traits(w.type).block_elems > 1 &
 
 size_t align64(size_t n) { return (n + 63) / 64 * 64; }
 
+constexpr int64_t kUnitsPerThread = 8;
+
 // Up to this many activation rows, each thread quantizes all of them itself (no barrier).
 constexpr int64_t kPrivateQuantRows = 8;
 
@@ -58,9 +60,10 @@ Geometry geometry(const Tensor& dst, int nth) {
     g.X3 = x.ne[3];
     g.r2 = x.ne[2] / w.ne[2];
     g.r3 = x.ne[3] / w.ne[3];
-    // Units of work: (batch, chunk of weight rows); ~4 units per thread for balance.
+    // Units of work: (batch, chunk of weight rows); ~kUnitsPerThread per thread, claimed
+    // dynamically (OpCtx::unit_counter) so the threads finish together.
     const int64_t batches = g.X2 * g.X3;
-    const int64_t want = std::max<int64_t>(1, (static_cast<int64_t>(nth) * 4 + batches - 1) / batches);
+    const int64_t want = std::max<int64_t>(1, (static_cast<int64_t>(nth) * kUnitsPerThread + batches - 1) / batches);
     g.chunk = std::max<int64_t>(4, (g.M + want - 1) / want);
     g.n_chunks = (g.M + g.chunk - 1) / g.chunk;
     g.units = batches * g.n_chunks;
@@ -138,7 +141,7 @@ void op_mul_mat(Tensor& dst, const OpCtx& c) {
         }
         if (!private_rows) c.barrier();
         // Phase 2: weight rows of each batch.
-        for (int64_t u = c.ith; u < g.units; u += c.nth) {
+        for (int64_t u = first_unit(c); u < g.units; u = next_unit(c, u)) {
             const int64_t b = u / g.n_chunks, ch = u % g.n_chunks;
             const int64_t i2 = b % g.X2, i3 = b / g.X2;
             const int64_t m0 = ch * g.chunk, m1 = std::min(g.M, m0 + g.chunk);
@@ -188,7 +191,7 @@ void op_mul_mat(Tensor& dst, const OpCtx& c) {
         }
         if (!private_rows) c.barrier();
     }
-    for (int64_t u = c.ith; u < g.units; u += c.nth) {
+    for (int64_t u = first_unit(c); u < g.units; u = next_unit(c, u)) {
         const int64_t b = u / g.n_chunks, ch = u % g.n_chunks;
         const int64_t i2 = b % g.X2, i3 = b / g.X2;
         const int64_t m0 = ch * g.chunk, m1 = std::min(g.M, m0 + g.chunk);

@@ -34,10 +34,24 @@ struct OpCtx {
     unsigned char* per_thread = nullptr;  // this thread's private scratch
     ComputeErrors* errors = nullptr;
     Isa isa = Isa::Scalar;               // kernel level for quantized mul_mat
+    // The current node's next unclaimed work unit (zero when the node starts), or nullptr. Ops
+    // that cut their work into fixed units take them with first_unit/next_unit: dynamically from
+    // this counter when set (a thread the OS delays does not hold the others at the next barrier),
+    // else statically ith, ith + nth, ... A unit's result never depends on which thread runs it.
+    std::atomic<int64_t>* unit_counter = nullptr;
     void barrier() const {
         if (pool && nth > 1) pool->barrier();
     }
 };
+
+// Work-unit iteration: for (int64_t u = first_unit(c); u < n_units; u = next_unit(c, u)).
+// The counter only hands out indices; the data it guards is ordered by the barriers around the op.
+inline int64_t first_unit(const OpCtx& c) {
+    return c.unit_counter ? c.unit_counter->fetch_add(1, std::memory_order_relaxed) : c.ith;
+}
+inline int64_t next_unit(const OpCtx& c, int64_t u) {
+    return c.unit_counter ? c.unit_counter->fetch_add(1, std::memory_order_relaxed) : u + c.nth;
+}
 
 // Scratch an op needs: `shared` bytes plus `per_thread` bytes for each of nth threads.
 struct WorkSize {
