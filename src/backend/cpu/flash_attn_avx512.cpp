@@ -170,22 +170,15 @@ void score_rows(const float* const* q, const char* kb, size_t ks, int64_t tn, in
 
 // ---------------------------------------------------------------- P.V
 
-// acc[r][d] = acc[r][d] * corr[r], then += p[r][j] * V[j][d] for j = jlo..jhi in order, skipping
-// p == 0 (lane-masked FMA: the accumulator keeps its bits, whatever V holds). RB rows x 16/RB
-// chunks of 16 floats per pass over d. The first pass also takes each row's softmax sum on:
-// *l[r] = *l[r] * corr[r], then += p[r][j] in key order, skipping zeros, so the sum (like each
-// output element) does not depend on where other sequences' masked cells sit between the row's keys.
-template <Elt E, int RB>
-void acc_rows(const float* const* p, const float* corr, float* const* acc, float* const* l, const char* vb, size_t vs,
-              int64_t jlo, int64_t jhi, int64_t Dv) {
+// acc[r][d] = acc[r][d] * corr[r], then += p[r][j] * V[j][d] for j = jlo..jhi in key order,
+// skipping p == 0 (bit j of nz[r] clear: a lane-masked FMA, so the accumulator keeps its bits
+// whatever V holds). Dense: every nz[r] covers [jlo, jhi], plain FMAs (the same operations). RB rows
+// x 16/RB chunks of 16 floats per pass over d.
+template <Elt E, int RB, bool Dense>
+void acc_rows(const float* const* p, const uint64_t* nz, const float* corr, float* const* acc, const char* vb,
+              size_t vs, int64_t jlo, int64_t jhi, int64_t Dv) {
     constexpr int CH = 16 / RB;
-    const __m512 zero = _mm512_setzero_ps();
-    const __m512 ones = _mm512_set1_ps(1.0f);
-    __m512 ls[RB];
-    #pragma GCC unroll 16
-    for (int r = 0; r < RB; ++r) ls[r] = _mm512_set1_ps(*l[r] * corr[r]);
     for (int64_t d0 = 0; d0 < Dv; d0 += 16 * CH) {
-        const bool first = d0 == 0;
         const int nch = static_cast<int>(std::min<int64_t>(CH, (Dv - d0 + 15) / 16));
         __mmask16 mk[CH];
         #pragma GCC unroll 16
@@ -211,10 +204,14 @@ void acc_rows(const float* const* p, const float* corr, float* const* acc, float
             #pragma GCC unroll 16
             for (int r = 0; r < RB; ++r) {
                 const __m512 pb = _mm512_set1_ps(p[r][j]);
-                const __mmask16 nz = _mm512_cmp_ps_mask(pb, zero, _CMP_NEQ_UQ);
-                #pragma GCC unroll 16
-                for (int c = 0; c < CH; ++c) a[r][c] = _mm512_mask3_fmadd_ps(pb, vv[c], a[r][c], nz);
-                if (first) ls[r] = _mm512_mask3_fmadd_ps(pb, ones, ls[r], nz);
+                if constexpr (Dense) {
+                    #pragma GCC unroll 16
+                    for (int c = 0; c < CH; ++c) a[r][c] = _mm512_fmadd_ps(pb, vv[c], a[r][c]);
+                } else {
+                    const __mmask16 k = static_cast<__mmask16>(-static_cast<int>((nz[r] >> j) & 1u));
+                    #pragma GCC unroll 16
+                    for (int c = 0; c < CH; ++c) a[r][c] = _mm512_mask3_fmadd_ps(pb, vv[c], a[r][c], k);
+                }
             }
         }
         #pragma GCC unroll 16
@@ -222,19 +219,20 @@ void acc_rows(const float* const* p, const float* corr, float* const* acc, float
             #pragma GCC unroll 16
             for (int c = 0; c < CH; ++c) _mm512_mask_storeu_ps(acc[r] + d0 + 16 * c, mk[c], a[r][c]);
     }
-    #pragma GCC unroll 16
-    for (int r = 0; r < RB; ++r) *l[r] = _mm512_cvtss_f32(ls[r]);
 }
 
 // ---------------------------------------------------------------- softmax
 
 // Online-softmax step of one row on one tile. s: its kTile raw scores (slots outside vis may hold
 // anything); vis: its visible keys (bit j; none >= tn); mrow: its mask row at the tile (or null).
-// On return s holds the probabilities (exactly 0 outside vis), corr the factor to rescale the
-// accumulators and the sum by (acc_rows adds the probabilities to the sum). Returns false,
+// On return s holds the probabilities (exactly 0 outside vis), nz which of them are nonzero, corr
+// the factor the accumulators are rescaled by; l = l * corr + the tile's sum. The sum is exact
+// integer arithmetic on each probability in 2^-56 fixed point (associative, so it does not depend
+// on where other sequences' zero cells sit between the row's keys, as a float tree's pairing
+// would; the rounding is < 2^-50 against max(l * corr, largest p) >= 1). Returns false,
 // touching nothing but s, when the row sees no key here.
 bool row_softmax(float* s, uint64_t vis, const float* mrow, int64_t tn, float scale, float softcap, float& m,
-                 float& corr) {
+                 float& l, float& corr, uint64_t& nz) {
     if (vis == 0) return false;
     if (softcap > 0.0f) {
         for (int64_t j = 0; j < tn; ++j)
@@ -257,8 +255,21 @@ bool row_softmax(float* s, uint64_t vis, const float* mrow, int64_t tn, float sc
     const float m_new = std::max(m, tile_max);
     corr = m == kNegInf ? 0.0f : std::exp(m - m_new);
     const __m512 vm = _mm512_set1_ps(m_new);
+    const __m512 zero = _mm512_setzero_ps();
+    const __m512 fix = _mm512_set1_ps(72057594037927936.0f);  // 2^56: p <= 1 -> fits an int64
+    __m512i isum = _mm512_setzero_si512();
+    nz = 0;
     #pragma GCC unroll 16
-    for (int c = 0; c < 4; ++c) _mm512_storeu_ps(s + 16 * c, exp16(_mm512_sub_ps(x[c], vm)));
+    for (int c = 0; c < 4; ++c) {
+        x[c] = exp16(_mm512_sub_ps(x[c], vm));
+        _mm512_storeu_ps(s + 16 * c, x[c]);
+        nz |= static_cast<uint64_t>(_mm512_cmp_ps_mask(x[c], zero, _CMP_NEQ_UQ)) << (16 * c);
+        const __m512 y = _mm512_mul_ps(x[c], fix);
+        isum = _mm512_add_epi64(isum, _mm512_add_epi64(_mm512_cvtps_epi64(_mm512_castps512_ps256(y)),
+                                                       _mm512_cvtps_epi64(_mm512_extractf32x8_ps(y, 1))));
+    }
+    const double tile_sum = static_cast<double>(_mm512_reduce_add_epi64(isum)) * 0x1p-56;
+    l = l * corr + static_cast<float>(tile_sum);
     m = m_new;
     return true;
 }
@@ -282,26 +293,28 @@ uint64_t visible_keys(const float* mrow, int64_t tn) {
 Elt elt_of(DType t) { return t == DType::F32 ? Elt::F32 : t == DType::F16 ? Elt::F16 : Elt::BF16; }
 
 // Rows [0, tn) of a tile (row j at src + j * stride) as floats into dst[j * n ..].
-void convert_tile(DType t, const char* src, size_t stride, int64_t tn, int64_t n, float* dst) {
+template <Elt E>
+void convert_rows(const char* src, size_t stride, int64_t tn, int64_t n, float* dst) {
+    const __mmask16 tail = tail_mask(n % 16);
     for (int64_t j = 0; j < tn; ++j) {
         const char* row = src + static_cast<size_t>(j) * stride;
         float* out = dst + j * n;
-        if (t == DType::F16 || t == DType::BF16 || t == DType::F32) {
-            int64_t e = 0;
-            for (; e + 16 <= n; e += 16) {
-                const __m512 v = t == DType::F16 ? load16<Elt::F16>(row, e) : t == DType::BF16 ? load16<Elt::BF16>(row, e) : load16<Elt::F32>(row, e);
-                _mm512_storeu_ps(out + e, v);
+        int64_t e = 0;
+        for (; e + 16 <= n; e += 16) _mm512_storeu_ps(out + e, load16<E>(row, e));
+        if (e < n) _mm512_mask_storeu_ps(out + e, tail, load16_masked<E>(row, e, tail));
+    }
+}
+
+void convert_tile(DType t, const char* src, size_t stride, int64_t tn, int64_t n, float* dst) {
+    switch (t) {
+        case DType::F32: return convert_rows<Elt::F32>(src, stride, tn, n, dst);
+        case DType::F16: return convert_rows<Elt::F16>(src, stride, tn, n, dst);
+        case DType::BF16: return convert_rows<Elt::BF16>(src, stride, tn, n, dst);
+        default:
+            for (int64_t j = 0; j < tn; ++j) {
+                const char* row = src + static_cast<size_t>(j) * stride;
+                if (!avx2::kv_row_to_f32(t, row, dst + j * n, n)) quant::dequantize_row(t, row, dst + j * n, n);
             }
-            if (e < n) {
-                const __mmask16 m = tail_mask(n - e);
-                const __m512 v = t == DType::F16 ? load16_masked<Elt::F16>(row, e, m)
-                                 : t == DType::BF16 ? load16_masked<Elt::BF16>(row, e, m)
-                                                    : load16_masked<Elt::F32>(row, e, m);
-                _mm512_mask_storeu_ps(out + e, m, v);
-            }
-        } else if (!avx2::kv_row_to_f32(t, row, out, n)) {
-            quant::dequantize_row(t, row, out, n);
-        }
     }
 }
 
@@ -335,13 +348,13 @@ void scores_dispatch(Elt e, const float* const* q, const char* kb, size_t ks, in
     }
 }
 
-template <int RB>
-void acc_dispatch(Elt e, const float* const* p, const float* corr, float* const* acc, float* const* l, const char* vb,
-                  size_t vs, int64_t jlo, int64_t jhi, int64_t Dv) {
+template <int RB, bool Dense>
+void acc_dispatch(Elt e, const float* const* p, const uint64_t* nz, const float* corr, float* const* acc,
+                  const char* vb, size_t vs, int64_t jlo, int64_t jhi, int64_t Dv) {
     switch (e) {
-        case Elt::F32: acc_rows<Elt::F32, RB>(p, corr, acc, l, vb, vs, jlo, jhi, Dv); break;
-        case Elt::F16: acc_rows<Elt::F16, RB>(p, corr, acc, l, vb, vs, jlo, jhi, Dv); break;
-        case Elt::BF16: acc_rows<Elt::BF16, RB>(p, corr, acc, l, vb, vs, jlo, jhi, Dv); break;
+        case Elt::F32: acc_rows<Elt::F32, RB, Dense>(p, nz, corr, acc, vb, vs, jlo, jhi, Dv); break;
+        case Elt::F16: acc_rows<Elt::F16, RB, Dense>(p, nz, corr, acc, vb, vs, jlo, jhi, Dv); break;
+        case Elt::BF16: acc_rows<Elt::BF16, RB, Dense>(p, nz, corr, acc, vb, vs, jlo, jhi, Dv); break;
     }
 }
 
@@ -375,10 +388,15 @@ void flash_attn(Tensor& dst, const OpCtx& c, const FlashPlan& p) {
 
     const bool v_float = v.type == DType::F32 || v.type == DType::F16 || v.type == DType::BF16;
 
-    for (int64_t u = c.ith; u < p.units; u += c.nth) {
-        const int64_t qb = u % p.n_qb;
-        const int64_t sub = (u / p.n_qb) % p.n_sub;
-        const int64_t hk = u / (p.n_qb * p.n_sub);
+    // Units in decreasing query-block order (causal: later blocks see more keys), dealt to the
+    // threads in a snake (0 1 .. n-1 n-1 .. 1 0 0 1 ..) so every thread gets a similar share.
+    const int64_t per_qb = p.nhkv * p.n_sub;
+    for (int64_t round = 0;; ++round) {
+        const int64_t us = round * c.nth + (round % 2 == 0 ? c.ith : c.nth - 1 - c.ith);
+        if (us >= p.units) break;
+        const int64_t qb = p.n_qb - 1 - us / per_qb;
+        const int64_t sub = us % per_qb % p.n_sub;
+        const int64_t hk = us % per_qb / p.n_sub;
         const int64_t q0 = qb * p.qblk, nqb = std::min(p.nq, q0 + p.qblk) - q0;
         const int64_t h0 = hk * p.group + sub * p.gsub;
         const int64_t rows = p.gsub * nqb;  // row r = hi * nqb + qi
@@ -430,36 +448,43 @@ void flash_attn(Tensor& dst, const OpCtx& c, const FlashPlan& p) {
                 const float* pp[RB];
                 float cr[RB];
                 float* ap[RB];
-                float* lp[RB];
-                float l_sink = 0.0f;
+                uint64_t nzr[RB];
                 uint64_t live = 0;
+                bool dense = true;
                 #pragma GCC unroll 16
                 for (int i = 0; i < RB; ++i) {
                     pp[i] = zero;
                     cr[i] = 1.0f;
                     ap[i] = dummy;
-                    lp[i] = &l_sink;
+                    nzr[i] = 0;
                     if (i >= nr) continue;
                     const int64_t r = r0 + i, qi = r % nqb;
                     const float* mrow = mask ? reinterpret_cast<const float*>(mask->row_ptr(q0 + qi)) + t0 : nullptr;
                     ap[i] = acc + r * p.Dv;
-                    if (row_softmax(sc + r * kTile, vis[qi], mrow, tn, scale, softcap, m[r], corr[r])) {
+                    if (row_softmax(sc + r * kTile, vis[qi], mrow, tn, scale, softcap, m[r], l[r], corr[r], nzr[i])) {
                         pp[i] = sc + r * kTile;
                         cr[i] = corr[r];
-                        lp[i] = l + r;
-                        live |= vis[qi];
+                        live |= nzr[i];
                     }
                 }
                 if (live == 0) return;
-                acc_dispatch<RB>(ev, pp, cr, ap, lp, vb, vs, lowest(live), highest(live), p.Dv);
+                const int jlo = lowest(live), jhi = highest(live);
+                const uint64_t range = (jhi == 63 ? ~uint64_t(0) : (uint64_t(1) << (jhi + 1)) - 1) & ~((uint64_t(1) << jlo) - 1);
+                #pragma GCC unroll 16
+                for (int i = 0; i < RB; ++i) dense = dense && (nzr[i] & range) == range;
+                if (dense) acc_dispatch<RB, true>(ev, pp, nzr, cr, ap, vb, vs, jlo, jhi, p.Dv);
+                else acc_dispatch<RB, false>(ev, pp, nzr, cr, ap, vb, vs, jlo, jhi, p.Dv);
             });
         }
         // Output [Dv, n_head, n_q]: row (head h, query i) at dst.row_ptr(h, i).
         for (int64_t r = 0; r < rows; ++r) {
             float* out = reinterpret_cast<float*>(dst.row_ptr(h0 + r / nqb, q0 + r % nqb));
-            const float inv = l[r] > 0.0f ? 1.0f / l[r] : 0.0f;
+            const __m512 inv = _mm512_set1_ps(l[r] > 0.0f ? 1.0f / l[r] : 0.0f);
             const float* a = acc + r * p.Dv;
-            for (int64_t d = 0; d < p.Dv; ++d) out[d] = a[d] * inv;
+            for (int64_t d = 0; d < p.Dv; d += 16) {
+                const __mmask16 mk = tail_mask(p.Dv - d);
+                _mm512_mask_storeu_ps(out + d, mk, _mm512_mul_ps(_mm512_maskz_loadu_ps(mk, a + d), inv));
+            }
         }
     }
 }

@@ -12,11 +12,13 @@ namespace hearth::cpu::avx512 {
 
 // KV rows per tile: tiles start at absolute KV positions 0, 64, 128, ... in every batch.
 constexpr int64_t kFaTile = 64;
-// Query tokens per work unit (a unit = KV head x sub-group of its query heads x query block).
-constexpr int64_t kFaQBlock = 16;
+// Query tokens per work unit (a unit = KV head x sub-group of its query heads x query block):
+// every converted K/V tile is shared by up to kFaQBlock * group rows.
+constexpr int64_t kFaQBlock = 32;
 
-// Work split and per-thread scratch layout of one flash_attn node. Unit u: query block u % n_qb,
-// sub-group (u / n_qb) % n_sub, KV head u / (n_qb * n_sub). A unit's row r = head_in_sub * nqb + qi.
+// Work split and per-thread scratch layout of one flash_attn node. Units (n_qb * nhkv * n_sub of
+// them) are taken in decreasing query-block order, dealt to the threads in a snake; a unit is
+// (query block, KV head, sub-group of gsub query heads) and its row r = head_in_sub * nqb + qi.
 // Scratch offsets are in bytes from the thread's per_thread pointer, each 64-byte aligned:
 //   kt   [kFaTile][D]  f32  K tile converted from F16/BF16 (prompt units)
 //   vt   [kFaTile][Dv] f32  V tile converted / dequantized
