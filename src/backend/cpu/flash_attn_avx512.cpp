@@ -111,7 +111,7 @@ inline __m512 exp16(__m512 x) {
 // s[r * kTile + kk] = q[r] . key kk for r < RB, kk < 16 / RB (key kk's row at k[kk]); D elements.
 // Per pair: one accumulator, lane = d % 16, d ascending (masked tail), then fold16.
 template <Elt E, int RB>
-inline void score_block(const float* const* q, const char* const* k, int64_t D, float* s) {
+__attribute__((always_inline)) inline void score_block(const float* const* q, const char* const* k, int64_t D, float* s) {
     constexpr int KB = 16 / RB;
     __m512 acc[16];
     #pragma GCC unroll 16
