@@ -71,6 +71,9 @@ Tensor* GraphBuilder::attention(Tensor* x, int il) {
     Tensor* q = cb(ops::mul_mat(ctx, weight(L.wq), x), "Qcur", il);
     Tensor* k = cb(ops::mul_mat(ctx, weight(L.wk), x), "Kcur", il);
     Tensor* v = cb(ops::mul_mat(ctx, weight(L.wv), x), "Vcur", il);
+    // The three projections first, back to back: they read the same input, and the CPU backend
+    // runs independent nodes without a barrier between them.
+    for (Tensor* t : {q, k, v}) graph.expand(t);
     if (L.bq) q = cb(ops::add(ctx, q, weight(L.bq)), "Qcur_b", il);
     if (L.bk) k = cb(ops::add(ctx, k, weight(L.bk)), "Kcur_b", il);
     if (L.bv) v = cb(ops::add(ctx, v, weight(L.bv)), "Vcur_b", il);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cmath>
 #include <random>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include "core/graph.h"
 #include "core/ops.h"
 #include "quant/quant.h"
+#include "test_core_util.h"
 
 namespace hearth {
 namespace {
@@ -85,6 +87,122 @@ TEST(DecodeOverheadUnits, DynamicMulMatMatchesOneThreadBitwise) {
         const auto ref = run(1);
         for (int nth : {2, 3, 6})
             for (const auto& o : run(nth)) ASSERT_EQ(o, ref[0]) << "T " << T << " nth " << nth;
+    }
+}
+
+}  // namespace
+}  // namespace hearth
+
+namespace hearth {
+namespace {
+
+// A few decode-shaped layers (T tokens): norm -> Q/K/V -> q/k norm + rope -> F16 cache stores ->
+// flash attention -> output projection -> residual -> norm -> gate/up -> SwiGLU -> down ->
+// residual. Everything comes from `seed`.
+struct MiniModel {
+    Context ctx;
+    Graph g;
+    Tensor* out = nullptr;
+    std::vector<Tensor*> caches;
+};
+
+void build_layers(MiniModel& m, int T, int n_past, uint32_t seed) {
+    using testutil::random_leaf;
+    std::mt19937 rng(seed);
+    Context& ctx = m.ctx;
+    const int64_t E = 256, HD = 32, NH = 4, NKV = 2, FF = 512, CTX = 16;
+    const int n_kv = n_past + T;
+    std::vector<int32_t> pv;
+    for (int i = 0; i < T; ++i) pv.push_back(n_past + i);
+    Tensor* pos = testutil::int_leaf(ctx, pv, "pos");
+    Tensor* mask = ctx.new_tensor(DType::F32, {n_kv, T}, "mask");
+    ctx.alloc_data(mask);
+    for (int i = 0; i < T; ++i)
+        for (int j = 0; j < n_kv; ++j)
+            static_cast<float*>(mask->data)[i * n_kv + j] = j <= n_past + i ? 0.0f : -INFINITY;
+    Tensor* x = random_leaf(ctx, rng, DType::F32, {E, T}, "x");
+    ops::RopeParams rp;
+    rp.n_dims = HD;
+    rp.mode = ops::RopeMode::NeoX;
+    for (int il = 0; il < 3; ++il) {
+        Tensor* wn = random_leaf(ctx, rng, DType::F32, {E}, "wn", 0.5f, 1.5f);
+        Tensor* wq = random_leaf(ctx, rng, DType::Q4_0, {E, NH * HD}, "wq");
+        Tensor* wk = random_leaf(ctx, rng, DType::Q8_0, {E, NKV * HD}, "wk");
+        Tensor* wv = random_leaf(ctx, rng, DType::Q4_K, {E, NKV * HD}, "wv");
+        Tensor* wqn = random_leaf(ctx, rng, DType::F32, {HD}, "wqn", 0.5f, 1.5f);
+        Tensor* wo = random_leaf(ctx, rng, DType::Q4_0, {NH * HD, E}, "wo");
+        Tensor* wfn = random_leaf(ctx, rng, DType::F32, {E}, "wfn", 0.5f, 1.5f);
+        Tensor* wg = random_leaf(ctx, rng, DType::Q4_0, {E, FF}, "wg");
+        Tensor* wu = random_leaf(ctx, rng, DType::Q4_0, {E, FF}, "wu");
+        Tensor* wd = random_leaf(ctx, rng, DType::Q6_K, {FF, E}, "wd");
+        Tensor* kc = random_leaf(ctx, rng, DType::F16, {NKV * HD, CTX}, "kc");
+        Tensor* vc = random_leaf(ctx, rng, DType::F16, {NKV * HD, CTX}, "vc");
+        m.caches.push_back(kc);
+        m.caches.push_back(vc);
+        Tensor* n = ops::mul(ctx, ops::rms_norm(ctx, x, 1e-6f), wn);
+        Tensor* q = ops::mul_mat(ctx, wq, n);
+        Tensor* k = ops::mul_mat(ctx, wk, n);
+        Tensor* v = ops::mul_mat(ctx, wv, n);
+        for (Tensor* t : {q, k, v}) m.g.expand(t);
+        q = ops::rope(ctx, ops::mul(ctx, ops::rms_norm(ctx, ops::reshape(ctx, q, {HD, NH, T}), 1e-6f), wqn), pos, rp);
+        k = ops::rope(ctx, ops::reshape(ctx, k, {HD, NKV, T}), pos, rp);
+        m.g.expand(ops::cpy(ctx, ops::reshape(ctx, k, {NKV * HD, T}),
+                            ops::view_2d(ctx, kc, NKV * HD, T, kc->nb[1], size_t(n_past) * kc->nb[1])));
+        m.g.expand(ops::cpy(ctx, v, ops::view_2d(ctx, vc, NKV * HD, T, vc->nb[1], size_t(n_past) * vc->nb[1])));
+        Tensor* kv = ops::view_3d(ctx, kc, HD, n_kv, NKV, kc->nb[1], HD * 2, 0);
+        Tensor* vv = ops::view_3d(ctx, vc, HD, n_kv, NKV, vc->nb[1], HD * 2, 0);
+        Tensor* att = ops::flash_attn(ctx, ops::permute(ctx, q, 0, 2, 1, 3), kv, vv, mask, 0.2f);
+        Tensor* h = ops::add(ctx, ops::mul_mat(ctx, wo, ops::reshape(ctx, att, {NH * HD, T})), x);
+        Tensor* f = ops::mul(ctx, ops::rms_norm(ctx, h, 1e-6f), wfn);
+        Tensor* a = ops::swiglu(ctx, ops::mul_mat(ctx, wg, f), ops::mul_mat(ctx, wu, f));
+        x = ops::add(ctx, ops::mul_mat(ctx, wd, a), h);
+    }
+    m.out = x;
+    m.out->flags |= kFlagOutput;
+    m.g.expand(m.out);
+}
+
+struct RunResult {
+    std::vector<double> out, caches;
+    size_t barriers = 0;
+};
+
+RunResult run_layers(int T, int nth, bool replicate) {
+    MiniModel m;
+    build_layers(m, T, /*n_past=*/5, /*seed=*/21);
+    cpu::CpuBackend cpu(nth);
+    cpu.set_replicate_small_ops(replicate);
+    Scheduler s({&cpu});
+    RunResult r;
+    for (int rep = 0; rep < 8; ++rep) {  // the cache rows are rewritten with the same values
+        s.compute(m.g);
+        std::vector<double> out = testutil::values(*m.out);
+        if (rep > 0) {
+            EXPECT_EQ(out, r.out) << "run " << rep << " differs (T " << T << ", nth " << nth << ")";
+        }
+        r.out = out;
+    }
+    for (Tensor* c : m.caches)
+        for (double v : testutil::values(*c)) r.caches.push_back(v);
+    r.barriers = cpu.barriers_planned();
+    return r;
+}
+
+// Replicated small nodes (every thread computes the whole row) change the plan, never the bits:
+// 1 thread, 2/3/5 threads with and without replication all agree, and decode needs fewer barriers.
+TEST(DecodeOverheadReplicate, SameBitsFewerBarriers) {
+    for (int T : {1, 2, 9}) {
+        const RunResult ref = run_layers(T, 1, true);
+        for (int nth : {2, 3, 5}) {
+            const RunResult on = run_layers(T, nth, true), off = run_layers(T, nth, false);
+            EXPECT_EQ(on.out, ref.out) << "T " << T << " nth " << nth;
+            EXPECT_EQ(off.out, ref.out) << "T " << T << " nth " << nth;
+            EXPECT_EQ(on.caches, ref.caches) << "T " << T << " nth " << nth;
+            EXPECT_LE(on.barriers, off.barriers);
+            if (T == 1) {
+                EXPECT_LT(on.barriers, off.barriers) << "nth " << nth;
+            }
+        }
     }
 }
 

@@ -193,9 +193,11 @@ void CpuBackend::compute(std::span<Tensor* const> nodes) {
         for (size_t i = 0; i < nodes.size(); ++i) {
             Tensor* t = nodes[i];
             if (t->op == OpKind::View || t->op == OpKind::None) continue;
-            if (sync_before_[i]) c.barrier();
+            if (sync_before_[i]) pool_.barrier();
             c.shared = base;
             c.unit_counter = n > 1 && claims_units(*t) ? &unit_counters_[i].next : nullptr;
+            c.ith = replicate_[i] ? 0 : ith;  // a replicated node: this thread computes all of it
+            c.nth = replicate_[i] ? 1 : n;
             c.per_thread = base + max_shared + static_cast<size_t>(ith) * max_private;
             // Every thread runs every node even after an error was recorded, so all threads meet
             // the same barriers (an op that meets bad input writes zeros and records the error).
@@ -253,19 +255,52 @@ ByteRange bytes_of(const Tensor& t) {
 
 }  // namespace
 
+// Small row-local nodes (decode: one token's norm, rope, cache store) are "replicated": every
+// thread computes all of their rows (ith 0 of 1) instead of its share. They cost a few hundred ns
+// each, and afterwards every thread holds the whole output itself, so what reads it next (a
+// mul_mat over the full row, flash attention over the cache) needs no barrier. This is only
+// sound for ops that write each output element once, with its final value, and never read their
+// output back (threads then write the same bytes with the same values, and a thread reading its
+// own copy never sees anything else): soft_max (exp pass in place), get_rows (dequantizers),
+// quantized cache stores and norms gathering a strided row into the output are left out.
+bool CpuBackend::replicable(const Tensor& t, int nth) const {
+    if (!replicate_small_ops_ || nth <= 1 || t.nelements() > kReplicateMaxElems || op_work_size(t, nth).shared > 0) return false;
+    switch (t.op) {
+        case OpKind::Scale: case OpKind::Softcap: case OpKind::Silu: case OpKind::Gelu: case OpKind::GeluErf:
+        case OpKind::Tanh: case OpKind::Add: case OpKind::Mul: case OpKind::Div: case OpKind::Swiglu:
+        case OpKind::Geglu: case OpKind::Rope:
+            break;
+        case OpKind::RmsNorm: case OpKind::LayerNorm:
+            if (t.src[0]->nb[0] != sizeof(float)) return false;
+            break;
+        case OpKind::Cont: case OpKind::Cpy:
+            if (t.type != DType::F32 && t.type != DType::F16 && t.type != DType::BF16) return false;
+            break;
+        default: return false;
+    }
+    const ByteRange out = bytes_of(t);  // (an op reading memory it overwrites cannot run twice)
+    for (int k = 0; k < kMaxSrc; ++k)  // (a cpy's src[1] is its destination: written, not read)
+        if (t.src[k] && !(t.op == OpKind::Cpy && k == 1) && bytes_of(*t.src[k]).overlaps(out)) return false;
+    return true;
+}
+
 // A node may start without a barrier (threads run ahead into it) when nothing it reads or writes
 // can race with the nodes since the last barrier:
-//   (1) every source overlapping memory written since the barrier was written by a row-local node
-//       of the same shape that this row-local node reads row-aligned (each thread reads only rows
-//       it wrote itself) — typically norm -> mul -> add chains;
+//   (1) every source overlapping memory written since the barrier was written by a replicated node
+//       (each thread wrote all of it), or by a row-local node of the same shape that this split
+//       row-local node reads row-aligned (each thread reads only rows it wrote itself) — norm ->
+//       mul -> add chains;
 //   (2) its output overlaps no memory read or written since the barrier;
 //   (3) at most one node of the phase uses the shared scratch (private slots are fixed per thread).
 // Independent nodes (Q/K/V projections of one input, gate/up) thus also run back to back.
 void CpuBackend::plan_barriers(std::span<Tensor* const> nodes, int nth) {
     sync_before_.assign(nodes.size(), 1);  // (the first compute node needs none: run() syncs)
+    replicate_.assign(nodes.size(), 0);
     if (nth <= 1) return;
-    std::vector<const Tensor*> written;  // nodes computed since the last barrier
-    std::vector<ByteRange> touched;      // bytes read or written since the last barrier
+    auto& written = plan_written_;  // nodes computed since the last barrier (and whether replicated)
+    auto& touched = plan_touched_;  // bytes read or written since the last barrier
+    written.clear();
+    touched.clear();
     bool shared_scratch = false;
     bool first = true;
     for (size_t i = 0; i < nodes.size(); ++i) {
@@ -275,21 +310,22 @@ void CpuBackend::plan_barriers(std::span<Tensor* const> nodes, int nth) {
             continue;
         }
         const WorkSize ws = op_work_size(*t, nth);
+        const bool rep = replicable(*t, nth);
         bool can_skip = !first && !(shared_scratch && ws.shared > 0);
         if (can_skip) {
             const ByteRange out = bytes_of(*t);
-            for (const ByteRange& r : touched)
-                if (r.overlaps(out)) can_skip = false;
+            for (const auto& [b, e] : touched)
+                if (ByteRange{b, e}.overlaps(out)) can_skip = false;
             for (int k = 0; k < kMaxSrc && can_skip; ++k) {
                 const Tensor* s = t->src[k];
                 if (!s) continue;
                 const ByteRange in = bytes_of(*s);
-                for (const Tensor* w : written) {
-                    if (!bytes_of(*w).overlaps(in)) continue;
+                for (const auto& [w, w_rep] : written) {
+                    if (w_rep || !bytes_of(*w).overlaps(in)) continue;
                     // s is w itself or a same-rows reshape of it (row r of s is row r of w).
                     const bool same_rows = w == s || (s->view_src == w && s->view_offset == 0 && s->is_contiguous() &&
                                                       s->ne[0] == w->ne[0] && s->nrows() == w->nrows());
-                    const bool row_aligned = same_rows && row_local(w->op) && w->is_contiguous() &&
+                    const bool row_aligned = !rep && same_rows && row_local(w->op) && w->is_contiguous() &&
                                              reads_rows_aligned(*t, *s);
                     if (!row_aligned) can_skip = false;
                 }
@@ -303,10 +339,15 @@ void CpuBackend::plan_barriers(std::span<Tensor* const> nodes, int nth) {
             shared_scratch = false;
         }
         sync_before_[i] = (can_skip || first_node) ? 0 : 1;
-        written.push_back(t);
-        touched.push_back(bytes_of(*t));
+        replicate_[i] = rep ? 1 : 0;
+        written.emplace_back(t, rep);
+        const ByteRange out = bytes_of(*t);
+        touched.emplace_back(out.begin, out.end);
         for (const Tensor* s : t->src)
-            if (s) touched.push_back(bytes_of(*s));
+            if (s) {
+                const ByteRange in = bytes_of(*s);
+                touched.emplace_back(in.begin, in.end);
+            }
         shared_scratch = shared_scratch || ws.shared > 0;
     }
 }

@@ -10,6 +10,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "backend/backend.h"
@@ -49,15 +50,24 @@ public:
 
     // Barriers the last compute() needed / elided (row-aligned element-wise chains skip them).
     size_t barriers_planned() const;
+    // Small row-local nodes run replicated on every thread (see replicable()); on by default,
+    // switchable so tests can compare both plans.
+    void set_replicate_small_ops(bool on) { replicate_small_ops_ = on; }
 
 private:
     void plan_barriers(std::span<Tensor* const> nodes, int nth);
+    bool replicable(const Tensor& t, int nth) const;
+    // Row-local nodes up to this many elements run replicated (every thread computes all rows).
+    static constexpr int64_t kReplicateMaxElems = 8192;
 
     const char* name_;
     Isa isa_;
     ThreadPool pool_;
     std::vector<unsigned char> work_;  // scratch shared by all threads of one compute()
     std::vector<uint8_t> sync_before_;  // per node of the current compute: barrier before it
+    std::vector<uint8_t> replicate_;    // per node: every thread computes all of it
+    std::vector<std::pair<const Tensor*, bool>> plan_written_;         // plan_barriers' working sets,
+    std::vector<std::pair<const char*, const char*>> plan_touched_;  // kept to avoid reallocation
     // Per node of the current compute: its work-unit counter (OpCtx::unit_counter), one cache line
     // each so nodes running back to back do not contend; zeroed before each run.
     struct alignas(64) UnitCounter {
@@ -65,6 +75,7 @@ private:
     };
     std::unique_ptr<UnitCounter[]> unit_counters_;
     size_t unit_counters_size_ = 0;
+    bool replicate_small_ops_ = true;
     bool profiling_ = false;
     bool print_profile_ = false;
     double op_seconds_[static_cast<int>(OpKind::Count)] = {};
