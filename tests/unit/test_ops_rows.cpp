@@ -1,7 +1,8 @@
-// Elementwise row kernels (backend/cpu/cpu_rows.h): every ISA level gives bitwise the scalar
-// result, for lengths with and without a vector tail.
+// Row kernels (backend/cpu/cpu_rows.h): every ISA level gives bitwise the scalar result, for
+// lengths with and without a vector tail; the norms' double sums are the sums.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <random>
 #include <vector>

@@ -125,25 +125,6 @@ void op_gated(Tensor& dst, const OpCtx& c) {
     }
 }
 
-// Sum over i < n of (x[i] - shift) (squared when `square`) in double, over 8 independent
-// accumulators combined in a fixed order: no long dependency chain (a 128-float head row was
-// latency bound), and the same result on every ISA level and for every batch.
-namespace {
-double sum_f64(const float* x, int64_t n, float shift, bool square) {
-    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; ++j) {
-            const double d = static_cast<double>(x[i + j] - shift);
-            acc[j] += square ? d * d : d;
-        }
-    for (int j = 0; i < n; ++i, ++j) {
-        const double d = static_cast<double>(x[i] - shift);
-        acc[j] += square ? d * d : d;
-    }
-    return ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
-}
-}  // namespace
 
 void op_norm(Tensor& dst, const OpCtx& c) {
     const Tensor& a = *dst.src[0];
@@ -156,12 +137,12 @@ void op_norm(Tensor& dst, const OpCtx& c) {
         float* y = reinterpret_cast<float*>(dst.row_ptr(ri.i1, ri.i2, ri.i3));
         const float* x = f32_row(a, ri, y);  // gathering into y is safe: y is rewritten below
         if (dst.op == OpKind::RmsNorm) {
-            const double ss = sum_f64(x, n, 0.0f, true);
+            const double ss = sum_f64(c.isa, x, n, 0.0f, true);
             const float k = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(n) + eps));
             scale_row(c.isa, x, k, y, n);
         } else {
-            const float mean = static_cast<float>(sum_f64(x, n, 0.0f, false) / static_cast<double>(n));
-            const double var = sum_f64(x, n, mean, true);
+            const float mean = static_cast<float>(sum_f64(c.isa, x, n, 0.0f, false) / static_cast<double>(n));
+            const double var = sum_f64(c.isa, x, n, mean, true);
             const float k = static_cast<float>(1.0 / std::sqrt(var / static_cast<double>(n) + eps));
             for (int64_t i = 0; i < n; ++i) y[i] = (x[i] - mean) * k;
         }

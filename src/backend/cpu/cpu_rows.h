@@ -1,6 +1,7 @@
-// Elementwise row kernels of the CPU backend (a+b, a*b, a/b, x*k) with a scalar version and an
-// AVX2 version (cpu_rows_avx2.cpp) picked by the backend's ISA level. Each output is one IEEE
-// operation on its inputs, so every level gives bitwise the same result.
+// Row kernels of the CPU backend (a+b, a*b, a/b, x*k, and the double sums of the norms) with a
+// scalar version and an AVX2 version (cpu_rows_avx2.cpp) picked by the backend's ISA level. Each
+// output is computed by the same IEEE operations in the same order on every level, so all levels
+// give bitwise the same result.
 #pragma once
 
 #include <cstdint>
@@ -14,7 +15,34 @@ enum class RowOp { Add, Mul, Div };
 namespace avx2 {
 void binary_row(RowOp op, const float* a, const float* b, float* y, int64_t n);
 void scale_row(const float* x, float k, float* y, int64_t n);
+double sum_f64(const float* x, int64_t n, float shift, bool square);
 }  // namespace avx2
+
+// Sum over i < n of d = double(x[i] - shift), or of d*d when `square`, over 8 accumulators (element
+// i goes to accumulator i % 8 of its 8-element step; the tail to accumulators 0, 1, ...) combined in
+// one fixed order: no long dependency chain (a 128-float head row was latency bound).
+inline double sum_f64_scalar(const float* x, int64_t n, float shift, bool square) {
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; ++j) {
+            const double d = static_cast<double>(x[i + j] - shift);
+            acc[j] += square ? d * d : d;
+        }
+    for (int j = 0; i < n; ++i, ++j) {
+        const double d = static_cast<double>(x[i] - shift);
+        acc[j] += square ? d * d : d;
+    }
+    return ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+}
+
+inline double sum_f64(Isa isa, const float* x, int64_t n, float shift, bool square) {
+#if defined(HEARTH_X86)
+    if (use_avx2(isa)) return avx2::sum_f64(x, n, shift, square);
+#endif
+    (void)isa;
+    return sum_f64_scalar(x, n, shift, square);
+}
 
 inline void binary_row(Isa isa, RowOp op, const float* a, const float* b, float* y, int64_t n) {
 #if defined(HEARTH_X86)

@@ -31,4 +31,33 @@ void scale_row(const float* x, float k, float* y, int64_t n) {
     for (; i < n; ++i) y[i] = x[i] * k;
 }
 
+double sum_f64(const float* x, int64_t n, float shift, bool square) {
+    // Accumulators 0..3 in lo, 4..7 in hi: the same additions as sum_f64_scalar.
+    const __m256 vs = _mm256_set1_ps(shift);
+    __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
+    int64_t i = 0;
+    if (square) {
+        for (; i + 8 <= n; i += 8) {
+            const __m256 v = _mm256_sub_ps(_mm256_loadu_ps(x + i), vs);
+            const __m256d a = _mm256_cvtps_pd(_mm256_castps256_ps128(v)), b = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
+            lo = _mm256_add_pd(lo, _mm256_mul_pd(a, a));
+            hi = _mm256_add_pd(hi, _mm256_mul_pd(b, b));
+        }
+    } else {
+        for (; i + 8 <= n; i += 8) {
+            const __m256 v = _mm256_sub_ps(_mm256_loadu_ps(x + i), vs);
+            lo = _mm256_add_pd(lo, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+            hi = _mm256_add_pd(hi, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+        }
+    }
+    alignas(32) double acc[8];
+    _mm256_store_pd(acc, lo);
+    _mm256_store_pd(acc + 4, hi);
+    for (int j = 0; i < n; ++i, ++j) {
+        const double d = static_cast<double>(x[i] - shift);
+        acc[j] += square ? d * d : d;
+    }
+    return ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+}
+
 }  // namespace hearth::cpu::avx2
