@@ -3,6 +3,7 @@
 // big batch, alone, and with other sequences' cells between its keys: bitwise equal).
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -10,9 +11,11 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "backend/cpu/cpu_backend.h"
+#include "backend/cpu/cpu_ops.h"
 #include "backend/scheduler.h"
 #include "core/graph.h"
 #include "core/mask.h"
@@ -244,6 +247,49 @@ TEST(OpsFlashAttnAvx512, InterleavedSequencesEqualPacked) {
     const std::vector<float> b = run(mixed, cpu::Isa::Avx512, 1);
     ASSERT_EQ(a.size(), b.size());
     EXPECT_EQ(0, std::memcmp(a.data(), b.data(), sizeof(float) * a.size()));
+}
+
+// Units claimed dynamically (OpCtx::unit_counter, as CpuBackend does for ops that claim units) give
+// the bits of one thread doing every unit.
+TEST(OpsFlashAttnAvx512, DynamicUnitClaimsSameBits) {
+    if (!have_avx512()) GTEST_SKIP() << "no AVX-512";
+    std::mt19937 rng(21);
+    Problem p = random_problem(rng, 128, 128, 70, 200, 8, 2, DType::F16, DType::F16);
+    causal_mask(p, 0, true);
+    Context ctx;
+    Tensor* q = leaf(ctx, DType::F32, {p.D, p.nq, p.nh}, p.q, "q");
+    Tensor* k = leaf(ctx, p.kt, {p.D, p.nkv, p.nhkv}, p.k, "k");
+    Tensor* v = leaf(ctx, p.vt, {p.Dv, p.nkv, p.nhkv}, p.v, "v");
+    Tensor* mask = leaf(ctx, DType::F32, {p.nkv, p.nq}, p.mask, "mask");
+    Tensor* out = ops::flash_attn(ctx, q, k, v, mask, 0.09f);
+    ctx.alloc_data(out);
+    auto run_threads = [&](int nth, bool dynamic) {
+        const size_t per = cpu::flash_attn_work_size(*out, nth).per_thread + 64;
+        std::vector<unsigned char> scratch(per * static_cast<size_t>(nth));
+        std::atomic<int64_t> counter{0};
+        std::memset(out->data, 0xFF, out->nbytes());  // NaN: a unit nobody ran shows
+        std::vector<std::thread> ts;
+        for (int i = 0; i < nth; ++i)
+            ts.emplace_back([&, i] {
+                cpu::OpCtx c;
+                c.ith = i;
+                c.nth = nth;
+                c.isa = cpu::Isa::Avx512;
+                c.per_thread = scratch.data() + per * static_cast<size_t>(i);
+                c.unit_counter = dynamic ? &counter : nullptr;
+                cpu::compute_node(*out, c);
+            });
+        for (auto& t : ts) t.join();
+        const float* o = static_cast<const float*>(out->data);
+        return std::vector<float>(o, o + out->nelements());
+    };
+    const std::vector<float> one = run_threads(1, false);
+    for (int nth : {2, 3}) {
+        for (bool dynamic : {false, true}) {
+            const std::vector<float> got = run_threads(nth, dynamic);
+            EXPECT_EQ(0, std::memcmp(one.data(), got.data(), sizeof(float) * one.size())) << nth << " threads, dynamic " << dynamic;
+        }
+    }
 }
 
 }  // namespace

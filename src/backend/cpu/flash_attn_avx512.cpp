@@ -388,12 +388,9 @@ void flash_attn(Tensor& dst, const OpCtx& c, const FlashPlan& p) {
 
     const bool v_float = v.type == DType::F32 || v.type == DType::F16 || v.type == DType::BF16;
 
-    // Units in decreasing query-block order (causal: later blocks see more keys), dealt to the
-    // threads in a snake (0 1 .. n-1 n-1 .. 1 0 0 1 ..) so every thread gets a similar share.
+    // Unit us in decreasing query-block order (causal: later blocks see more keys).
     const int64_t per_qb = p.nhkv * p.n_sub;
-    for (int64_t round = 0;; ++round) {
-        const int64_t us = round * c.nth + (round % 2 == 0 ? c.ith : c.nth - 1 - c.ith);
-        if (us >= p.units) break;
+    auto run_unit = [&](int64_t us) {
         const int64_t qb = p.n_qb - 1 - us / per_qb;
         const int64_t sub = us % per_qb % p.n_sub;
         const int64_t hk = us % per_qb / p.n_sub;
@@ -434,6 +431,8 @@ void flash_attn(Tensor& dst, const OpCtx& c, const FlashPlan& p) {
                 vs = sizeof(float) * static_cast<size_t>(p.Dv);
             }
             // Row blocks: scores, softmax, then P.V while the block's probabilities are hot.
+            // Every row block's scores while the K tile is hot, then softmax and P.V per block
+            // while the V tile is.
             for_row_blocks(rows, [&](int64_t r0, auto tag) {
                 constexpr int RB = decltype(tag)::value;
                 const int64_t nr = std::min<int64_t>(RB, rows - r0);
@@ -444,7 +443,10 @@ void flash_attn(Tensor& dst, const OpCtx& c, const FlashPlan& p) {
                 #pragma GCC unroll 16
                 for (int i = 0; i < RB; ++i) qp[i] = qptr[r0 + std::min<int64_t>(i, nr - 1)];
                 scores_dispatch<RB>(ek, qp, kb, ks, tn, lowest(bvis), highest(bvis), p.D, sc + r0 * kTile);
-
+            });
+            for_row_blocks(rows, [&](int64_t r0, auto tag) {
+                constexpr int RB = decltype(tag)::value;
+                const int64_t nr = std::min<int64_t>(RB, rows - r0);
                 const float* pp[RB];
                 float cr[RB];
                 float* ap[RB];
@@ -485,6 +487,15 @@ void flash_attn(Tensor& dst, const OpCtx& c, const FlashPlan& p) {
                 const __mmask16 mk = tail_mask(p.Dv - d);
                 _mm512_mask_storeu_ps(out + d, mk, _mm512_mul_ps(_mm512_maskz_loadu_ps(mk, a + d), inv));
             }
+        }
+    };
+    if (c.unit_counter) {  // claimed dynamically, largest first
+        for (int64_t us = first_unit(c); us < p.units; us = next_unit(c, us)) run_unit(us);
+    } else {  // dealt in a snake (0 1 .. n-1 n-1 .. 1 0 0 1 ..): similar shares
+        for (int64_t round = 0;; ++round) {
+            const int64_t us = round * c.nth + (round % 2 == 0 ? c.ith : c.nth - 1 - c.ith);
+            if (us >= p.units) break;
+            run_unit(us);
         }
     }
 }
