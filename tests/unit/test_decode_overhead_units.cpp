@@ -1,6 +1,7 @@
 // Decode-overhead machinery of the CPU backend: dynamic work-unit claiming (OpCtx::unit_counter)
-// hands every unit to exactly one thread, and a dynamically split quantized mul_mat gives bitwise
-// the same result as one thread computing it, run after run.
+// hands every unit to exactly one thread; a dynamically split quantized mul_mat, replicated small
+// nodes and sibling mul_mats reusing quantized activations give bitwise the results of one thread
+// without them, run after run.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -167,11 +168,12 @@ struct RunResult {
     size_t barriers = 0;
 };
 
-RunResult run_layers(int T, int nth, bool replicate) {
+RunResult run_layers(int T, int nth, bool replicate, bool reuse = true) {
     MiniModel m;
     build_layers(m, T, /*n_past=*/5, /*seed=*/21);
     cpu::CpuBackend cpu(nth);
     cpu.set_replicate_small_ops(replicate);
+    cpu.set_reuse_activations(reuse);
     Scheduler s({&cpu});
     RunResult r;
     for (int rep = 0; rep < 8; ++rep) {  // the cache rows are rewritten with the same values
@@ -188,15 +190,20 @@ RunResult run_layers(int T, int nth, bool replicate) {
     return r;
 }
 
-// Replicated small nodes (every thread computes the whole row) change the plan, never the bits:
-// 1 thread, 2/3/5 threads with and without replication all agree, and decode needs fewer barriers.
+// Replicated small nodes (every thread computes the whole row) and activations reused by sibling
+// mul_mats (Q4_0 / Q8_0 / Q4_K projections of one input) change the plan, never the bits: 1
+// thread without either, 2/3/5 threads with and without each all agree, and decode needs fewer
+// barriers.
 TEST(DecodeOverheadReplicate, SameBitsFewerBarriers) {
     for (int T : {1, 2, 9}) {
-        const RunResult ref = run_layers(T, 1, true);
+        const RunResult ref = run_layers(T, 1, false, false);
+        EXPECT_EQ(run_layers(T, 1, true, true).out, ref.out) << "T " << T;
         for (int nth : {2, 3, 5}) {
-            const RunResult on = run_layers(T, nth, true), off = run_layers(T, nth, false);
+            const RunResult on = run_layers(T, nth, true), off = run_layers(T, nth, false, false);
             EXPECT_EQ(on.out, ref.out) << "T " << T << " nth " << nth;
             EXPECT_EQ(off.out, ref.out) << "T " << T << " nth " << nth;
+            EXPECT_EQ(run_layers(T, nth, true, false).out, ref.out) << "T " << T << " nth " << nth;
+            EXPECT_EQ(run_layers(T, nth, false, true).out, ref.out) << "T " << T << " nth " << nth;
             EXPECT_EQ(on.caches, ref.caches) << "T " << T << " nth " << nth;
             EXPECT_LE(on.barriers, off.barriers);
             if (T == 1) {

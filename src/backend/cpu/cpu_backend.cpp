@@ -169,6 +169,7 @@ void CpuBackend::compute(std::span<Tensor* const> nodes) {
     unsigned char* base = work_.data();
     base += (kAlign - reinterpret_cast<uintptr_t>(base) % kAlign) % kAlign;
 
+    plan_activation_reuse(nodes);
     plan_barriers(nodes, nth);
     if (unit_counters_size_ < nodes.size()) {
         unit_counters_ = std::make_unique<UnitCounter[]>(nodes.size());
@@ -196,6 +197,7 @@ void CpuBackend::compute(std::span<Tensor* const> nodes) {
             if (sync_before_[i]) pool_.barrier();
             c.shared = base;
             c.unit_counter = n > 1 && claims_units(*t) ? &unit_counters_[i].next : nullptr;
+            c.act_ready = act_ready_[i] != 0;
             c.ith = replicate_[i] ? 0 : ith;  // a replicated node: this thread computes all of it
             c.nth = replicate_[i] ? 1 : n;
             c.per_thread = base + max_shared + static_cast<size_t>(ith) * max_private;
@@ -311,7 +313,8 @@ void CpuBackend::plan_barriers(std::span<Tensor* const> nodes, int nth) {
         }
         const WorkSize ws = op_work_size(*t, nth);
         const bool rep = replicable(*t, nth);
-        bool can_skip = !first && !(shared_scratch && ws.shared > 0);
+        // (a mul_mat reusing its sibling's quantized activations only reads the shared scratch)
+        bool can_skip = !first && !(shared_scratch && ws.shared > 0 && !act_ready_[i]);
         if (can_skip) {
             const ByteRange out = bytes_of(*t);
             for (const auto& [b, e] : touched)
@@ -349,6 +352,21 @@ void CpuBackend::plan_barriers(std::span<Tensor* const> nodes, int nth) {
                 touched.emplace_back(in.begin, in.end);
             }
         shared_scratch = shared_scratch || ws.shared > 0;
+    }
+}
+
+// Sibling mul_mats (Q/K/V of one input, gate/up) quantize the same activations: a mul_mat that
+// directly follows one with the same input (only views between) reuses what the first left in
+// the scratch instead of quantizing again (and skips that phase's barrier for many rows).
+void CpuBackend::plan_activation_reuse(std::span<Tensor* const> nodes) {
+    act_ready_.assign(nodes.size(), 0);
+    if (!reuse_activations_) return;
+    const Tensor* prev = nullptr;  // the previous computing node
+    for (size_t i = 0; i < nodes.size(); ++i) {
+        const Tensor* t = nodes[i];
+        if (t->op == OpKind::View || t->op == OpKind::None) continue;
+        if (prev && mul_mat_shares_activations(*prev, *t)) act_ready_[i] = 1;
+        prev = t;
     }
 }
 

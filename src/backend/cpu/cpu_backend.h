@@ -53,10 +53,14 @@ public:
     // Small row-local nodes run replicated on every thread (see replicable()); on by default,
     // switchable so tests can compare both plans.
     void set_replicate_small_ops(bool on) { replicate_small_ops_ = on; }
+    // Sibling mul_mats reuse the quantized activations of the one before (plan_activation_reuse);
+    // on by default, switchable for tests.
+    void set_reuse_activations(bool on) { reuse_activations_ = on; }
 
 private:
     void plan_barriers(std::span<Tensor* const> nodes, int nth);
     bool replicable(const Tensor& t, int nth) const;
+    void plan_activation_reuse(std::span<Tensor* const> nodes);
     // Row-local nodes up to this many elements run replicated (every thread computes all rows).
     static constexpr int64_t kReplicateMaxElems = 8192;
 
@@ -66,6 +70,7 @@ private:
     std::vector<unsigned char> work_;  // scratch shared by all threads of one compute()
     std::vector<uint8_t> sync_before_;  // per node of the current compute: barrier before it
     std::vector<uint8_t> replicate_;    // per node: every thread computes all of it
+    std::vector<uint8_t> act_ready_;    // per node: mul_mat whose quantized activations are in scratch
     std::vector<std::pair<const Tensor*, bool>> plan_written_;         // plan_barriers' working sets,
     std::vector<std::pair<const char*, const char*>> plan_touched_;  // kept to avoid reallocation
     // Per node of the current compute: its work-unit counter (OpCtx::unit_counter), one cache line
@@ -76,6 +81,7 @@ private:
     std::unique_ptr<UnitCounter[]> unit_counters_;
     size_t unit_counters_size_ = 0;
     bool replicate_small_ops_ = true;
+    bool reuse_activations_ = true;
     bool profiling_ = false;
     bool print_profile_ = false;
     double op_seconds_[static_cast<int>(OpKind::Count)] = {};

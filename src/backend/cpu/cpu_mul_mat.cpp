@@ -9,6 +9,7 @@
 #include "backend/cpu/cpu_simd.h"
 #include "backend/cpu/matmul.h"
 #include "backend/cpu/matmul_float.h"
+#include "backend/cpu/matmul_internal.h"
 #include "backend/cpu/repack.h"
 #include "core/error.h"
 #include "quant/fp16.h"
@@ -98,6 +99,17 @@ WorkSize mul_mat_work_size(const Tensor& node, int nth) {
     return ws;
 }
 
+bool mul_mat_shares_activations(const Tensor& a, const Tensor& b) {
+    if (a.op != OpKind::MulMat || b.op != OpKind::MulMat) return false;
+    const Tensor &wa = *a.src[0], &wb = *b.src[0], &xa = *a.src[1], &xb = *b.src[1];
+    if (!use_kernel(wa) || !use_kernel(wb) || xa.data != xb.data) return false;
+    for (int d = 0; d < kMaxDims; ++d)
+        if (xa.ne[d] != xb.ne[d] || xa.nb[d] != xb.nb[d]) return false;
+    // One byte layout for every weight type of the same k (matmul.h), but the scales follow the
+    // weight type's activation scheme: only types of one scheme share the bytes.
+    return detail::act_scheme(wa.type) == detail::act_scheme(wb.type) && wa.ne[2] == wb.ne[2] && wa.ne[3] == wb.ne[3];
+}
+
 // The repacked copy of w (repack.h) when one is registered and the ISA runs its kernel.
 const RepackedMatrix* repacked_for(const Tensor& w, Isa isa) {
     if (!repacked_kernel_supports(isa, w.type) || w.ne[2] != 1 || w.ne[3] != 1) return nullptr;
@@ -124,12 +136,13 @@ void op_mul_mat(Tensor& dst, const OpCtx& c) {
         HEARTH_ASSERT(qrow == quantized_activation_bytes(w.type, g.K, 1));  // kernel pads rows to 64
         // Phase 1: quantize all activation rows (every batch). Few rows (decode): every thread
         // quantizes them all into its private scratch, so no barrier is needed; else rows are
-        // split across threads into the shared scratch, then a barrier.
+        // split across threads into the shared scratch, then a barrier. Skipped when a sibling
+        // reading the same input left them in the scratch (c.act_ready).
         const int64_t total_rows = g.N * g.X2 * g.X3;
         const bool private_rows = total_rows <= kPrivateQuantRows;
         unsigned char* aq = private_rows ? c.per_thread : c.shared;
-        int64_t q0 = 0, q1 = total_rows;
-        if (!private_rows) split_range(total_rows, c.ith, c.nth, q0, q1);
+        int64_t q0 = 0, q1 = c.act_ready ? 0 : total_rows;
+        if (!private_rows && !c.act_ready) split_range(total_rows, c.ith, c.nth, q0, q1);
         for (int64_t r = q0; r < q1;) {
             const int64_t b = r / g.N, j = r % g.N;
             const int64_t j_end = std::min(g.N, j + (q1 - r));
@@ -139,7 +152,7 @@ void op_mul_mat(Tensor& dst, const OpCtx& c) {
                                  aq + static_cast<size_t>(b * g.N) * qrow);
             r += j_end - j;
         }
-        if (!private_rows) c.barrier();
+        if (!private_rows && !c.act_ready) c.barrier();
         // Phase 2: weight rows of each batch.
         for (int64_t u = first_unit(c); u < g.units; u = next_unit(c, u)) {
             const int64_t b = u / g.n_chunks, ch = u % g.n_chunks;

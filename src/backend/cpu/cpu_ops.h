@@ -34,11 +34,16 @@ struct OpCtx {
     unsigned char* per_thread = nullptr;  // this thread's private scratch
     ComputeErrors* errors = nullptr;
     Isa isa = Isa::Scalar;               // kernel level for quantized mul_mat
-    // The current node's next unclaimed work unit (zero when the node starts), or nullptr. Ops
-    // that cut their work into fixed units take them with first_unit/next_unit: dynamically from
-    // this counter when set (a thread the OS delays does not hold the others at the next barrier),
-    // else statically ith, ith + nth, ... A unit's result never depends on which thread runs it.
+    // The current node's work-unit counter (zero when the node starts), or nullptr. Ops that cut
+    // their work into fixed units take them with first_unit/next_unit: thread ith starts with unit
+    // ith (known in advance, so its weights can be prefetched), then claims units nth, nth+1, ...
+    // dynamically from this counter when set (a thread the OS delays does not hold the others at
+    // the next barrier), else statically ith + nth, ith + 2 nth, ... A unit's result never depends
+    // on which thread runs it.
     std::atomic<int64_t>* unit_counter = nullptr;
+    // mul_mat: the scratch already holds this node's quantized activations (a sibling reading the
+    // same input quantized them just before; see CpuBackend::plan_activation_reuse).
+    bool act_ready = false;
     void barrier() const {
         if (pool && nth > 1) pool->barrier();
     }
@@ -46,11 +51,9 @@ struct OpCtx {
 
 // Work-unit iteration: for (int64_t u = first_unit(c); u < n_units; u = next_unit(c, u)).
 // The counter only hands out indices; the data it guards is ordered by the barriers around the op.
-inline int64_t first_unit(const OpCtx& c) {
-    return c.unit_counter ? c.unit_counter->fetch_add(1, std::memory_order_relaxed) : c.ith;
-}
+inline int64_t first_unit(const OpCtx& c) { return c.ith; }
 inline int64_t next_unit(const OpCtx& c, int64_t u) {
-    return c.unit_counter ? c.unit_counter->fetch_add(1, std::memory_order_relaxed) : u + c.nth;
+    return c.unit_counter ? c.nth + c.unit_counter->fetch_add(1, std::memory_order_relaxed) : u + c.nth;
 }
 
 // Scratch an op needs: `shared` bytes plus `per_thread` bytes for each of nth threads.
@@ -91,6 +94,9 @@ void op_argmax(Tensor& dst, const OpCtx& c);
 WorkSize rope_work_size(const Tensor& node, int nth);
 WorkSize flash_attn_work_size(const Tensor& node, int nth);
 WorkSize mul_mat_work_size(const Tensor& node, int nth);
+// Whether mul_mat b, run right after mul_mat a, finds its quantized activations in the scratch a
+// left (both quantize the same input tensor into the same layout, in the same scratch slot).
+bool mul_mat_shares_activations(const Tensor& a, const Tensor& b);
 
 // Scalar math shared by the optimized ops and the reference.
 float gelu_tanh(float x);
