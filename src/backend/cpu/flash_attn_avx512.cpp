@@ -388,12 +388,14 @@ void flash_attn(Tensor& dst, const OpCtx& c, const FlashPlan& p) {
 
     const bool v_float = v.type == DType::F32 || v.type == DType::F16 || v.type == DType::BF16;
 
-    // Unit us in decreasing query-block order (causal: later blocks see more keys).
-    const int64_t per_qb = p.nhkv * p.n_sub;
+    // Unit us: KV head by KV head (the threads share a head's K/V while it is hot in cache), each
+    // head's query blocks in decreasing order (causal: later blocks see more keys, so the work
+    // left at the end comes in small pieces).
+    const int64_t per_head = p.n_qb * p.n_sub;
     auto run_unit = [&](int64_t us) {
-        const int64_t qb = p.n_qb - 1 - us / per_qb;
-        const int64_t sub = us % per_qb % p.n_sub;
-        const int64_t hk = us % per_qb / p.n_sub;
+        const int64_t hk = us / per_head;
+        const int64_t qb = p.n_qb - 1 - us % per_head / p.n_sub;
+        const int64_t sub = us % p.n_sub;
         const int64_t q0 = qb * p.qblk, nqb = std::min(p.nq, q0 + p.qblk) - q0;
         const int64_t h0 = hk * p.group + sub * p.gsub;
         const int64_t rows = p.gsub * nqb;  // row r = hi * nqb + qi
@@ -489,7 +491,7 @@ void flash_attn(Tensor& dst, const OpCtx& c, const FlashPlan& p) {
             }
         }
     };
-    if (c.unit_counter) {  // claimed dynamically, largest first
+    if (c.unit_counter) {  // claimed dynamically
         for (int64_t us = first_unit(c); us < p.units; us = next_unit(c, us)) run_unit(us);
     } else {  // dealt in a snake (0 1 .. n-1 n-1 .. 1 0 0 1 ..): similar shares
         for (int64_t round = 0;; ++round) {

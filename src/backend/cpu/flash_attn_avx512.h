@@ -16,9 +16,10 @@ constexpr int64_t kFaTile = 64;
 // every converted K/V tile is shared by up to kFaQBlock * group rows.
 constexpr int64_t kFaQBlock = 32;
 
-// Work split and per-thread scratch layout of one flash_attn node. Units (n_qb * nhkv * n_sub of
-// them) are taken in decreasing query-block order, dealt to the threads in a snake; a unit is
-// (query block, KV head, sub-group of gsub query heads) and its row r = head_in_sub * nqb + qi.
+// Work split and per-thread scratch layout of one flash_attn node. A unit is (KV head, query
+// block, sub-group of gsub query heads); its row r = head_in_sub * nqb + qi. Units are ordered KV
+// head by KV head, query blocks decreasing, and claimed dynamically (OpCtx::unit_counter) or dealt
+// to the threads in a snake.
 // Scratch offsets are in bytes from the thread's per_thread pointer, each 64-byte aligned:
 //   kt   [kFaTile][D]  f32  K tile converted from F16/BF16 (prompt units)
 //   vt   [kFaTile][Dv] f32  V tile converted / dequantized
