@@ -144,7 +144,7 @@ TEST(OpsFlashAttnAvx512, MatchesReferenceAwkwardShapes) {
     if (!have_avx512()) GTEST_SKIP() << "no AVX-512";
     const Shape shapes[] = {{64, 64, 1, 37, 8, 2},    {128, 128, 3, 130, 16, 8}, {256, 256, 17, 70, 4, 1},
                             {128, 64, 100, 200, 8, 1}, {80, 48, 17, 65, 4, 4},    {64, 128, 1, 300, 8, 8},
-                            {40, 24, 5, 9, 2, 1},     {128, 128, 100, 100, 2, 2}};
+                            {40, 24, 5, 9, 2, 1},     {128, 128, 100, 100, 2, 2}, {64, 64, 40, 100, 32, 1}};
     int case_id = 0;
     for (const Shape& s : shapes)
         for (DType kv : {DType::F32, DType::F16, DType::BF16})
@@ -204,7 +204,8 @@ TEST(OpsFlashAttnAvx512, RowsInBatchEqualRowsAlone) {
                        {64, 64, 40, 130, 8, 1, DType::F32, DType::F32, 50, 0},
                        {256, 256, 19, 100, 4, 1, DType::BF16, DType::BF16, 0, 30.0f},
                        {128, 96, 21, 90, 6, 2, DType::F16, DType::Q8_0, 0, 0},
-                       {80, 80, 9, 64, 3, 3, DType::F16, DType::F32, 0, 0}};
+                       {80, 80, 9, 64, 3, 3, DType::F16, DType::F32, 0, 0},
+                       {64, 64, 12, 80, 32, 2, DType::F16, DType::F16, 0, 0}};
     int id = 0;
     for (const C& c : cases) {
         SCOPED_TRACE("case " + std::to_string(id));

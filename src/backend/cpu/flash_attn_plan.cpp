@@ -27,7 +27,9 @@ FlashPlan flash_attn_plan(const Tensor& dst, int nth) {
     p.nh = q.ne[2];
     p.nhkv = k.ne[2];
     p.group = p.nh / p.nhkv;
-    p.qblk = std::max<int64_t>(1, std::min(kFaQBlock, p.nq));
+    // Query tokens per unit: kFaQBlock, fewer for wide GQA groups so a unit keeps about
+    // kFaMaxRows rows (its scores and accumulators stay in L2), never more than the batch has.
+    p.qblk = std::max<int64_t>(1, std::min({kFaQBlock, std::max<int64_t>(4, kFaMaxRows / std::max<int64_t>(1, p.group)), p.nq}));
     p.n_qb = (p.nq + p.qblk - 1) / p.qblk;
     // Split a GQA group into sub-groups only as far as needed to give every thread a unit (each
     // sub-group reads the KV tiles again).
