@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <mutex>
 #include <string>
+#include <utility>
 
 #include "backend/cpu/cpu_features.h"
 #include "backend/cpu/thread_pool.h"
@@ -97,6 +98,9 @@ WorkSize mul_mat_work_size(const Tensor& node, int nth);
 // Whether mul_mat b, run right after mul_mat a, finds its quantized activations in the scratch a
 // left (both quantize the same input tensor into the same layout, in the same scratch slot).
 bool mul_mat_shares_activations(const Tensor& a, const Tensor& b);
+// The weight bytes (unpacked or repacked) of thread ith's first work unit of mul_mat dst
+// (first_unit() == ith), for prefetching; {nullptr, 0} when it has none.
+std::pair<const void*, size_t> mul_mat_first_unit_weights(const Tensor& dst, int ith, int nth, Isa isa);
 
 // Scalar math shared by the optimized ops and the reference.
 float gelu_tanh(float x);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <functional>
@@ -31,6 +32,9 @@ public:
 
     // All nth threads of the current run() wait here until all arrived.
     void barrier();
+    // The same; a thread that has to wait meanwhile prefetches [p, p + bytes) into its L2 (the
+    // weights of its next work unit, so memory is not idle while threads wait for each other).
+    void barrier_prefetch(const void* p, size_t bytes);
 
     // Wait accounting (off by default; costs two clock reads per barrier when on): nanoseconds
     // each thread spent waiting in barrier() and barriers passed, summed since the last reset.
@@ -42,7 +46,7 @@ public:
 private:
     void worker_main(int ith);
     void wait_generation(uint32_t seen);
-    void wait_barrier_phase(uint32_t phase);
+    void wait_barrier_phase(uint32_t phase, const char* prefetch, size_t prefetch_bytes);
 
     struct alignas(64) ThreadSlot {  // one cache line per thread: no false sharing while timing
         uint64_t wait_ns = 0;
