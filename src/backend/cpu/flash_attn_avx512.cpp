@@ -263,7 +263,7 @@ bool row_softmax(float* s, uint64_t vis, const float* mrow, int64_t tn, float sc
     const float tile_max = _mm512_reduce_max_ps(vmax);
     if (!(tile_max > kNegInf)) return false;
     const float m_new = std::max(m, tile_max);
-    corr = m == kNegInf ? 0.0f : std::exp(m - m_new);
+    corr = m == kNegInf ? 0.0f : _mm512_cvtss_f32(exp16(_mm512_set1_ps(m - m_new)));
     const __m512 vm = _mm512_set1_ps(m_new);
     const __m512 zero = _mm512_setzero_ps();
     const __m512 fix = _mm512_set1_ps(72057594037927936.0f);  // 2^56: p <= 1 -> fits an int64
