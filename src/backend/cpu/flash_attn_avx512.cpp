@@ -429,7 +429,9 @@ void flash_attn(Tensor& dst, const OpCtx& c, const FlashPlan& p) {
             const int64_t tn = std::min(kTile, n_kv - t0);
             uint64_t any = 0;
             for (int64_t qi = 0; qi < nqb; ++qi) {
-                vis[qi] = visible_keys(mask ? reinterpret_cast<const float*>(mask->row_ptr(q0 + qi)) + t0 : nullptr, tn);
+                const float* mrow = mask ? reinterpret_cast<const float*>(mask->row_ptr(q0 + qi)) + t0 : nullptr;
+                if (mrow) prefetch_row(reinterpret_cast<const char*>(mrow + kTile), sizeof(float) * kTile);
+                vis[qi] = visible_keys(mrow, tn);
                 any |= vis[qi];
             }
             if (any == 0) continue;
