@@ -5,9 +5,9 @@
 #include <algorithm>
 #include <cstring>
 #include <string>
-#include <unordered_map>
 
 #include "core/error.h"
+#include "core/ptr_map.h"
 
 namespace hearth {
 
@@ -24,7 +24,8 @@ struct Scheduler::Impl {
     Context copies;                                         // copy tensors and views of copies
     std::vector<std::unique_ptr<MemoryPlanner>> planners;   // one arena per backend
     std::vector<std::unique_ptr<BackendBuffer>> arenas;     // the arena buffer of each planner
-    std::unordered_map<const Tensor*, int> where;           // tensor -> backend index
+    PtrMap<int> where;                                      // tensor -> backend index
+    PtrMap<Tensor*> copy_of;                                // per split: source -> its copy
     std::vector<Tensor*> order;                             // execution order incl. copies
     std::vector<Split> splits;
     std::vector<Rewire> rewired;
@@ -59,8 +60,8 @@ Scheduler::~Scheduler() {
 }
 
 int Scheduler::backend_of(const Tensor* t) const {
-    auto it = impl_->where.find(t);
-    return it == impl_->where.end() ? -1 : it->second;
+    const int* b = impl_->where.find(t);
+    return b ? *b : -1;
 }
 
 namespace {
@@ -135,7 +136,8 @@ void Scheduler::plan_impl(const Graph& g) {
         while (j < nodes.size() && (im.where[nodes[j]] == b || nodes[j]->op == OpKind::View)) ++j;
         Impl::Split sp{b, im.order.size(), 0, 0};
         // Copies for sources produced by another backend.
-        std::unordered_map<const Tensor*, Tensor*> copy_of;
+        PtrMap<Tensor*>& copy_of = im.copy_of;
+        copy_of.clear();
         for (size_t n = i; n < j; ++n) {
             Tensor* t = nodes[n];
             if (t->op == OpKind::View) continue;
@@ -147,14 +149,14 @@ void Scheduler::plan_impl(const Graph& g) {
                 if (r->op == OpKind::None && (!r->data || (r->flags & kFlagPlanned))) {
                     im.where.try_emplace(r, b);  // an input the planner places: with its first consumer
                 }
-                auto wr = im.where.find(r);
-                if (wr == im.where.end()) {
+                const int* wr = im.where.find(r);
+                if (!wr) {
                     // A leaf with memory (weights, KV cache, caller-owned input): readable in place
                     // when it lives in this backend's buffer, or in host memory and b is a host backend.
                     const int lb = index_of_buffer(r);
                     const bool host_mem = lb < 0 ? r->buffer == nullptr || r->buffer->backend().is_host() : backends_[lb]->is_host();
                     if (lb == b || (host_mem && backends_[b]->is_host())) continue;
-                } else if (wr->second == b) {
+                } else if (*wr == b) {
                     continue;
                 }
                 Tensor*& c = copy_of[r];
@@ -193,7 +195,10 @@ void Scheduler::plan_impl(const Graph& g) {
     for (Tensor* t : im.order)
         for (int k = 0; k < kMaxSrc; ++k) {
             Tensor* s = t->src[k];
-            if (s && !s->view_src && (!s->data || (s->flags & kFlagPlanned)) && !im.where.count(s)) im.where[s] = im.where[t];
+            if (s && !s->view_src && (!s->data || (s->flags & kFlagPlanned)) && !im.where.contains(s)) {
+                const int bt = *im.where.find(t);
+                im.where[s] = bt;
+            }
         }
 
     // 3. Memory: one plan per backend over the whole order.
@@ -203,15 +208,15 @@ void Scheduler::plan_impl(const Graph& g) {
     for (const auto& sp : im.splits) stats_.n_copies += sp.nodes_begin - sp.copies_begin;
     for (int b = 0; b < nb; ++b) {
         const PlanStats ps = im.planners[b]->plan(im.order, [&](const Tensor* t) {
-            auto it = im.where.find(t);
-            return it != im.where.end() && it->second == b;
+            const int* w = im.where.find(t);
+            return w && *w == b;
         });
         stats_.arena_bytes.push_back(ps.arena_bytes);
         stats_.arena_capacity.push_back(im.planners[b]->arena_capacity());
     }
     for (int b = 0; b < nb; ++b)  // arena tensors belong to that backend's buffer
         for (Tensor* t : im.order)
-            if (!t->view_src && im.arenas[b] && im.where.count(t) && im.where[t] == b) t->buffer = im.arenas[b].get();
+            if (const int* w = im.where.find(t); !t->view_src && im.arenas[b] && w && *w == b) t->buffer = im.arenas[b].get();
     MemoryPlanner::resolve_views(im.order);
 }
 
@@ -230,8 +235,8 @@ void Scheduler::compute(const Graph& g) {
             const Tensor* r = c->src[0];
             // Where the source lives: its scheduled backend, its buffer's backend, or host memory.
             Backend* src_be = nullptr;
-            if (auto it = im.where.find(r); it != im.where.end())
-                src_be = backends_[it->second];
+            if (const int* w = im.where.find(r))
+                src_be = backends_[*w];
             else if (r->buffer)
                 src_be = &r->buffer->backend();
             const size_t bytes = r->nbytes();

@@ -21,18 +21,14 @@ constexpr int kNumDeps = kMaxSrc + 1;
 }  // namespace
 
 void Graph::expand(Tensor* root) {
-    if (!root || seen_.count(root)) return;
+    if (!root || !seen_.try_emplace(root).second) return;
     stack_.clear();
     stack_.push_back({root, 0});
-    seen_.insert(root);
     while (!stack_.empty()) {
         auto& [t, next] = stack_.back();
         if (next < kNumDeps) {
             Tensor* d = dependency(t, next++);
-            if (d && !seen_.count(d)) {
-                seen_.insert(d);
-                stack_.push_back({d, 0});
-            }
+            if (d && seen_.try_emplace(d).second) stack_.push_back({d, 0});
             continue;
         }
         if (t->op == OpKind::None)

@@ -5,9 +5,9 @@
 #pragma once
 
 #include <string>
-#include <unordered_set>
 #include <vector>
 
+#include "core/ptr_map.h"
 #include "core/tensor.h"
 
 namespace hearth {
@@ -35,7 +35,7 @@ public:
 private:
     std::vector<Tensor*> nodes_;
     std::vector<Tensor*> leafs_;
-    std::unordered_set<const Tensor*> seen_;
+    PtrMap<char> seen_;  // tensors already added (allocation-free once warm)
     std::vector<std::pair<Tensor*, int>> stack_;  // reused DFS stack
 };
 

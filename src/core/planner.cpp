@@ -7,7 +7,6 @@
 #include <cstdlib>
 #include <limits>
 #include <string>
-#include <unordered_map>
 
 #include "core/error.h"
 
@@ -109,11 +108,13 @@ PlanStats MemoryPlanner::plan(const Graph& g) {
 PlanStats MemoryPlanner::plan(const std::vector<Tensor*>& order, const std::function<bool(const Tensor*)>& mine) {
     constexpr int kForever = std::numeric_limits<int>::max();
     const int n = static_cast<int>(order.size());
-    std::unordered_map<const Tensor*, int> last_use;  // memory owner -> last position reading it
-    last_use.reserve(order.size() * 2);
-    std::vector<Tensor*> inputs;                      // sources outside `order` that need memory
-    std::unordered_map<const Tensor*, int> position;
-    position.reserve(order.size() * 2);
+    // (member maps and vectors: cleared, not freed, so a decode step allocates nothing here)
+    PtrMap<int>& last_use = last_use_;  // memory owner -> last position reading it
+    PtrMap<int>& position = position_;
+    std::vector<Tensor*>& inputs = inputs_;  // sources outside `order` that need memory
+    last_use.clear();
+    position.clear();
+    inputs.clear();
     for (int i = 0; i < n; ++i) position[order[i]] = i;
 
     auto needs_memory = [&](const Tensor* t) {
@@ -123,16 +124,17 @@ PlanStats MemoryPlanner::plan(const std::vector<Tensor*>& order, const std::func
     for (int i = 0; i < n; ++i) {
         Tensor* t = order[i];
         const Tensor* self_root = root_of(t);
-        last_use[self_root] = std::max(last_use.count(self_root) ? last_use[self_root] : i, i);
-        if (t->flags & kFlagOutput) last_use[self_root] = kForever;
+        int& self_lu = *last_use.try_emplace(self_root, i).first;
+        self_lu = std::max(self_lu, i);
+        if (t->flags & kFlagOutput) self_lu = kForever;
         for (int k = 0; k < kMaxSrc; ++k) {
             Tensor* s = t->src[k];
             if (!s) continue;
             Tensor* r = s->view_src ? s->view_src : s;
-            int& lu = last_use.try_emplace(r, i).first->second;
+            int& lu = *last_use.try_emplace(r, i).first;
             lu = std::max(lu, i);
             if (s->flags & kFlagOutput) lu = kForever;
-            if (!position.count(r) && needs_memory(r) &&
+            if (!position.contains(r) && needs_memory(r) &&
                 std::find(inputs.begin(), inputs.end(), r) == inputs.end())
                 inputs.push_back(r);
         }
@@ -140,8 +142,8 @@ PlanStats MemoryPlanner::plan(const std::vector<Tensor*>& order, const std::func
 
     const auto aligned = [&](size_t b) { return std::max<size_t>(alignment_, (b + alignment_ - 1) / alignment_ * alignment_); };
     RangeAllocator ranges;
-    std::unordered_map<const Tensor*, std::pair<size_t, size_t>> placed;  // tensor -> (offset, size)
-    placed.reserve(order.size() * 2);
+    PtrMap<std::pair<size_t, size_t>>& placed = placed_;  // tensor -> (offset, size)
+    placed.clear();
     PlanStats st;
 
     auto place = [&](Tensor* t) {
@@ -157,11 +159,11 @@ PlanStats MemoryPlanner::plan(const std::vector<Tensor*>& order, const std::func
     std::vector<std::pair<size_t, size_t>> pending[kReleaseLag];
     int step = 0;  // counts computing nodes only (views are free)
     auto maybe_release = [&](const Tensor* r, int i) {
-        auto it = placed.find(r);
-        if (it == placed.end() || it->second.second == 0) return;
+        std::pair<size_t, size_t>* p = placed.find(r);
+        if (!p || p->second == 0) return;
         if (last_use[r] != i) return;
-        pending[step % kReleaseLag].push_back(it->second);
-        it->second.second = 0;  // mark released, keep the offset
+        pending[step % kReleaseLag].push_back(*p);
+        p->second = 0;  // mark released, keep the offset
     };
 
     for (Tensor* t : inputs) place(t);  // inputs are written before compute: live from the start
@@ -192,11 +194,11 @@ PlanStats MemoryPlanner::plan(const std::vector<Tensor*>& order, const std::func
         st.arena_grew = true;
     }
     // The offsets were remembered before release (size zeroed on release): recompute from the map.
-    for (auto& [t, range] : placed) {
-        Tensor* w = const_cast<Tensor*>(t);
+    placed.for_each([&](const void* t, const std::pair<size_t, size_t>& range) {
+        Tensor* w = static_cast<Tensor*>(const_cast<void*>(t));
         w->data = static_cast<char*>(base_) + range.first;
         w->flags |= kFlagPlanned;
-    }
+    });
     resolve_views(order);
     return st;
 }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/graph.h"
+#include "core/ptr_map.h"
 #include "core/tensor.h"
 
 namespace hearth {
@@ -58,6 +59,10 @@ private:
     void* base_ = nullptr;
     size_t capacity_ = 0;
     size_t n_allocs_ = 0;
+    // plan()'s working sets, kept between plans (cleared, not freed).
+    PtrMap<int> last_use_, position_;
+    PtrMap<std::pair<size_t, size_t>> placed_;
+    std::vector<Tensor*> inputs_;
 };
 
 }  // namespace hearth
