@@ -1,7 +1,8 @@
 // CPU attention ops: rotary position embedding (normal / NeoX, YaRN) and fused flash attention
 // (online softmax over KV tiles; each KV tile is converted to F32 once, or for a quantized K scored
 // with the integer dot kernels against Q8-quantized queries, and reused by every query head of its
-// GQA group and by a small block of query tokens).
+// GQA group and by a small block of query tokens). At the AVX-512 level a float K cache takes the
+// register-blocked path of flash_attn_avx512.h instead.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
