@@ -1,6 +1,8 @@
-// Micro-benchmark of the flash-attention op (single thread, one op call through compute_node) at
-// the Qwen3-0.6B shape (D = 128, 16 query heads over 8 KV heads, F16 K/V): a causal 512-token
-// prompt over 512 cells and one decoded token over 4096 cells, per ISA level (1 = avx2, 2 = avx512).
+// Micro-benchmark of the flash-attention op (single thread, one op call through compute_node) over
+// an F16 KV cache laid out like the runtime's ([D * n_head_kv, n_ctx], heads as views): a causal
+// 512-token prompt over 512 cells and one decoded token over 4096 cells, at the Qwen3-0.6B shape
+// (D = 128, 16 query heads over 8 KV heads) and Gemma 3 270M's (D = 256, 4 over 1), per ISA level
+// (1 = avx2, 2 = avx512).
 //   build-attn/bin/hearth_microbench --benchmark_filter=FlashAttn
 #include <benchmark/benchmark.h>
 
@@ -29,25 +31,27 @@ void fill(Tensor* t, std::mt19937& rng) {
     }
 }
 
-// Args: isa level, n_q, n_kv. Counts 2 * D FLOPs per visible (query head, key) pair for Q.K and as
-// many for P.V.
+// Args: isa level, n_q, n_kv, D, n_head, n_head_kv. Counts 2 * D FLOPs per visible (query head,
+// key) pair for Q.K and as many for P.V.
 void BM_FlashAttn(benchmark::State& state) {
     const auto isa = static_cast<cpu::Isa>(state.range(0));
     if (static_cast<int>(isa) > static_cast<int>(cpu::best_isa())) {
         state.SkipWithError("ISA level not available");
         return;
     }
-    const int64_t nq = state.range(1), nkv = state.range(2), D = 128, nh = 16, nhkv = 8;
+    const int64_t nq = state.range(1), nkv = state.range(2), D = state.range(3), nh = state.range(4), nhkv = state.range(5);
     Context ctx;
     std::mt19937 rng(7);
     Tensor* q = ctx.new_tensor(DType::F32, {D, nq, nh}, "q");
-    Tensor* k = ctx.new_tensor(DType::F16, {D, nkv, nhkv}, "k");
-    Tensor* v = ctx.new_tensor(DType::F16, {D, nkv, nhkv}, "v");
+    Tensor* kc = ctx.new_tensor(DType::F16, {D * nhkv, nkv}, "k_cache");
+    Tensor* vc = ctx.new_tensor(DType::F16, {D * nhkv, nkv}, "v_cache");
     Tensor* mask = ctx.new_tensor(DType::F32, {nkv, nq}, "mask");
-    for (Tensor* t : {q, k, v, mask}) ctx.alloc_data(t);
+    for (Tensor* t : {q, kc, vc, mask}) ctx.alloc_data(t);
     fill(q, rng);
-    fill(k, rng);
-    fill(v, rng);
+    fill(kc, rng);
+    fill(vc, rng);
+    Tensor* k = ops::view_3d(ctx, kc, D, nkv, nhkv, kc->nb[1], static_cast<size_t>(D) * 2, 0);  // [D, nkv, nhkv]
+    Tensor* v = ops::view_3d(ctx, vc, D, nkv, nhkv, vc->nb[1], static_cast<size_t>(D) * 2, 0);
     std::vector<int32_t> qp, kp;
     for (int64_t i = 0; i < nq; ++i) qp.push_back(static_cast<int32_t>(nkv - nq + i));
     for (int64_t j = 0; j < nkv; ++j) kp.push_back(static_cast<int32_t>(j));
@@ -73,12 +77,13 @@ void BM_FlashAttn(benchmark::State& state) {
     state.counters["GFLOP/s"] = benchmark::Counter(4.0 * D * pairs * nh * state.iterations() / 1e9, benchmark::Counter::kIsRate);
 }
 
-BENCHMARK(BM_FlashAttn)
-    ->ArgNames({"isa", "nq", "nkv"})
-    ->Args({1, 512, 512})
-    ->Args({2, 512, 512})
-    ->Args({1, 1, 4096})
-    ->Args({2, 1, 4096})
-    ->Unit(benchmark::kMillisecond);
+void fa_args(benchmark::internal::Benchmark* b) {
+    b->ArgNames({"isa", "nq", "nkv", "D", "nh", "nhkv"});
+    for (const auto& shape : {std::vector<int64_t>{128, 16, 8}, std::vector<int64_t>{256, 4, 1}})
+        for (int64_t nq : {512, 1})
+            for (int64_t isa : {1, 2}) b->Args({isa, nq, nq == 1 ? 4096 : 512, shape[0], shape[1], shape[2]});
+}
+
+BENCHMARK(BM_FlashAttn)->Apply(fa_args)->Unit(benchmark::kMillisecond);
 
 }  // namespace
