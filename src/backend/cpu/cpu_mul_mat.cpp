@@ -22,7 +22,7 @@ bool use_kernel(const Tensor& w) { return dtype_traits(w.type).block_elems > 1 &
 
 size_t align64(size_t n) { return (n + 63) / 64 * 64; }
 
-constexpr int64_t kUnitsPerThread = 8;
+constexpr int64_t kUnitsPerThread = 4;
 
 // Up to this many activation rows, each thread quantizes all of them itself (no barrier).
 constexpr int64_t kPrivateQuantRows = 8;
