@@ -449,7 +449,6 @@ void flash_attn(Tensor& dst, const OpCtx& c, const FlashPlan& p) {
                 vb = reinterpret_cast<const char*>(vt);
                 vs = sizeof(float) * static_cast<size_t>(p.Dv);
             }
-            // Row blocks: scores, softmax, then P.V while the block's probabilities are hot.
             // Every row block's scores while the K tile is hot, then softmax and P.V per block
             // while the V tile is.
             for_row_blocks(rows, [&](int64_t r0, auto tag) {
