@@ -1,4 +1,4 @@
-// CPU attention ops: rotary position embedding (normal / NeoX, YaRN) and fused flash attention
+// CPU attention op: fused flash attention (rotary position embedding is in cpu_ops_rope.cpp)
 // (online softmax over KV tiles; each KV tile is converted to F32 once, or for a quantized K scored
 // with the integer dot kernels against Q8-quantized queries, and reused by every query head of its
 // GQA group and by a small block of query tokens). At the AVX-512 level a float K cache takes the
@@ -21,59 +21,6 @@ namespace hearth::cpu {
 namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
-
-struct RopeConsts {
-    int n_dims;
-    bool neox;
-    float freq_scale, ext_factor, attn_factor, theta_scale;
-    float corr_low, corr_high;
-};
-
-// YaRN: the pair index below which a dimension rotates fast enough to keep extrapolating, for a
-// given number of full rotations over the original context.
-float yarn_corr_dim(int n_dims, int n_ctx_orig, float n_rot, float base) {
-    return n_dims * std::log(n_ctx_orig / (n_rot * 2.0f * static_cast<float>(M_PI))) / (2.0f * std::log(base));
-}
-
-RopeConsts rope_consts(const Tensor& t) {
-    RopeConsts k;
-    k.n_dims = t.param_i(0);
-    k.neox = t.param_i(1) == 2;
-    const int n_ctx_orig = t.param_i(2);
-    const float base = t.param_f(3);
-    k.freq_scale = t.param_f(4);
-    k.ext_factor = t.param_f(5);
-    k.attn_factor = t.param_f(6);
-    const float beta_fast = t.param_f(7), beta_slow = t.param_f(8);
-    k.theta_scale = std::pow(base, -2.0f / static_cast<float>(k.n_dims));
-    k.corr_low = 0.0f;
-    k.corr_high = 0.0f;
-    if (k.ext_factor != 0.0f && n_ctx_orig > 0) {
-        k.corr_low = std::max(0.0f, std::floor(yarn_corr_dim(k.n_dims, n_ctx_orig, beta_fast, base)));
-        k.corr_high = std::min(static_cast<float>(k.n_dims - 1), std::ceil(yarn_corr_dim(k.n_dims, n_ctx_orig, beta_slow, base)));
-    }
-    return k;
-}
-
-// cos/sin of every rotated pair i in [0, n_dims/2) at position pos (already scaled by mscale).
-void rope_cache(const RopeConsts& k, int32_t pos, float* cs, float* sn) {
-    float theta_extrap = static_cast<float>(pos);
-    float mscale = k.attn_factor;
-    if (k.ext_factor != 0.0f) mscale *= 1.0f + 0.1f * std::log(1.0f / k.freq_scale);
-    for (int i = 0; i < k.n_dims / 2; ++i) {
-        const float theta_interp = k.freq_scale * theta_extrap;
-        float theta = theta_interp;
-        if (k.ext_factor != 0.0f) {
-            const float y = (static_cast<float>(i) - k.corr_low) / std::max(0.001f, k.corr_high - k.corr_low);
-            const float ramp = 1.0f - std::min(1.0f, std::max(0.0f, y));
-            const float mix = ramp * k.ext_factor;
-            theta = theta_interp * (1.0f - mix) + theta_extrap * mix;
-        }
-        cs[i] = std::cos(theta) * mscale;
-        sn[i] = std::sin(theta) * mscale;
-        theta_extrap *= k.theta_scale;
-    }
-}
 
 // Flash-attention work decomposition: unit = (kv head, sub-group of its query heads, block of
 // query tokens).
@@ -144,47 +91,6 @@ void load_row_f32(const Tensor& t, const char* p, float* out, int64_t n, Isa isa
 }
 
 }  // namespace
-
-WorkSize rope_work_size(const Tensor& node, int nth) {
-    (void)nth;
-    return {0, sizeof(float) * static_cast<size_t>(node.param_i(0))};
-}
-
-void op_rope(Tensor& dst, const OpCtx& c) {
-    const Tensor& x = *dst.src[0];
-    const int32_t* pos = static_cast<const int32_t*>(dst.src[1]->data);
-    const RopeConsts k = rope_consts(dst);
-    const int64_t hd = x.ne[0], nh = x.ne[1];
-    const int half = k.n_dims / 2;
-    float* cs = reinterpret_cast<float*>(c.per_thread);
-    float* sn = cs + half;
-    int64_t r0, r1;
-    split_range(nh * x.ne[2], c.ith, c.nth, r0, r1);
-    int64_t cached_token = -1;
-    for (int64_t r = r0; r < r1; ++r) {
-        const int64_t h = r % nh, t = r / nh;
-        if (t != cached_token) {
-            rope_cache(k, pos[t], cs, sn);
-            cached_token = t;
-        }
-        const float* in = reinterpret_cast<const float*>(x.row_ptr(h, t));
-        float* out = reinterpret_cast<float*>(dst.row_ptr(h, t));
-        if (k.neox) {
-            for (int i = 0; i < half; ++i) {
-                const float a = in[i], b = in[i + half];
-                out[i] = a * cs[i] - b * sn[i];
-                out[i + half] = a * sn[i] + b * cs[i];
-            }
-        } else {
-            for (int i = 0; i < half; ++i) {
-                const float a = in[2 * i], b = in[2 * i + 1];
-                out[2 * i] = a * cs[i] - b * sn[i];
-                out[2 * i + 1] = a * sn[i] + b * cs[i];
-            }
-        }
-        for (int64_t i = k.n_dims; i < hd; ++i) out[i] = in[i];
-    }
-}
 
 WorkSize flash_attn_work_size(const Tensor& node, int nth) {
     const FaGeom g = fa_geom(node, nth);
