@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "backend/cpu/cpu_ops.h"
+#include "backend/cpu/cpu_rows.h"
 
 namespace hearth::cpu {
 namespace {
@@ -142,11 +143,7 @@ void op_rope(Tensor& dst, const OpCtx& c) {
         const float* in = reinterpret_cast<const float*>(x.row_ptr(h, t));
         float* out = reinterpret_cast<float*>(dst.row_ptr(h, t));
         if (k.neox) {
-            for (int i = 0; i < half; ++i) {
-                const float a = in[i], b = in[i + half];
-                out[i] = a * cs[i] - b * sn[i];
-                out[i + half] = a * sn[i] + b * cs[i];
-            }
+            rope_neox_row(c.isa, in, cs, sn, out, half);
         } else {
             for (int i = 0; i < half; ++i) {
                 const float a = in[2 * i], b = in[2 * i + 1];

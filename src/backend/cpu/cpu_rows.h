@@ -16,7 +16,21 @@ namespace avx2 {
 void binary_row(RowOp op, const float* a, const float* b, float* y, int64_t n);
 void scale_row(const float* x, float k, float* y, int64_t n);
 double sum_f64(const float* x, int64_t n, float shift, bool square);
+void rope_neox_row(const float* in, const float* cs, const float* sn, float* out, int64_t half);
 }  // namespace avx2
+
+// NeoX rotation of one head row: pairs (i, i + half) rotated by (cs[i], sn[i]); out may be in.
+inline void rope_neox_row(Isa isa, const float* in, const float* cs, const float* sn, float* out, int64_t half) {
+#if defined(HEARTH_X86)
+    if (use_avx2(isa)) return avx2::rope_neox_row(in, cs, sn, out, half);
+#endif
+    (void)isa;
+    for (int64_t i = 0; i < half; ++i) {
+        const float a = in[i], b = in[i + half];
+        out[i] = a * cs[i] - b * sn[i];
+        out[i + half] = a * sn[i] + b * cs[i];
+    }
+}
 
 // Sum over i < n of d = double(x[i] - shift), or of d*d when `square`, over 8 accumulators (element
 // i goes to accumulator i % 8 of its 8-element step; the tail to accumulators 0, 1, ...) combined in

@@ -60,4 +60,19 @@ double sum_f64(const float* x, int64_t n, float shift, bool square) {
     return ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
 }
 
+void rope_neox_row(const float* in, const float* cs, const float* sn, float* out, int64_t half) {
+    int64_t i = 0;
+    for (; i + 8 <= half; i += 8) {  // products then one add/sub each, as the scalar loop
+        const __m256 a = _mm256_loadu_ps(in + i), b = _mm256_loadu_ps(in + i + half);
+        const __m256 c = _mm256_loadu_ps(cs + i), s = _mm256_loadu_ps(sn + i);
+        _mm256_storeu_ps(out + i, _mm256_sub_ps(_mm256_mul_ps(a, c), _mm256_mul_ps(b, s)));
+        _mm256_storeu_ps(out + i + half, _mm256_add_ps(_mm256_mul_ps(a, s), _mm256_mul_ps(b, c)));
+    }
+    for (; i < half; ++i) {
+        const float a = in[i], b = in[i + half];
+        out[i] = a * cs[i] - b * sn[i];
+        out[i + half] = a * sn[i] + b * cs[i];
+    }
+}
+
 }  // namespace hearth::cpu::avx2
