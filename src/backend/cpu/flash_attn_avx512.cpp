@@ -59,11 +59,12 @@ inline __mmask16 tail_mask(int64_t n) {  // lanes [0, n) for 0 <= n; all 16 from
     return n >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << n) - 1u);
 }
 
-// Prefetch `bytes` of a cache row into L1 (the next tile's rows while this tile computes: a KV
+// Prefetch `bytes` of a cache row into L2 (the next tile's rows while this tile computes: a KV
 // head's rows are strided in the cache, 64 rows apart per tile, which the hardware prefetchers
-// follow poorly). Prefetches never fault, so a row past the cache end is harmless.
+// follow poorly; T1 measured ~8% faster than T0 from DRAM). Prefetches never fault, so a row past
+// the cache end is harmless.
 inline void prefetch_row(const char* row, size_t bytes) {
-    for (size_t o = 0; o < bytes; o += 64) _mm_prefetch(row + o, _MM_HINT_T0);
+    for (size_t o = 0; o < bytes; o += 64) _mm_prefetch(row + o, _MM_HINT_T1);
 }
 
 // Sixteen accumulators folded into one zmm: lane i = the lane sum of a[i]. Every accumulator goes
