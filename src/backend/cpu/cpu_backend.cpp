@@ -35,8 +35,9 @@ private:
 
 constexpr size_t kAlign = 64;
 
-// Ops whose work units threads claim dynamically (OpCtx::unit_counter).
-bool claims_units(const Tensor& t) { return t.op == OpKind::MulMat; }
+// Ops whose work units threads claim dynamically (OpCtx::unit_counter): mul_mat, and flash
+// attention (its AVX-512 path takes the counter; the others deal units statically).
+bool claims_units(const Tensor& t) { return t.op == OpKind::MulMat || t.op == OpKind::FlashAttn; }
 size_t align_up(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
 
 }  // namespace
