@@ -49,6 +49,8 @@ void quantize_act_row_scalar(detail::ActScheme scheme, const float* x, int64_t k
     float* d = reinterpret_cast<float*>(base + k);
     float* ds32 = d + nb;
     float* ds16 = ds32 + nb;
+    int32_t* ns32 = reinterpret_cast<int32_t*>(ds16 + 2 * nb);
+    int32_t* ns16 = ns32 + nb;
     if (scheme == detail::ActScheme::PerBlock256) {
         for (int64_t g = 0; g < nb / 8; ++g) {
             const float* xg = x + g * 256;
@@ -63,6 +65,9 @@ void quantize_act_row_scalar(detail::ActScheme scheme, const float* x, int64_t k
                 d[b] = dg;
                 ds16[2 * b] = dg * static_cast<float>(s0);
                 ds16[2 * b + 1] = dg * static_cast<float>(s1);
+                ns32[b] = -(s0 + s1);
+                ns16[2 * b] = -s0;
+                ns16[2 * b + 1] = -s1;
                 ds32[b] = dg * static_cast<float>(s0 + s1);
             }
         }
@@ -79,6 +84,9 @@ void quantize_act_row_scalar(detail::ActScheme scheme, const float* x, int64_t k
         d[b] = dr;
         ds16[2 * b] = dr * static_cast<float>(s0);
         ds16[2 * b + 1] = dr * static_cast<float>(s1);
+        ns32[b] = -(s0 + s1);
+        ns16[2 * b] = -s0;
+        ns16[2 * b + 1] = -s1;
         ds32[b] = scheme == detail::ActScheme::PerBlock32Sum ? detail::round_scale_fp16(db * static_cast<float>(s0 + s1))
                                                              : dr * static_cast<float>(s0 + s1);
     }
@@ -167,7 +175,7 @@ void quantize_activations_isa(Isa isa, DType wtype, const float* src, int64_t sr
         quantize_act_row_scalar(scheme, x, k, base);
 #endif
         // Zero the padding so buffers are deterministic.
-        const size_t used = static_cast<size_t>(k) + static_cast<size_t>(nb) * 16;
+        const size_t used = static_cast<size_t>(k) + static_cast<size_t>(nb) * 28;  // q, d, ds32, ds16, ns32, ns16
         std::memset(base + used, 0, rb - used);
     }
 }

@@ -61,6 +61,8 @@ void quantize_act_row_avx2(ActScheme scheme, const float* x, int64_t k, uint8_t*
     float* d = reinterpret_cast<float*>(base + k);
     float* ds32 = d + nb;
     float* ds16 = ds32 + nb;
+    int32_t* ns32 = reinterpret_cast<int32_t*>(ds16 + 2 * nb);
+    int32_t* ns16 = ns32 + nb;
     if (scheme == ActScheme::PerBlock256) {
         const __m256 sign = _mm256_set1_ps(-0.0f);
         for (int64_t g = 0; g < nb / 8; ++g) {
@@ -89,6 +91,9 @@ void quantize_act_row_avx2(ActScheme scheme, const float* x, int64_t k, uint8_t*
                 d[b] = dg;
                 ds16[2 * b] = dg * static_cast<float>(s0);
                 ds16[2 * b + 1] = dg * static_cast<float>(s1);
+                ns32[b] = -(s0 + s1);
+                ns16[2 * b] = -s0;
+                ns16[2 * b + 1] = -s1;
                 ds32[b] = dg * static_cast<float>(s0 + s1);
             }
         }
@@ -107,6 +112,9 @@ void quantize_act_row_avx2(ActScheme scheme, const float* x, int64_t k, uint8_t*
         d[b] = dr;
         ds16[2 * b] = dr * static_cast<float>(s0);
         ds16[2 * b + 1] = dr * static_cast<float>(s1);
+        ns32[b] = -(s0 + s1);
+        ns16[2 * b] = -s0;
+        ns16[2 * b + 1] = -s1;
         ds32[b] = scheme == ActScheme::PerBlock32Sum ? round_scale_fp16(db * static_cast<float>(s0 + s1))
                                                      : dr * static_cast<float>(s0 + s1);
     }

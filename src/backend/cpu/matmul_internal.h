@@ -18,10 +18,12 @@ namespace hearth::cpu::detail {
 //   float d[k/32]      per-32 scale
 //   float ds32[k/32]   d[b] * sum(q over block b)          (for weight offsets/mins per 32)
 //   float ds16[k/16]   d[e/32] * sum(q over 16-block e)    (for weight offsets/mins per 16)
+//   int32 ns32[k/32]   -sum(q over block b)                (exact integer offsets per 32)
+//   int32 ns16[k/16]   -sum(q over 16-block e)             (exact integer offsets per 16)
 // padded to a multiple of 64 bytes.
 static inline size_t act_row_bytes(int64_t k) {
     const size_t nb = static_cast<size_t>(k / 32);
-    const size_t bytes = static_cast<size_t>(k) + nb * 4 + nb * 4 + nb * 2 * 4;
+    const size_t bytes = static_cast<size_t>(k) + nb * 4 + nb * 4 + nb * 2 * 4 + nb * 4 + nb * 2 * 4;
     return (bytes + 63) / 64 * 64;
 }
 
@@ -49,6 +51,8 @@ struct ActRow {
     const float* d;
     const float* ds32;
     const float* ds16;
+    const int32_t* ns32;
+    const int32_t* ns16;
 };
 
 static inline ActRow act_row(const void* base, int64_t k, int64_t row) {
@@ -59,6 +63,8 @@ static inline ActRow act_row(const void* base, int64_t k, int64_t row) {
     r.d = reinterpret_cast<const float*>(p + k);
     r.ds32 = r.d + nb;
     r.ds16 = r.ds32 + nb;
+    r.ns32 = reinterpret_cast<const int32_t*>(r.ds16 + 2 * nb);
+    r.ns16 = r.ns32 + nb;
     return r;
 }
 

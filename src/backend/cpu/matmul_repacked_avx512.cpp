@@ -3,6 +3,9 @@
 // kernel's (matmul_x86_panels.h, panel_tile512): per sub-block s and half h,
 //   f = fma(float(int dot), sc*da, f); f = fma(mn, ds, f)
 // in ascending (s, h) order, so results are bitwise those of the unpacked path for every batch size.
+// Formats whose offset is an integer power of two (value = sc*(u - 2^kOffsetShift): Q4_0, Q5_0,
+// Q8_0, IQ4, Q6_K, Q3_K) take it exactly in the integer dot instead: the dot starts from
+// -sum(a) << kOffsetShift (act.ns32 / ns16) and the mn fma is dropped.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -34,7 +37,9 @@ inline __m512 cvt(__m512i v) { return _mm512_maskz_cvtepi32_ps(static_cast<__mma
 // weights(unit, s, wv): the 8 weight vectors (group g = elements 4g..4g+3 of sub-block s, u8),
 // scales(unit, s, sc, mn): per-row scale / offset of sub-block s (half h in sc[h] / mn[h]), computed
 // with the same float operations as the panel kernel's decoders (matmul_x86_decode.h).
+// kOffsetShift: u - 2^kOffsetShift is the signed weight (-1: a float offset/min, kept in mn).
 struct RQ4_0 {
+    static constexpr int kOffsetShift = 3;
     static constexpr int kSubs = 1, kUnit = 288;
     static constexpr bool kSub16 = false;
     static void weights(const uint8_t* u, int, __m512i wv[8]) {
@@ -53,6 +58,7 @@ struct RQ4_0 {
 };
 
 struct RQ5_0 {
+    static constexpr int kOffsetShift = 4;
     static constexpr int kSubs = 1, kUnit = 352;
     static constexpr bool kSub16 = false;
     static void weights(const uint8_t* u, int, __m512i wv[8]) {
@@ -76,6 +82,7 @@ struct RQ5_0 {
 };
 
 struct RQ4_1 {
+    static constexpr int kOffsetShift = -1;
     static constexpr int kSubs = 1, kUnit = 320;
     static constexpr bool kSub16 = false;
     static void weights(const uint8_t* u, int s, __m512i wv[8]) { RQ4_0::weights(u, s, wv); }
@@ -86,6 +93,7 @@ struct RQ4_1 {
 };
 
 struct RQ5_1 {
+    static constexpr int kOffsetShift = -1;
     static constexpr int kSubs = 1, kUnit = 384;
     static constexpr bool kSub16 = false;
     static void weights(const uint8_t* u, int s, __m512i wv[8]) { RQ5_0::weights(u, s, wv); }
@@ -96,6 +104,7 @@ struct RQ5_1 {
 };
 
 struct RQ2_K {
+    static constexpr int kOffsetShift = -1;
     static constexpr int kSubs = 8, kUnit = 1344;
     static constexpr bool kSub16 = true;
     static void weights(const uint8_t* u, int s, __m512i wv[8]) {
@@ -120,6 +129,7 @@ struct RQ2_K {
 };
 
 struct RQ3_K {
+    static constexpr int kOffsetShift = 2;
     static constexpr int kSubs = 8, kUnit = 1824;
     static constexpr bool kSub16 = true;
     static void weights(const uint8_t* u, int s, __m512i wv[8]) {
@@ -144,6 +154,7 @@ struct RQ3_K {
 };
 
 struct RQ8_0 {
+    static constexpr int kOffsetShift = 7;
     static constexpr int kSubs = 1, kUnit = 544;
     static constexpr bool kSub16 = false;
     static void weights(const uint8_t* u, int, __m512i wv[8]) {
@@ -157,6 +168,7 @@ struct RQ8_0 {
 };
 
 struct RQ4_K {
+    static constexpr int kOffsetShift = -1;
     static constexpr int kSubs = 8, kUnit = 2368;
     static constexpr bool kSub16 = false;
     static void weights(const uint8_t* u, int s, __m512i wv[8]) {
@@ -183,6 +195,7 @@ inline __m512i iq4_lut_u8() {
 }
 
 struct RIQ4_NL {
+    static constexpr int kOffsetShift = 7;
     static constexpr int kSubs = 1, kUnit = 288;
     static constexpr bool kSub16 = false;
     static void weights(const uint8_t* u, int, __m512i wv[8]) {
@@ -201,6 +214,7 @@ struct RIQ4_NL {
 };
 
 struct RQ5_K {
+    static constexpr int kOffsetShift = -1;
     static constexpr int kSubs = 8, kUnit = 2880;
     static constexpr bool kSub16 = false;
     static void weights(const uint8_t* u, int s, __m512i wv[8]) {
@@ -221,6 +235,7 @@ struct RQ5_K {
 };
 
 struct RIQ4_XS {
+    static constexpr int kOffsetShift = 7;
     static constexpr int kSubs = 8, kUnit = 2208;
     static constexpr bool kSub16 = false;
     static void weights(const uint8_t* u, int s, __m512i wv[8]) { RIQ4_NL::weights(u + 256 * s, 0, wv); }
@@ -231,6 +246,7 @@ struct RIQ4_XS {
 };
 
 struct RQ6_K {
+    static constexpr int kOffsetShift = 5;
     static constexpr int kSubs = 8, kUnit = 3360;
     static constexpr bool kSub16 = true, kQuad = true;
     static void weights(const uint8_t* u, int s, __m512i wv[8]) {
@@ -270,6 +286,18 @@ struct RQ6_K {
     }
 };
 
+// The integer dot's starting value for column act, sub-block s, half h: the exact offset term
+// -2^shift * sum(a) of formats with an integer offset, else 0.
+template <int kShift, bool kSub16>
+inline __m512i dot_init(const ActRow& act, int64_t s, int h) {
+    if constexpr (kShift < 0) {
+        return _mm512_setzero_si512();
+    } else {
+        const int32_t ns = kSub16 ? act.ns16[2 * s + h] : act.ns32[s];
+        return _mm512_set1_epi32(static_cast<int32_t>(static_cast<uint32_t>(ns) << kShift));
+    }
+}
+
 constexpr int kPrefetch = 2048;  // software prefetch distance (bytes) in a repacked tile stream
 
 template <class R, class = void>
@@ -297,7 +325,7 @@ void tile_cols_quad(const uint8_t* tile, const ActRow* act, int64_t s0, int64_t 
 #pragma GCC unroll 2
             for (int hh = 0; hh < 2; ++hh)
 #pragma GCC unroll 2
-                for (int c = 0; c < NC; ++c) ia[q][hh][c] = _mm512_setzero_si512();
+                for (int c = 0; c < NC; ++c) ia[q][hh][c] = dot_init<R::kOffsetShift, true>(act[c], sq + q, hh);
 #pragma GCC unroll 8
         for (int g = 0; g < 8; ++g) {
             __m512i w[4];
@@ -323,7 +351,7 @@ void tile_cols_quad(const uint8_t* tile, const ActRow* act, int64_t s0, int64_t 
                     const __m512 da = _mm512_set1_ps(act[c].d[s]);
                     const __m512 ds = _mm512_set1_ps(act[c].ds16[2 * s + hh]);
                     f[c] = _mm512_fmadd_ps(cvt(ia[q][hh][c]), _mm512_mul_ps(sc[hh], da), f[c]);
-                    f[c] = _mm512_fmadd_ps(mn[hh], ds, f[c]);
+                    if constexpr (R::kOffsetShift < 0) f[c] = _mm512_fmadd_ps(mn[hh], ds, f[c]);
                 }
         }
     }
@@ -374,7 +402,8 @@ void tile_cols(const uint8_t* tile, const ActRow* act, int64_t s0, int64_t s1, f
 #pragma GCC unroll 8
             for (int c = 0; c < NC; ++c)
 #pragma GCC unroll 4
-                for (int x = 0; x < kSplit; ++x) ia[c][x] = _mm512_setzero_si512();
+                for (int x = 0; x < kSplit; ++x)
+                    ia[c][x] = x == 0 ? dot_init<R::kOffsetShift, R::kSub16>(act[c], s, h) : _mm512_setzero_si512();
 #pragma GCC unroll 8
             for (int gq = 0; gq < kGroups; ++gq) {
                 const int g = h * kGroups + gq;
@@ -393,7 +422,7 @@ void tile_cols(const uint8_t* tile, const ActRow* act, int64_t s0, int64_t s1, f
                 const __m512 da = _mm512_set1_ps(act[c].d[s]);
                 const __m512 ds = _mm512_set1_ps(R::kSub16 ? act[c].ds16[2 * s + h] : act[c].ds32[s]);
                 f[c] = _mm512_fmadd_ps(cvt(sum), _mm512_mul_ps(sc[h], da), f[c]);
-                f[c] = _mm512_fmadd_ps(mn[h], ds, f[c]);
+                if constexpr (R::kOffsetShift < 0) f[c] = _mm512_fmadd_ps(mn[h], ds, f[c]);
             }
         }
     }
@@ -437,7 +466,7 @@ void decode_chunk(const uint8_t* tile, int64_t s0, int64_t s1, DecodedChunk& dc)
 
 // tile_cols over NT decoded chunks (NT consecutive 16-row tiles, each activation broadcast serves
 // all of them): per output the same integer dots and the same float chain as tile_cols.
-template <bool kSub16, int NT, int NC>
+template <bool kSub16, int kShift, int NT, int NC>
 void tiles_cols_decoded(const DecodedChunk* dc, const ActRow* act, int64_t s0, int64_t s1, float* const* out,
                         bool accumulate) {
     constexpr int kHalves = kSub16 ? 2 : 1;
@@ -457,7 +486,8 @@ void tiles_cols_decoded(const DecodedChunk* dc, const ActRow* act, int64_t s0, i
 #pragma GCC unroll 8
                 for (int c = 0; c < NC; ++c)
 #pragma GCC unroll 4
-                    for (int x = 0; x < kSplit; ++x) ia[t][c][x] = _mm512_setzero_si512();
+                    for (int x = 0; x < kSplit; ++x)
+                        ia[t][c][x] = x == 0 ? dot_init<kShift, kSub16>(act[c], s, h) : _mm512_setzero_si512();
 #pragma GCC unroll 8
             for (int gq = 0; gq < kGroups; ++gq) {
                 const int g = h * kGroups + gq;
@@ -485,7 +515,7 @@ void tiles_cols_decoded(const DecodedChunk* dc, const ActRow* act, int64_t s0, i
                     const __m512 da = _mm512_set1_ps(act[c].d[s]);
                     const __m512 ds = _mm512_set1_ps(kSub16 ? act[c].ds16[2 * s + h] : act[c].ds32[s]);
                     f[t][c] = _mm512_fmadd_ps(cvt(sum), _mm512_mul_ps(sc, da), f[t][c]);
-                    f[t][c] = _mm512_fmadd_ps(mn, ds, f[t][c]);
+                    if constexpr (kShift < 0) f[t][c] = _mm512_fmadd_ps(mn, ds, f[t][c]);
                 }
             }
         }
@@ -496,18 +526,18 @@ void tiles_cols_decoded(const DecodedChunk* dc, const ActRow* act, int64_t s0, i
         for (int c = 0; c < NC; ++c) _mm512_storeu_ps(out[c] + 16 * t, f[t][c]);
 }
 
-template <bool kSub16, int NT>
+template <bool kSub16, int kShift, int NT>
 void tiles_ncols_decoded(int nc, const DecodedChunk* dc, const ActRow* act, int64_t s0, int64_t s1,
                          float* const* out, bool acc) {
     switch (nc) {
-        case 8: if constexpr (NT == 1) { tiles_cols_decoded<kSub16, NT, 8>(dc, act, s0, s1, out, acc); break; } [[fallthrough]];
-        case 7: if constexpr (NT == 1) { tiles_cols_decoded<kSub16, NT, 7>(dc, act, s0, s1, out, acc); break; } [[fallthrough]];
-        case 6: tiles_cols_decoded<kSub16, NT, 6>(dc, act, s0, s1, out, acc); break;
-        case 5: tiles_cols_decoded<kSub16, NT, 5>(dc, act, s0, s1, out, acc); break;
-        case 4: tiles_cols_decoded<kSub16, NT, 4>(dc, act, s0, s1, out, acc); break;
-        case 3: tiles_cols_decoded<kSub16, NT, 3>(dc, act, s0, s1, out, acc); break;
-        case 2: tiles_cols_decoded<kSub16, NT, 2>(dc, act, s0, s1, out, acc); break;
-        default: tiles_cols_decoded<kSub16, NT, 1>(dc, act, s0, s1, out, acc); break;
+        case 8: if constexpr (NT == 1) { tiles_cols_decoded<kSub16, kShift, NT, 8>(dc, act, s0, s1, out, acc); break; } [[fallthrough]];
+        case 7: if constexpr (NT == 1) { tiles_cols_decoded<kSub16, kShift, NT, 7>(dc, act, s0, s1, out, acc); break; } [[fallthrough]];
+        case 6: tiles_cols_decoded<kSub16, kShift, NT, 6>(dc, act, s0, s1, out, acc); break;
+        case 5: tiles_cols_decoded<kSub16, kShift, NT, 5>(dc, act, s0, s1, out, acc); break;
+        case 4: tiles_cols_decoded<kSub16, kShift, NT, 4>(dc, act, s0, s1, out, acc); break;
+        case 3: tiles_cols_decoded<kSub16, kShift, NT, 3>(dc, act, s0, s1, out, acc); break;
+        case 2: tiles_cols_decoded<kSub16, kShift, NT, 2>(dc, act, s0, s1, out, acc); break;
+        default: tiles_cols_decoded<kSub16, kShift, NT, 1>(dc, act, s0, s1, out, acc); break;
     }
 }
 
@@ -534,7 +564,7 @@ void run_decoded(const uint8_t* tile0, size_t tile_bytes, const void* a_q, int64
                 act[c] = act_row(a_q, k, c0 + c);
                 o[c] = out + (c0 + c) * out_stride + i0;
             }
-            tiles_ncols_decoded<R::kSub16, NT>(nc, dc, act, s0, s1, o, s0 > 0);
+            tiles_ncols_decoded<R::kSub16, R::kOffsetShift, NT>(nc, dc, act, s0, s1, o, s0 > 0);
         }
     }
 }

@@ -88,6 +88,7 @@ inline __m256i iq4_table() {
 // ---- 32-element block formats: a group is 8 consecutive blocks (nsub < 8 only at a row's end) ----
 
 struct FmtQ4_0 {  // {f16 d; u8 qs[16]}, value = d*(nibble-8)
+    static constexpr int kOffsetShift = 3;  // VNNI panels: value = sc*(u - 2^shift) taken in the int dot
     static constexpr bool kSigned = false, kSub16 = false;
     static constexpr int kUMax = 15;  // largest decoded weight byte (signed formats: |q|)
     static constexpr int kBlocks = 8, kGroupBytes = 8 * 18;
@@ -105,6 +106,7 @@ struct FmtQ4_0 {  // {f16 d; u8 qs[16]}, value = d*(nibble-8)
 };
 
 struct FmtQ4_1 {  // {f16 d; f16 m; u8 qs[16]}, value = d*nibble + m
+    static constexpr int kOffsetShift = -1;  // VNNI panels: value = sc*(u - 2^shift) taken in the int dot
     static constexpr bool kSigned = false, kSub16 = false;
     static constexpr int kUMax = 15;  // largest decoded weight byte (signed formats: |q|)
     static constexpr int kBlocks = 8, kGroupBytes = 8 * 20;
@@ -122,6 +124,7 @@ struct FmtQ4_1 {  // {f16 d; f16 m; u8 qs[16]}, value = d*nibble + m
 };
 
 struct FmtQ5_0 {  // {f16 d; u32 qh; u8 qs[16]}, value = d*(q5-16)
+    static constexpr int kOffsetShift = 4;  // VNNI panels: value = sc*(u - 2^shift) taken in the int dot
     static constexpr bool kSigned = false, kSub16 = false;
     static constexpr int kUMax = 31;  // largest decoded weight byte (signed formats: |q|)
     static constexpr int kBlocks = 8, kGroupBytes = 8 * 22;
@@ -142,6 +145,7 @@ struct FmtQ5_0 {  // {f16 d; u32 qh; u8 qs[16]}, value = d*(q5-16)
 };
 
 struct FmtQ5_1 {  // {f16 d; f16 m; u32 qh; u8 qs[16]}, value = d*q5 + m
+    static constexpr int kOffsetShift = -1;  // VNNI panels: value = sc*(u - 2^shift) taken in the int dot
     static constexpr bool kSigned = false, kSub16 = false;
     static constexpr int kUMax = 31;  // largest decoded weight byte (signed formats: |q|)
     static constexpr int kBlocks = 8, kGroupBytes = 8 * 24;
@@ -162,6 +166,7 @@ struct FmtQ5_1 {  // {f16 d; f16 m; u32 qh; u8 qs[16]}, value = d*q5 + m
 };
 
 struct FmtQ8_0 {  // {f16 d; i8 qs[32]}, value = d*q (signed)
+    static constexpr int kOffsetShift = 7;  // VNNI panels: value = sc*(u - 2^shift) taken in the int dot
     static constexpr bool kSigned = true, kSub16 = false;
     static constexpr int kUMax = 255;  // largest decoded weight byte (signed formats: |q|)
     static constexpr int kBlocks = 8, kGroupBytes = 8 * 34;
@@ -175,6 +180,7 @@ struct FmtQ8_0 {  // {f16 d; i8 qs[32]}, value = d*q (signed)
 };
 
 struct FmtIQ4_NL {  // {f16 d; u8 qs[16]}, value = d*table[nibble] (signed)
+    static constexpr int kOffsetShift = 7;  // VNNI panels: value = sc*(u - 2^shift) taken in the int dot
     static constexpr bool kSigned = true, kSub16 = false;
     static constexpr int kUMax = 255;  // largest decoded weight byte (signed formats: |q|)
     static constexpr int kBlocks = 8, kGroupBytes = 8 * 18;
@@ -213,6 +219,7 @@ inline __m256 i8x8_to_ps(uint64_t v) {
 }
 
 struct FmtQ4_K {  // {f16 d; f16 dmin; u8 scales[12]; u8 qs[128]}: value = d*sc*q - dmin*m
+    static constexpr int kOffsetShift = -1;  // VNNI panels: value = sc*(u - 2^shift) taken in the int dot
     static constexpr bool kSigned = false, kSub16 = false;
     static constexpr int kUMax = 15;  // largest decoded weight byte (signed formats: |q|)
     static constexpr int kBlocks = 1, kGroupBytes = 144;
@@ -261,6 +268,7 @@ inline __m256i bit_to_0x04(__m256i x) {
 }
 
 struct FmtQ5_K {  // {f16 d; f16 dmin; u8 scales[12]; u8 qh[32]; u8 qs[128]}: bit s of qh[l] = 5th bit
+    static constexpr int kOffsetShift = -1;  // VNNI panels: value = sc*(u - 2^shift) taken in the int dot
     static constexpr bool kSigned = false, kSub16 = false;
     static constexpr int kUMax = 31;  // largest decoded weight byte (signed formats: |q|)
     static constexpr int kBlocks = 1, kGroupBytes = 176;
@@ -284,6 +292,7 @@ struct FmtQ5_K {  // {f16 d; f16 dmin; u8 scales[12]; u8 qh[32]; u8 qs[128]}: bi
 };
 
 struct FmtQ6_K {  // {u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d}: value = d*scale[e/16]*(q6-32)
+    static constexpr int kOffsetShift = 5;  // VNNI panels: value = sc*(u - 2^shift) taken in the int dot
     static constexpr bool kSigned = false, kSub16 = true;
     static constexpr int kUMax = 63;  // largest decoded weight byte (signed formats: |q|)
     static constexpr int kBlocks = 1, kGroupBytes = 210;
@@ -328,6 +337,7 @@ struct FmtQ6_K {  // {u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d}: value = d*sc
 };
 
 struct FmtQ2_K {  // {u8 scales[16] (lo4 scale, hi4 min); u8 qs[64]; f16 d; f16 dmin}
+    static constexpr int kOffsetShift = -1;  // VNNI panels: value = sc*(u - 2^shift) taken in the int dot
     static constexpr bool kSigned = false, kSub16 = true;
     static constexpr int kUMax = 3;  // largest decoded weight byte (signed formats: |q|)
     static constexpr int kBlocks = 1, kGroupBytes = 84;
@@ -353,6 +363,7 @@ struct FmtQ2_K {  // {u8 scales[16] (lo4 scale, hi4 min); u8 qs[64]; f16 d; f16 
 };
 
 struct FmtQ3_K {  // {u8 hmask[32]; u8 qs[64]; u8 scales[12]; f16 d}: value = d*(scale6-32)*((lo2|hb<<2)-4)
+    static constexpr int kOffsetShift = 2;  // VNNI panels: value = sc*(u - 2^shift) taken in the int dot
     static constexpr bool kSigned = false, kSub16 = true;
     static constexpr int kUMax = 7;  // largest decoded weight byte (signed formats: |q|)
     static constexpr int kBlocks = 1, kGroupBytes = 110;
@@ -388,6 +399,7 @@ struct FmtQ3_K {  // {u8 hmask[32]; u8 qs[64]; u8 scales[12]; f16 d}: value = d*
 };
 
 struct FmtIQ4_XS {  // {f16 d; u16 scales_h; u8 scales_l[4]; u8 qs[128]}: value = d*(ls-32)*table[nibble]
+    static constexpr int kOffsetShift = 7;  // VNNI panels: value = sc*(u - 2^shift) taken in the int dot
     static constexpr bool kSigned = true, kSub16 = false;
     static constexpr int kUMax = 255;  // largest decoded weight byte (signed formats: |q|)
     static constexpr int kBlocks = 1, kGroupBytes = 136;

@@ -222,7 +222,7 @@ void panel_tile_cols(int nc, const PanelSub* const* panels, const ActRow* act, i
 
 // One 16-row panel x NC activation columns over sub-blocks [s0, s1); results added to (or stored
 // into, when !accumulate) out[c][0..nvalid).
-template <bool kSub16, int NC>
+template <bool kSub16, int kShift, int NC>
 void panel_tile512(const PanelSub* panel, const ActRow* act, int64_t s0, int64_t s1, float* const* out, int nvalid,
                    bool accumulate) {
     // A continued k-chunk (accumulate) reloads the partial sums it stored, so every output's fma
@@ -239,7 +239,16 @@ void panel_tile512(const PanelSub* panel, const ActRow* act, int64_t s0, int64_t
         for (int h = 0; h < kHalves; ++h) {
             __m512i ia[NC];
 #pragma GCC unroll 8
-            for (int c = 0; c < NC; ++c) ia[c] = _mm512_setzero_si512();
+            for (int c = 0; c < NC; ++c) {
+                // Formats with an integer offset 2^kShift (u8 weights u, value = sc*(u - 2^kShift))
+                // start the dot from -2^kShift * sum(a): exact, and the mn fma below is dropped.
+                if constexpr (kShift >= 0) {
+                    const int32_t ns = kSub16 ? act[c].ns16[2 * s + h] : act[c].ns32[s];
+                    ia[c] = _mm512_set1_epi32(static_cast<int32_t>(static_cast<uint32_t>(ns) << kShift));
+                } else {
+                    ia[c] = _mm512_setzero_si512();
+                }
+            }
 #pragma GCC unroll 8
             for (int gq = h * kGroups; gq < (h + 1) * kGroups; ++gq) {
                 const __m512i wv = _mm512_load_si512(ps.w[gq]);
@@ -256,7 +265,7 @@ void panel_tile512(const PanelSub* panel, const ActRow* act, int64_t s0, int64_t
                 const __m512 da = _mm512_set1_ps(act[c].d[s]);
                 const __m512 ds = _mm512_set1_ps(kSub16 ? act[c].ds16[2 * s + h] : act[c].ds32[s]);
                 f[c] = _mm512_fmadd_ps(cvt512(ia[c]), _mm512_mul_ps(sc, da), f[c]);
-                f[c] = _mm512_fmadd_ps(mn, ds, f[c]);
+                if constexpr (kShift < 0) f[c] = _mm512_fmadd_ps(mn, ds, f[c]);
             }
         }
     }
@@ -264,18 +273,18 @@ void panel_tile512(const PanelSub* panel, const ActRow* act, int64_t s0, int64_t
     for (int c = 0; c < NC; ++c) _mm512_mask_storeu_ps(out[c], m, f[c]);
 }
 
-template <bool kSub16>
+template <bool kSub16, int kShift>
 void panel_tile512_cols(int nc, const PanelSub* panel, const ActRow* act, int64_t s0, int64_t s1, float* const* out,
                         int nvalid, bool accumulate) {
     switch (nc) {
-        case 8: panel_tile512<kSub16, 8>(panel, act, s0, s1, out, nvalid, accumulate); break;
-        case 7: panel_tile512<kSub16, 7>(panel, act, s0, s1, out, nvalid, accumulate); break;
-        case 6: panel_tile512<kSub16, 6>(panel, act, s0, s1, out, nvalid, accumulate); break;
-        case 5: panel_tile512<kSub16, 5>(panel, act, s0, s1, out, nvalid, accumulate); break;
-        case 4: panel_tile512<kSub16, 4>(panel, act, s0, s1, out, nvalid, accumulate); break;
-        case 3: panel_tile512<kSub16, 3>(panel, act, s0, s1, out, nvalid, accumulate); break;
-        case 2: panel_tile512<kSub16, 2>(panel, act, s0, s1, out, nvalid, accumulate); break;
-        default: panel_tile512<kSub16, 1>(panel, act, s0, s1, out, nvalid, accumulate); break;
+        case 8: panel_tile512<kSub16, kShift, 8>(panel, act, s0, s1, out, nvalid, accumulate); break;
+        case 7: panel_tile512<kSub16, kShift, 7>(panel, act, s0, s1, out, nvalid, accumulate); break;
+        case 6: panel_tile512<kSub16, kShift, 6>(panel, act, s0, s1, out, nvalid, accumulate); break;
+        case 5: panel_tile512<kSub16, kShift, 5>(panel, act, s0, s1, out, nvalid, accumulate); break;
+        case 4: panel_tile512<kSub16, kShift, 4>(panel, act, s0, s1, out, nvalid, accumulate); break;
+        case 3: panel_tile512<kSub16, kShift, 3>(panel, act, s0, s1, out, nvalid, accumulate); break;
+        case 2: panel_tile512<kSub16, kShift, 2>(panel, act, s0, s1, out, nvalid, accumulate); break;
+        default: panel_tile512<kSub16, kShift, 1>(panel, act, s0, s1, out, nvalid, accumulate); break;
     }
 }
 #endif  // HEARTH_MM_VNNI
@@ -308,7 +317,7 @@ void matmul_panels(const uint8_t* w, size_t wrb, const void* a_q, int64_t k, int
                     o[c] = out + (c0 + c) * out_stride + i0;
                 }
 #if HEARTH_MM_VNNI
-                panel_tile512_cols<F::kSub16>(nc, panel, act, s0, s1, o, nvalid, s0 > 0);
+                panel_tile512_cols<F::kSub16, F::kOffsetShift>(nc, panel, act, s0, s1, o, nvalid, s0 > 0);
 #else
                 const PanelSub* panels[1] = {panel};
                 const int nv[1] = {nvalid};
