@@ -169,7 +169,8 @@ void quantize_activations_isa(Isa isa, DType wtype, const float* src, int64_t sr
         const float* x = src + r * src_stride;
         uint8_t* base = static_cast<uint8_t*>(dst) + static_cast<size_t>(r) * rb;
 #if defined(HEARTH_X86)
-        if (simd) detail::quantize_act_row_avx2(scheme, x, k, base);
+        if (isa == Isa::Avx512) detail::quantize_act_row_avx512(scheme, x, k, base);
+        else if (simd) detail::quantize_act_row_avx2(scheme, x, k, base);
         else quantize_act_row_scalar(scheme, x, k, base);
 #else
         quantize_act_row_scalar(scheme, x, k, base);

@@ -81,6 +81,7 @@ void matmul_avx512(DType wtype, const void* w, size_t w_row_bytes, const void* a
                    int64_t w_row_begin, int64_t w_row_end, float* out, int64_t out_stride);
 
 void quantize_act_row_avx2(ActScheme scheme, const float* x, int64_t k, uint8_t* base);  // one row, k floats
+void quantize_act_row_avx512(ActScheme scheme, const float* x, int64_t k, uint8_t* base);  // same bytes
 // fp16(v) as a float; v itself when fp16 cannot hold it (overflow, or a non-zero v that underflows).
 float round_scale_fp16(float v);
 uint64_t stream_read_avx2(const void* p, size_t bytes);    // bytes multiple of 128
