@@ -3,6 +3,7 @@
 
 #include <cstdarg>
 #include <cstdio>
+#include <cstring>
 
 #include "core/error.h"
 
@@ -72,7 +73,12 @@ bool Tensor::same_shape(const Tensor& o) const {
 }
 
 Tensor* Tensor::set_name(const char* n) {
-    std::snprintf(name, sizeof name, "%s", n ? n : "");
+    // (a plain truncating copy: graph builds name every node, snprintf was visible per token)
+    size_t len = 0;
+    if (n)
+        while (len + 1 < sizeof name && n[len]) ++len;
+    if (len) std::memcpy(name, n, len);
+    name[len] = '\0';
     return this;
 }
 

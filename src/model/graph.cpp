@@ -2,7 +2,9 @@
 // (flash attention on cache views), gated FFNs and the output head, each intermediate named.
 #include "model/graph.h"
 
+#include <charconv>
 #include <cstdio>
+#include <cstring>
 
 #include "core/error.h"
 #include "core/hadamard.h"
@@ -24,10 +26,20 @@ GraphBuilder::GraphBuilder(Context& c, Graph& gr, const HParams& h, const ModelW
 }
 
 Tensor* GraphBuilder::cb(Tensor* t, const char* name, int il) {
-    if (il >= 0)
-        t->format_name("%s-%d", name, il);
-    else
-        t->set_name(name);
+    t->set_name(name);
+    if (il >= 0) {  // "<name>-<il>", formatted by hand (every node of every decode step gets one)
+        char digits[16];
+        const auto r = std::to_chars(digits, digits + sizeof digits, il);
+        size_t len = std::strlen(t->name);
+        const size_t n_digits = static_cast<size_t>(r.ptr - digits);
+        if (len + 1 + n_digits < sizeof t->name) {
+            t->name[len++] = '-';
+            std::memcpy(t->name + len, digits, n_digits);
+            t->name[len + n_digits] = '\0';
+        } else {
+            t->format_name("%s-%d", name, il);  // (truncates like before)
+        }
+    }
     return t;
 }
 
