@@ -45,12 +45,8 @@ void quantize32_scalar(const float* xb, float id, int8_t* q, int& s0, int& s1) {
 // One activation row -> the Q8 layout of matmul_internal.h, per the scheme (see ActScheme).
 void quantize_act_row_scalar(detail::ActScheme scheme, const float* x, int64_t k, uint8_t* base) {
     const int64_t nb = k / 32;
-    int8_t* q = reinterpret_cast<int8_t*>(base);
-    float* d = reinterpret_cast<float*>(base + k);
-    float* ds32 = d + nb;
-    float* ds16 = ds32 + nb;
-    int32_t* ns32 = reinterpret_cast<int32_t*>(ds16 + 2 * nb);
-    int32_t* ns16 = ns32 + nb;
+    const detail::ActRowOut o = detail::act_row_out(base, k);
+    int8_t* q = o.q;
     if (scheme == detail::ActScheme::PerBlock256) {
         for (int64_t g = 0; g < nb / 8; ++g) {
             const float* xg = x + g * 256;
@@ -62,13 +58,7 @@ void quantize_act_row_scalar(detail::ActScheme scheme, const float* x, int64_t k
             for (int64_t b = g * 8; b < g * 8 + 8; ++b) {
                 int s0, s1;
                 quantize32_scalar(x + b * 32, is, q + b * 32, s0, s1);
-                d[b] = dg;
-                ds16[2 * b] = dg * static_cast<float>(s0);
-                ds16[2 * b + 1] = dg * static_cast<float>(s1);
-                ns32[b] = -(s0 + s1);
-                ns16[2 * b] = -s0;
-                ns16[2 * b + 1] = -s1;
-                ds32[b] = dg * static_cast<float>(s0 + s1);
+                detail::store_block(o, b, dg, dg * static_cast<float>(s0 + s1), s0, s1);
             }
         }
         return;
@@ -81,14 +71,10 @@ void quantize_act_row_scalar(detail::ActScheme scheme, const float* x, int64_t k
         int s0, s1;
         quantize32_scalar(xb, db > 0.0f ? 127.0f / amax : 0.0f, q + b * 32, s0, s1);
         const float dr = detail::round_scale_fp16(db);
-        d[b] = dr;
-        ds16[2 * b] = dr * static_cast<float>(s0);
-        ds16[2 * b + 1] = dr * static_cast<float>(s1);
-        ns32[b] = -(s0 + s1);
-        ns16[2 * b] = -s0;
-        ns16[2 * b + 1] = -s1;
-        ds32[b] = scheme == detail::ActScheme::PerBlock32Sum ? detail::round_scale_fp16(db * static_cast<float>(s0 + s1))
-                                                             : dr * static_cast<float>(s0 + s1);
+        detail::store_block(o, b, dr,
+                            scheme == detail::ActScheme::PerBlock32Sum ? detail::round_scale_fp16(db * static_cast<float>(s0 + s1))
+                                                                       : dr * static_cast<float>(s0 + s1),
+                            s0, s1);
     }
 }
 

@@ -36,19 +36,8 @@ inline int32_t quantize16(__m512 v, __m512 id, int8_t* q) {
 
 void quantize_act_row_avx512(ActScheme scheme, const float* x, int64_t k, uint8_t* base) {
     const int64_t nb = k / 32;
-    int8_t* q = reinterpret_cast<int8_t*>(base);
-    float* d = reinterpret_cast<float*>(base + k);
-    float* ds32 = d + nb;
-    float* ds16 = ds32 + nb;
-    int32_t* ns32 = reinterpret_cast<int32_t*>(ds16 + 2 * nb);
-    int32_t* ns16 = ns32 + nb;
-    auto store_sums = [&](int64_t b, float dr, int32_t s0, int32_t s1) {
-        ds16[2 * b] = dr * static_cast<float>(s0);
-        ds16[2 * b + 1] = dr * static_cast<float>(s1);
-        ns32[b] = -(s0 + s1);
-        ns16[2 * b] = -s0;
-        ns16[2 * b + 1] = -s1;
-    };
+    const ActRowOut o = act_row_out(base, k);
+    int8_t* q = o.q;
     if (scheme == ActScheme::PerBlock256) {
         for (int64_t g = 0; g < nb / 8; ++g) {
             const float* xg = x + 256 * g;
@@ -77,9 +66,7 @@ void quantize_act_row_avx512(ActScheme scheme, const float* x, int64_t k, uint8_
                 const int64_t b = 8 * g + j;
                 const int32_t s0 = quantize16(v[2 * j], id, q + 32 * b);
                 const int32_t s1 = quantize16(v[2 * j + 1], id, q + 32 * b + 16);
-                d[b] = dg;
-                store_sums(b, dg, s0, s1);
-                ds32[b] = dg * static_cast<float>(s0 + s1);
+                store_block(o, b, dg, dg * static_cast<float>(s0 + s1), s0, s1);
             }
         }
         return;
@@ -92,10 +79,10 @@ void quantize_act_row_avx512(ActScheme scheme, const float* x, int64_t k, uint8_
         const int32_t s0 = quantize16(v0, id, q + 32 * b);
         const int32_t s1 = quantize16(v1, id, q + 32 * b + 16);
         const float dr = round_scale_fp16(db);
-        d[b] = dr;
-        store_sums(b, dr, s0, s1);
-        ds32[b] = scheme == ActScheme::PerBlock32Sum ? round_scale_fp16(db * static_cast<float>(s0 + s1))
-                                                     : dr * static_cast<float>(s0 + s1);
+        store_block(o, b, dr,
+                    scheme == ActScheme::PerBlock32Sum ? round_scale_fp16(db * static_cast<float>(s0 + s1))
+                                                       : dr * static_cast<float>(s0 + s1),
+                    s0, s1);
     }
 }
 

@@ -57,12 +57,8 @@ inline float abs_max_avx2(const __m256* v, int n) {
 // (ActScheme); bit-identical to the scalar path.
 void quantize_act_row_avx2(ActScheme scheme, const float* x, int64_t k, uint8_t* base) {
     const int64_t nb = k / 32;
-    int8_t* q = reinterpret_cast<int8_t*>(base);
-    float* d = reinterpret_cast<float*>(base + k);
-    float* ds32 = d + nb;
-    float* ds16 = ds32 + nb;
-    int32_t* ns32 = reinterpret_cast<int32_t*>(ds16 + 2 * nb);
-    int32_t* ns16 = ns32 + nb;
+    const ActRowOut o = act_row_out(base, k);
+    int8_t* q = o.q;
     if (scheme == ActScheme::PerBlock256) {
         const __m256 sign = _mm256_set1_ps(-0.0f);
         for (int64_t g = 0; g < nb / 8; ++g) {
@@ -88,13 +84,7 @@ void quantize_act_row_avx2(ActScheme scheme, const float* x, int64_t k, uint8_t*
                 const int64_t b = 8 * g + j;
                 int32_t s0, s1;
                 quantize32_avx2(v + 4 * j, id, q + 32 * b, s0, s1);
-                d[b] = dg;
-                ds16[2 * b] = dg * static_cast<float>(s0);
-                ds16[2 * b + 1] = dg * static_cast<float>(s1);
-                ns32[b] = -(s0 + s1);
-                ns16[2 * b] = -s0;
-                ns16[2 * b + 1] = -s1;
-                ds32[b] = dg * static_cast<float>(s0 + s1);
+                store_block(o, b, dg, dg * static_cast<float>(s0 + s1), s0, s1);
             }
         }
         return;
@@ -109,14 +99,10 @@ void quantize_act_row_avx2(ActScheme scheme, const float* x, int64_t k, uint8_t*
         int32_t s0, s1;
         quantize32_avx2(v, _mm256_set1_ps(db > 0.0f ? 127.0f / amax : 0.0f), q + 32 * b, s0, s1);
         const float dr = round_scale_fp16(db);
-        d[b] = dr;
-        ds16[2 * b] = dr * static_cast<float>(s0);
-        ds16[2 * b + 1] = dr * static_cast<float>(s1);
-        ns32[b] = -(s0 + s1);
-        ns16[2 * b] = -s0;
-        ns16[2 * b + 1] = -s1;
-        ds32[b] = scheme == ActScheme::PerBlock32Sum ? round_scale_fp16(db * static_cast<float>(s0 + s1))
-                                                     : dr * static_cast<float>(s0 + s1);
+        store_block(o, b, dr,
+                    scheme == ActScheme::PerBlock32Sum ? round_scale_fp16(db * static_cast<float>(s0 + s1))
+                                                       : dr * static_cast<float>(s0 + s1),
+                    s0, s1);
     }
 }
 

@@ -68,6 +68,37 @@ static inline ActRow act_row(const void* base, int64_t k, int64_t row) {
     return r;
 }
 
+// Writable view of one activation row being quantized, and the per-block fields every quantizer
+// stores for block b: scale d, ds16 = d * half sums, ds32 (scheme-dependent, computed by the
+// caller), and the exact negated integer sums ns32 / ns16.
+struct ActRowOut {
+    int8_t* q;
+    float *d, *ds32, *ds16;
+    int32_t *ns32, *ns16;
+};
+
+static inline ActRowOut act_row_out(uint8_t* base, int64_t k) {
+    const int64_t nb = k / 32;
+    ActRowOut o;
+    o.q = reinterpret_cast<int8_t*>(base);
+    o.d = reinterpret_cast<float*>(base + k);
+    o.ds32 = o.d + nb;
+    o.ds16 = o.ds32 + nb;
+    o.ns32 = reinterpret_cast<int32_t*>(o.ds16 + 2 * nb);
+    o.ns16 = o.ns32 + nb;
+    return o;
+}
+
+static inline void store_block(const ActRowOut& o, int64_t b, float d, float ds32, int32_t s0, int32_t s1) {
+    o.d[b] = d;
+    o.ds16[2 * b] = d * static_cast<float>(s0);
+    o.ds16[2 * b + 1] = d * static_cast<float>(s1);
+    o.ds32[b] = ds32;
+    o.ns32[b] = -(s0 + s1);
+    o.ns16[2 * b] = -s0;
+    o.ns16[2 * b + 1] = -s1;
+}
+
 // A per-thread scratch buffer of at least `bytes` bytes, 64-byte aligned, reused between calls
 // (grows, never shrinks). Lives in baseline code so ISA files instantiate no std containers.
 void* thread_scratch(size_t bytes);
