@@ -71,6 +71,19 @@ inline void split_range(int64_t n, int ith, int nth, int64_t& begin, int64_t& en
     end = std::min<int64_t>(n, begin + per);
 }
 
+// Flash attention: query heads per unit when a GQA group of `group` heads (over n_kv_heads KV heads
+// and n_qblocks query blocks) is split into sub-groups only as far as needed to give each of nth
+// threads a unit (every sub-group reads the KV tiles again). Always a divisor of group.
+inline int64_t gqa_subgroup(int64_t group, int64_t n_kv_heads, int64_t n_qblocks, int nth) {
+    int64_t gsub = group;
+    while (gsub > 1 && n_kv_heads * n_qblocks * (group / gsub) < nth) {
+        int64_t d = gsub - 1;
+        while (d > 1 && group % d != 0) --d;
+        gsub = d;
+    }
+    return gsub;
+}
+
 // F16 -> F32 via a 256 KiB table (built once; thread-safe).
 const float* fp16_table();
 inline float f16_to_f32_fast(uint16_t h) { return fp16_table()[h]; }

@@ -43,14 +43,7 @@ FaGeom fa_geom(const Tensor& dst, int nth) {
     g.nhkv = k.ne[2];
     g.group = g.nh / g.nhkv;
     g.n_qb = (g.nq + kQBlock - 1) / kQBlock;
-    // Split a GQA group into sub-groups only as far as needed to give every thread a unit (each
-    // sub-group converts the KV tiles again).
-    g.gsub = g.group;
-    while (g.gsub > 1 && g.nhkv * g.n_qb * (g.group / g.gsub) < nth) {
-        int64_t d = g.gsub - 1;
-        while (d > 1 && g.group % d != 0) --d;
-        g.gsub = d;
-    }
+    g.gsub = gqa_subgroup(g.group, g.nhkv, g.n_qb, nth);
     g.n_sub = g.group / g.gsub;
     g.units = g.nhkv * g.n_sub * g.n_qb;
     return g;

@@ -31,14 +31,7 @@ FlashPlan flash_attn_plan(const Tensor& dst, int nth) {
     // kFaMaxRows rows (its scores and accumulators stay in L2), never more than the batch has.
     p.qblk = std::max<int64_t>(1, std::min({kFaQBlock, std::max<int64_t>(4, kFaMaxRows / std::max<int64_t>(1, p.group)), p.nq}));
     p.n_qb = (p.nq + p.qblk - 1) / p.qblk;
-    // Split a GQA group into sub-groups only as far as needed to give every thread a unit (each
-    // sub-group reads the KV tiles again).
-    p.gsub = p.group;
-    while (p.gsub > 1 && p.nhkv * p.n_qb * (p.group / p.gsub) < nth) {
-        int64_t d = p.gsub - 1;
-        while (d > 1 && p.group % d != 0) --d;
-        p.gsub = d;
-    }
+    p.gsub = gqa_subgroup(p.group, p.nhkv, p.n_qb, nth);
     p.n_sub = p.group / p.gsub;
     p.units = p.nhkv * p.n_sub * p.n_qb;
     p.rows_pad = (p.gsub * p.qblk + 3) / 4 * 4;
