@@ -38,8 +38,8 @@ def llamacpp_bench(model, n_prompt, n_gen, threads, reps):
     """Times llama.cpp through llama-cpp-python's Llama.eval: a prompt batch, then single tokens."""
     import llama_cpp  # imported here so `--help` works without it
 
-    llm = llama_cpp.Llama(model_path=model, n_ctx=max(n_prompt, n_gen) + 16, n_batch=n_prompt,
-                          n_ubatch=n_prompt, n_threads=threads, n_threads_batch=threads, verbose=False,
+    llm = llama_cpp.Llama(model_path=model, n_ctx=max(n_prompt, n_gen) + 16, n_batch=max(n_prompt, 1),
+                          n_ubatch=max(n_prompt, 1), n_threads=threads, n_threads_batch=threads, verbose=False,
                           logits_all=False)
     n_vocab = llm.n_vocab()
     prompt = [(i * 7919 + 13) % n_vocab for i in range(n_prompt)]
@@ -47,16 +47,17 @@ def llamacpp_bench(model, n_prompt, n_gen, threads, reps):
     for rep in range(reps + 1):  # the first repetition warms up and is discarded
         llm.reset()
         t0 = time.perf_counter()
-        llm.eval(prompt)
+        if prompt:
+            llm.eval(prompt)
         t1 = time.perf_counter()
         llm.reset()
         t2 = time.perf_counter()
-        token = prompt[0]
+        token = 13
         for _ in range(n_gen):
             llm.eval([token])
         t3 = time.perf_counter()
         if rep > 0:
-            pp.append(n_prompt / (t1 - t0))
+            pp.append(n_prompt / (t1 - t0) if n_prompt else 0.0)
             tg.append(n_gen / (t3 - t2))
     del llm
     sd = lambda xs: statistics.stdev(xs) if len(xs) > 1 else 0.0
@@ -88,8 +89,8 @@ def ik_bench(model, n_prompt, n_gen, threads, reps):
         raise RuntimeError(f"ik_llama.cpp cannot load {model}")
     cp = C.llama_context_default_params()
     cp.n_ctx = max(n_prompt, n_gen) + 16
-    cp.n_batch = n_prompt
-    cp.n_ubatch = n_prompt
+    cp.n_batch = max(n_prompt, 1)
+    cp.n_ubatch = max(n_prompt, 1)
     cp.n_threads = threads
     cp.n_threads_batch = threads
     cp.flash_attn = True
@@ -101,14 +102,16 @@ def ik_bench(model, n_prompt, n_gen, threads, reps):
     pp, tg = [], []
     for rep in range(reps + 1):  # the first repetition warms up and is discarded
         C.llama_kv_cache_clear(ctx)
-        batch = I.make_batch(prompt)
-        t0 = time.perf_counter()
-        if C.llama_decode(ctx, batch) != 0:
-            raise RuntimeError("ik_llama.cpp decode failed")
-        t1 = time.perf_counter()
-        C.llama_batch_free(batch)
+        t0 = t1 = time.perf_counter()
+        if prompt:
+            batch = I.make_batch(prompt)
+            t0 = time.perf_counter()
+            if C.llama_decode(ctx, batch) != 0:
+                raise RuntimeError("ik_llama.cpp decode failed")
+            t1 = time.perf_counter()
+            C.llama_batch_free(batch)
         C.llama_kv_cache_clear(ctx)
-        token = prompt[0]
+        token = 13
         singles = [I.make_batch_single(token, pos) for pos in range(n_gen)]
         t2 = time.perf_counter()
         for b in singles:
@@ -117,7 +120,7 @@ def ik_bench(model, n_prompt, n_gen, threads, reps):
         for b in singles:
             C.llama_batch_free(b)
         if rep > 0:
-            pp.append(n_prompt / (t1 - t0))
+            pp.append(n_prompt / (t1 - t0) if n_prompt else 0.0)
             tg.append(n_gen / (t3 - t2))
     C.llama_free(ctx)
     C.llama_free_model(mdl)
@@ -142,6 +145,8 @@ def main():
         peer = llamacpp_bench(model, args.n_prompt, args.n_gen, args.threads, args.reps)
         ik = ik_bench(model, args.n_prompt, args.n_gen, args.threads, args.reps) if args.ik else None
         for key, n in (("pp", args.n_prompt), ("tg", args.n_gen)):
+            if n <= 0:
+                continue
             row = {
                 "model": os.path.basename(model), "test": f"{key}{n}", "threads": args.threads,
                 "hearth_ts": ours[key][0], "hearth_sd": ours[key][1],
