@@ -1,6 +1,8 @@
 // Paged KV cache bookkeeping: pages are taken as tokens arrive, sequences share the pool and
 // cells (kv_copy), removal frees pages, and a full pool fails with an error naming n_ctx.
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <string>
 #include <vector>
@@ -45,6 +47,35 @@ TEST(ModelKvCache, GrowsByPages) {
     EXPECT_EQ(kv.stats().bytes_used, per_cell * uint64_t(10 + KvCache::kPageCells));
     EXPECT_EQ(kv.stats().bytes_capacity, per_cell * 4096u);
     EXPECT_LT(kv.stats().bytes_allocated, kv.stats().bytes_capacity);
+}
+
+// Fraction of the OS pages of [p, p + bytes) that are resident.
+double resident_fraction(const uint8_t* p, size_t bytes) {
+    const size_t os_page = size_t(sysconf(_SC_PAGESIZE));
+    const uintptr_t b = uintptr_t(p) / os_page * os_page, e = (uintptr_t(p) + bytes + os_page - 1) / os_page * os_page;
+    std::vector<unsigned char> vec((e - b) / os_page);
+    if (mincore(reinterpret_cast<void*>(b), e - b, vec.data()) != 0) return -1.0;
+    size_t n = 0;
+    for (unsigned char v : vec) n += v & 1;
+    return double(n) / double(vec.size());
+}
+
+TEST(ModelKvCache, OpeningAPageBacksAllOfItAtOnce) {
+    // Rows of 2 KiB (like Qwen3-0.6B's 8 KV heads x 128 f16): one page is 256 rows = 512 KiB per
+    // layer and part, many OS pages. Its first token backs all of them, so decoding the next 255
+    // tokens takes no page fault; the next KV page stays untouched until it is opened.
+    HParams hp = small_hp();
+    hp.n_head_kv = 8;
+    hp.n_head = 16;
+    hp.head_dim_k = hp.head_dim_v = 128;
+    KvCache kv(hp, 4096, 1, DType::F16, DType::F16);
+    place_seq(kv, 0, 0, 1);
+    const size_t page = kv.k_row_bytes() * size_t(KvCache::kPageCells);
+    for (int64_t il = 0; il < hp.n_layer; ++il) {
+        EXPECT_EQ(resident_fraction(kv.k_data(il), page), 1.0) << "layer " << il;
+        EXPECT_EQ(resident_fraction(kv.v_data(il), page), 1.0) << "layer " << il;
+        EXPECT_EQ(resident_fraction(kv.k_data(il) + page, page), 0.0) << "layer " << il;
+    }
 }
 
 TEST(ModelKvCache, SequencesTakeTheirOwnPages) {
