@@ -81,7 +81,10 @@ void fa_args(benchmark::internal::Benchmark* b) {
     b->ArgNames({"isa", "nq", "nkv", "D", "nh", "nhkv"});
     for (const auto& shape : {std::vector<int64_t>{128, 16, 8}, std::vector<int64_t>{256, 4, 1}})
         for (int64_t nq : {512, 1})
-            for (int64_t isa : {1, 2}) b->Args({isa, nq, nq == 1 ? 4096 : 512, shape[0], shape[1], shape[2]});
+            for (int64_t isa : {1, 2}) {
+                b->Args({isa, nq, nq == 1 ? 4096 : 512, shape[0], shape[1], shape[2]});
+                if (nq == 1) b->Args({isa, 1, 64, shape[0], shape[1], shape[2]});  // short context: per-call overhead
+            }
 }
 
 BENCHMARK(BM_FlashAttn)->Apply(fa_args)->Unit(benchmark::kMillisecond);
