@@ -8,7 +8,9 @@ GGML_NATIVE, run-time repacking on, as `-rtr 1`: `scripts/setup --bench-ik` inst
     python3 bench/compare_llamacpp.py -m A.gguf [-m B.gguf ...] [-p 512] [-n 128] [-t 2] [-r 3] [--ik]
 
 Prints a markdown table and, last, one JSON line (machine-readable) with every figure.
-Runs hearth and llama.cpp alternately per file so drift on a shared machine hits both alike.
+Repetitions run round-robin (hearth, llama.cpp, ik_llama.cpp, then again), so drift on a shared
+machine hits them alike; "ratio" divides the means, "(median)" is the median of the per-round
+ratios, which a slow spell during one engine's turn moves least.
 """
 import argparse
 import json
@@ -21,111 +23,142 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def hearth_bench(binary, model, n_prompt, n_gen, threads, reps):
-    """Runs `hearth bench -o json` and returns {"pp": (mean, sd), "tg": (mean, sd)}."""
+def hearth_round(binary, model, n_prompt, n_gen, threads):
+    """One repetition of `hearth bench -o json` (it warms up itself): {"pp": t/s, "tg": t/s}."""
     cmd = [binary, "bench", "-m", model, "-p", str(n_prompt), "-n", str(n_gen), "-t", str(threads),
-           "-r", str(reps), "-o", "json"]
+           "-r", "1", "-o", "json"]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    rows = json.loads(out)
-    result = {}
-    for row in rows:
+    result = {"pp": 0.0, "tg": 0.0}
+    for row in json.loads(out):
         key = "pp" if row.get("n_prompt", 0) > 0 and row.get("n_gen", 0) == 0 else "tg"
-        result[key] = (row["avg_ts"], row.get("stddev_ts", 0.0))
+        result[key] = row["avg_ts"]
     return result
 
 
-def llamacpp_bench(model, n_prompt, n_gen, threads, reps):
-    """Times llama.cpp through llama-cpp-python's Llama.eval: a prompt batch, then single tokens."""
-    import llama_cpp  # imported here so `--help` works without it
+class LlamaCppPeer:
+    """llama.cpp through llama-cpp-python's Llama.eval: a prompt batch, then single tokens."""
 
-    llm = llama_cpp.Llama(model_path=model, n_ctx=max(n_prompt, n_gen) + 16, n_batch=max(n_prompt, 1),
-                          n_ubatch=max(n_prompt, 1), n_threads=threads, n_threads_batch=threads, verbose=False,
-                          logits_all=False)
-    n_vocab = llm.n_vocab()
-    prompt = [(i * 7919 + 13) % n_vocab for i in range(n_prompt)]
-    pp, tg = [], []
-    for rep in range(reps + 1):  # the first repetition warms up and is discarded
-        llm.reset()
-        t0 = time.perf_counter()
-        if prompt:
-            llm.eval(prompt)
-        t1 = time.perf_counter()
-        llm.reset()
-        t2 = time.perf_counter()
-        token = 13
-        for _ in range(n_gen):
-            llm.eval([token])
-        t3 = time.perf_counter()
-        if rep > 0:
-            pp.append(n_prompt / (t1 - t0) if n_prompt else 0.0)
-            tg.append(n_gen / (t3 - t2))
-    del llm
-    sd = lambda xs: statistics.stdev(xs) if len(xs) > 1 else 0.0
-    return {"pp": (statistics.mean(pp), sd(pp)), "tg": (statistics.mean(tg), sd(tg))}
+    def __init__(self, model, n_prompt, n_gen, threads):
+        import llama_cpp  # imported here so `--help` works without it
 
+        self.llm = llama_cpp.Llama(model_path=model, n_ctx=max(n_prompt, n_gen) + 16, n_batch=max(n_prompt, 1),
+                                   n_ubatch=max(n_prompt, 1), n_threads=threads, n_threads_batch=threads,
+                                   verbose=False, logits_all=False)
+        n_vocab = self.llm.n_vocab()
+        self.prompt = [(i * 7919 + 13) % n_vocab for i in range(n_prompt)]
+        self.n_gen = n_gen
+        self.round()  # warm-up, discarded
 
-def ik_bench(model, n_prompt, n_gen, threads, reps):
-    """Times ik_llama.cpp through ik_llama_cpp_python's C API wrappers: a prompt batch, then single
-    tokens, with run-time repacking of the weights (llama-bench -rtr 1) and flash attention."""
-    import ctypes
-    import importlib.util
-
-    # The package's libllama.so has no rpath to its libggml.so: load that one first, globally.
-    spec = importlib.util.find_spec("ik_llama_cpp")
-    if spec is None:
-        raise RuntimeError("ik_llama_cpp is not installed (scripts/setup --bench-ik)")
-    ggml = os.path.join(list(spec.submodule_search_locations)[0], "lib", "libggml.so")
-    if os.path.exists(ggml):
-        ctypes.CDLL(ggml, mode=ctypes.RTLD_GLOBAL)
-    from ik_llama_cpp import _ctypes_api as C  # imported here so the rest works without it
-    from ik_llama_cpp import _internals as I
-
-    C.llama_backend_init()
-    mp = C.llama_model_default_params()
-    mp.n_gpu_layers = 0
-    mp.repack_tensors = True
-    mdl = C.llama_model_load_from_file(model.encode(), mp)
-    if not mdl:
-        raise RuntimeError(f"ik_llama.cpp cannot load {model}")
-    cp = C.llama_context_default_params()
-    cp.n_ctx = max(n_prompt, n_gen) + 16
-    cp.n_batch = max(n_prompt, 1)
-    cp.n_ubatch = max(n_prompt, 1)
-    cp.n_threads = threads
-    cp.n_threads_batch = threads
-    cp.flash_attn = True
-    ctx = C.llama_init_from_model(mdl, cp)
-    if not ctx:
-        raise RuntimeError("ik_llama.cpp cannot create a context")
-    n_vocab = C.llama_vocab_n_tokens(C.llama_model_get_vocab(mdl))
-    prompt = [(i * 7919 + 13) % n_vocab for i in range(n_prompt)]
-    pp, tg = [], []
-    for rep in range(reps + 1):  # the first repetition warms up and is discarded
-        C.llama_kv_cache_clear(ctx)
-        t0 = t1 = time.perf_counter()
-        if prompt:
-            batch = I.make_batch(prompt)
+    def round(self):
+        pp = tg = 0.0
+        if self.prompt:
+            self.llm.reset()
             t0 = time.perf_counter()
-            if C.llama_decode(ctx, batch) != 0:
+            self.llm.eval(self.prompt)
+            pp = len(self.prompt) / (time.perf_counter() - t0)
+        if self.n_gen:
+            self.llm.reset()
+            t0 = time.perf_counter()
+            for _ in range(self.n_gen):
+                self.llm.eval([13])
+            tg = self.n_gen / (time.perf_counter() - t0)
+        return {"pp": pp, "tg": tg}
+
+    def close(self):
+        del self.llm
+
+
+class IkPeer:
+    """ik_llama.cpp through ik_llama_cpp_python's C API wrappers: a prompt batch, then single
+    tokens, with run-time repacking of the weights (llama-bench -rtr 1) and flash attention."""
+
+    def __init__(self, model, n_prompt, n_gen, threads):
+        import ctypes
+        import importlib.util
+
+        # The package's libllama.so has no rpath to its libggml.so: load that one first, globally.
+        spec = importlib.util.find_spec("ik_llama_cpp")
+        if spec is None:
+            raise RuntimeError("ik_llama_cpp is not installed (scripts/setup --bench-ik)")
+        ggml = os.path.join(list(spec.submodule_search_locations)[0], "lib", "libggml.so")
+        if os.path.exists(ggml):
+            ctypes.CDLL(ggml, mode=ctypes.RTLD_GLOBAL)
+        from ik_llama_cpp import _ctypes_api as C  # imported here so the rest works without it
+        from ik_llama_cpp import _internals as I
+
+        self.C, self.I = C, I
+        C.llama_backend_init()
+        mp = C.llama_model_default_params()
+        mp.n_gpu_layers = 0
+        mp.repack_tensors = True
+        self.mdl = C.llama_model_load_from_file(model.encode(), mp)
+        if not self.mdl:
+            raise RuntimeError(f"ik_llama.cpp cannot load {model}")
+        cp = C.llama_context_default_params()
+        cp.n_ctx = max(n_prompt, n_gen) + 16
+        cp.n_batch = max(n_prompt, 1)
+        cp.n_ubatch = max(n_prompt, 1)
+        cp.n_threads = threads
+        cp.n_threads_batch = threads
+        cp.flash_attn = True
+        self.ctx = C.llama_init_from_model(self.mdl, cp)
+        if not self.ctx:
+            raise RuntimeError("ik_llama.cpp cannot create a context")
+        n_vocab = C.llama_vocab_n_tokens(C.llama_model_get_vocab(self.mdl))
+        self.prompt = [(i * 7919 + 13) % n_vocab for i in range(n_prompt)]
+        self.n_gen = n_gen
+        self.round()  # warm-up, discarded
+
+    def round(self):
+        C, I = self.C, self.I
+        pp = tg = 0.0
+        if self.prompt:
+            C.llama_kv_cache_clear(self.ctx)
+            batch = I.make_batch(self.prompt)
+            t0 = time.perf_counter()
+            if C.llama_decode(self.ctx, batch) != 0:
                 raise RuntimeError("ik_llama.cpp decode failed")
-            t1 = time.perf_counter()
+            pp = len(self.prompt) / (time.perf_counter() - t0)
             C.llama_batch_free(batch)
-        C.llama_kv_cache_clear(ctx)
-        token = 13
-        singles = [I.make_batch_single(token, pos) for pos in range(n_gen)]
-        t2 = time.perf_counter()
-        for b in singles:
-            C.llama_decode(ctx, b)
-        t3 = time.perf_counter()
-        for b in singles:
-            C.llama_batch_free(b)
-        if rep > 0:
-            pp.append(n_prompt / (t1 - t0) if n_prompt else 0.0)
-            tg.append(n_gen / (t3 - t2))
-    C.llama_free(ctx)
-    C.llama_free_model(mdl)
-    sd = lambda xs: statistics.stdev(xs) if len(xs) > 1 else 0.0
-    return {"pp": (statistics.mean(pp), sd(pp)), "tg": (statistics.mean(tg), sd(tg))}
+        if self.n_gen:
+            C.llama_kv_cache_clear(self.ctx)
+            singles = [I.make_batch_single(13, pos) for pos in range(self.n_gen)]
+            t0 = time.perf_counter()
+            for b in singles:
+                C.llama_decode(self.ctx, b)
+            tg = self.n_gen / (time.perf_counter() - t0)
+            for b in singles:
+                C.llama_batch_free(b)
+        return {"pp": pp, "tg": tg}
+
+    def close(self):
+        self.C.llama_free(self.ctx)
+        self.C.llama_free_model(self.mdl)
+
+
+def mean_sd(xs):
+    return statistics.mean(xs), (statistics.stdev(xs) if len(xs) > 1 else 0.0)
+
+
+def compare_file(args, model):
+    """Round-robin repetitions: each round times hearth, llama.cpp (and ik_llama.cpp) back to back,
+    so a slow spell of the shared machine lands on all of them rather than on one."""
+    peers = {"llamacpp": LlamaCppPeer(model, args.n_prompt, args.n_gen, args.threads)}
+    if args.ik:
+        peers["ik"] = IkPeer(model, args.n_prompt, args.n_gen, args.threads)
+    samples = {name: {"pp": [], "tg": []} for name in ["hearth", *peers]}
+    try:
+        for _ in range(args.reps):
+            rounds = {"hearth": hearth_round(args.hearth, model, args.n_prompt, args.n_gen, args.threads)}
+            for name, peer in peers.items():
+                rounds[name] = peer.round()
+            for name, r in rounds.items():
+                for key in ("pp", "tg"):
+                    samples[name][key].append(r[key])
+    finally:
+        for peer in peers.values():
+            peer.close()
+    return samples
 
 
 def main():
@@ -141,30 +174,34 @@ def main():
 
     results = []
     for model in args.model:
-        ours = hearth_bench(args.hearth, model, args.n_prompt, args.n_gen, args.threads, args.reps)
-        peer = llamacpp_bench(model, args.n_prompt, args.n_gen, args.threads, args.reps)
-        ik = ik_bench(model, args.n_prompt, args.n_gen, args.threads, args.reps) if args.ik else None
+        samples = compare_file(args, model)
         for key, n in (("pp", args.n_prompt), ("tg", args.n_gen)):
             if n <= 0:
                 continue
+            ours, peer = mean_sd(samples["hearth"][key]), mean_sd(samples["llamacpp"][key])
             row = {
                 "model": os.path.basename(model), "test": f"{key}{n}", "threads": args.threads,
-                "hearth_ts": ours[key][0], "hearth_sd": ours[key][1],
-                "llamacpp_ts": peer[key][0], "llamacpp_sd": peer[key][1],
-                "ratio": ours[key][0] / peer[key][0] if peer[key][0] > 0 else None,
+                "hearth_ts": ours[0], "hearth_sd": ours[1], "llamacpp_ts": peer[0], "llamacpp_sd": peer[1],
+                "ratio": ours[0] / peer[0] if peer[0] > 0 else None,
+                # per round, hearth / peer from runs seconds apart: the drift-resistant figure
+                "ratio_median": statistics.median(h / p for h, p in zip(samples["hearth"][key], samples["llamacpp"][key])),
+                "hearth_samples": samples["hearth"][key], "llamacpp_samples": samples["llamacpp"][key],
             }
-            if ik:
-                row.update({"ik_ts": ik[key][0], "ik_sd": ik[key][1],
-                            "ratio_ik": ours[key][0] / ik[key][0] if ik[key][0] > 0 else None})
+            if args.ik:
+                ik = mean_sd(samples["ik"][key])
+                row.update({"ik_ts": ik[0], "ik_sd": ik[1], "ratio_ik": ours[0] / ik[0] if ik[0] > 0 else None,
+                            "ratio_ik_median": statistics.median(h / p for h, p in zip(samples["hearth"][key], samples["ik"][key])),
+                            "ik_samples": samples["ik"][key]})
             results.append(row)
 
-    ik_head = " ik_llama.cpp t/s | ratio vs ik |" if args.ik else ""
-    print("| model | test | hearth t/s | llama.cpp t/s | ratio |" + ik_head)
+    ik_head = " ik_llama.cpp t/s | ratio vs ik (median) |" if args.ik else ""
+    print("| model | test | hearth t/s | llama.cpp t/s | ratio (median) |" + ik_head)
     print("|---|---|---|---|---|" + ("---|---|" if args.ik else ""))
     for r in results:
-        ik_cols = f" {r['ik_ts']:.2f} ± {r['ik_sd']:.2f} | {r['ratio_ik']:.2f}x |" if args.ik else ""
+        ik_cols = (f" {r['ik_ts']:.2f} ± {r['ik_sd']:.2f} | {r['ratio_ik']:.2f}x ({r['ratio_ik_median']:.2f}x) |"
+                   if args.ik else "")
         print(f"| {r['model']} | {r['test']} | {r['hearth_ts']:.2f} ± {r['hearth_sd']:.2f} | "
-              f"{r['llamacpp_ts']:.2f} ± {r['llamacpp_sd']:.2f} | {r['ratio']:.2f}x |" + ik_cols)
+              f"{r['llamacpp_ts']:.2f} ± {r['llamacpp_sd']:.2f} | {r['ratio']:.2f}x ({r['ratio_median']:.2f}x) |" + ik_cols)
     print(json.dumps({"compare_llamacpp": results}))
     return 0
 
