@@ -150,18 +150,25 @@ void KvCache::trim_retained() {
         }
 }
 
-void KvCache::release_page(int64_t page) {
-    // Give the page's memory back to the OS: only whole OS pages inside the KV page's byte range.
+bool KvCache::advise_page(int64_t page, bool inner, int advice) {
+    // A KV page is one byte range per layer and part (K, V); OS pages inside it (`inner`), or every
+    // OS page it touches.
     const size_t os_page = size_t(sysconf(_SC_PAGESIZE));
     const int64_t c0 = page * kPageCells, c1 = std::min(n_cells_, c0 + kPageCells);
     for (const Layer& l : layers_) {
         for (auto [base, row] : {std::pair{l.k, k_row_}, std::pair{l.v, v_row_}}) {
             uintptr_t b = uintptr_t(base + size_t(c0) * row), e = uintptr_t(base + size_t(c1) * row);
-            b = (b + os_page - 1) / os_page * os_page;
-            e = e / os_page * os_page;
-            if (e > b) madvise(reinterpret_cast<void*>(b), e - b, MADV_DONTNEED);
+            b = (inner ? b + os_page - 1 : b) / os_page * os_page;
+            e = (inner ? e : e + os_page - 1) / os_page * os_page;
+            if (e > b && madvise(reinterpret_cast<void*>(b), e - b, advice) != 0) return false;
         }
     }
+    return true;
+}
+
+void KvCache::release_page(int64_t page) {
+    // Give the page's memory back to the OS: only whole OS pages inside the KV page's byte range.
+    advise_page(page, true, MADV_DONTNEED);
 }
 
 void KvCache::populate_page(int64_t page) {
@@ -170,16 +177,7 @@ void KvCache::populate_page(int64_t page) {
     // page of every layer's K and V (~28 faults a token for a 0.6B model, microseconds each in a
     // VM), on the threads of the compute. Back the whole page here instead; a kernel without
     // MADV_POPULATE_WRITE (before 5.14) refuses it and the pages fault in as before.
-    const size_t os_page = size_t(sysconf(_SC_PAGESIZE));
-    const int64_t c0 = page * kPageCells, c1 = std::min(n_cells_, c0 + kPageCells);
-    for (const Layer& l : layers_) {
-        for (auto [base, row] : {std::pair{l.k, k_row_}, std::pair{l.v, v_row_}}) {
-            uintptr_t b = uintptr_t(base + size_t(c0) * row), e = uintptr_t(base + size_t(c1) * row);
-            b = b / os_page * os_page;
-            e = (e + os_page - 1) / os_page * os_page;
-            if (e > b && madvise(reinterpret_cast<void*>(b), e - b, MADV_POPULATE_WRITE) != 0) return;
-        }
-    }
+    advise_page(page, false, MADV_POPULATE_WRITE);
 #else
     (void)page;
 #endif

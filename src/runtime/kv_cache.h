@@ -100,6 +100,7 @@ private:
     void free_cell(int64_t c);
     void release_page(int64_t page);
     void populate_page(int64_t page);  // backs a page's memory in one call (no fault per OS page)
+    bool advise_page(int64_t page, bool inner, int advice);  // madvise over the page's byte ranges
     void trim_retained();  // releases the highest retained pages until within kRetainBytes
     uint64_t page_bytes() const { return uint64_t(k_row_ + v_row_) * uint64_t(n_layer_) * uint64_t(kPageCells); }
 
