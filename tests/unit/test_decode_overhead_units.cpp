@@ -166,14 +166,16 @@ void build_layers(MiniModel& m, int T, int n_past, uint32_t seed) {
 struct RunResult {
     std::vector<double> out, caches;
     size_t barriers = 0;
+    size_t fused = 0;
 };
 
-RunResult run_layers(int T, int nth, bool replicate, bool reuse = true) {
+RunResult run_layers(int T, int nth, bool replicate, bool reuse = true, bool fuse = true) {
     MiniModel m;
     build_layers(m, T, /*n_past=*/5, /*seed=*/21);
     cpu::CpuBackend cpu(nth);
     cpu.set_replicate_small_ops(replicate);
     cpu.set_reuse_activations(reuse);
+    cpu.set_fuse_ops(fuse);
     Scheduler s({&cpu});
     RunResult r;
     for (int rep = 0; rep < 8; ++rep) {  // the cache rows are rewritten with the same values
@@ -187,6 +189,7 @@ RunResult run_layers(int T, int nth, bool replicate, bool reuse = true) {
     for (Tensor* c : m.caches)
         for (double v : testutil::values(*c)) r.caches.push_back(v);
     r.barriers = cpu.barriers_planned();
+    r.fused = cpu.fused_pairs();
     return r;
 }
 
@@ -209,6 +212,23 @@ TEST(DecodeOverheadReplicate, SameBitsFewerBarriers) {
             if (T == 1) {
                 EXPECT_LT(on.barriers, off.barriers) << "nth " << nth;
             }
+        }
+    }
+}
+
+// Fused rms_norm x weight nodes (cpu_fusion.h: the layer norm, the q-norm and the FFN norm of
+// each layer) change neither the bits nor the barriers of the decode and prompt plans.
+TEST(DecodeOverheadReplicate, FusedNormsSameBitsSameBarriers) {
+    for (int T : {1, 9}) {
+        const RunResult ref = run_layers(T, 1, false, false, false);
+        EXPECT_EQ(ref.fused, 0u);
+        for (int nth : {1, 2, 3}) {
+            const RunResult unfused = run_layers(T, nth, true, true, false);
+            const RunResult fused = run_layers(T, nth, true, true, true);
+            EXPECT_EQ(fused.fused, 9u) << "T " << T << " nth " << nth;  // 3 norms x 3 layers
+            EXPECT_EQ(fused.out, ref.out) << "T " << T << " nth " << nth;
+            EXPECT_EQ(fused.caches, ref.caches) << "T " << T << " nth " << nth;
+            EXPECT_EQ(fused.barriers, unfused.barriers) << "T " << T << " nth " << nth;
         }
     }
 }

@@ -109,6 +109,7 @@ void compute_node(Tensor& node, const OpCtx& c) {
 CpuBackend::CpuBackend(int n_threads, const char* name, std::optional<Isa> isa)
     : name_(name), isa_(isa ? *isa : active_isa()), pool_(n_threads) {
     if (const char* e = std::getenv("HEARTH_PREFETCH_KB"); e && *e) prefetch_bytes_ = size_t(std::max(0L, std::strtol(e, nullptr, 10))) * 1024;
+    if (const char* e = std::getenv("HEARTH_NO_FUSE"); e && *e && *e != '0') fuse_ops_ = false;
     if (const char* e = std::getenv("HEARTH_PROFILE_OPS"); e && *e && *e != '0') {
         profiling_ = print_profile_ = true;
         pool_.set_timing(true);
@@ -143,6 +144,15 @@ std::string CpuBackend::profile_report() const {
                       static_cast<unsigned long long>(op_calls_[i]), op_seconds_[i] * 1e3,
                       total > 0 ? 100.0 * op_seconds_[i] / total : 0.0);
         out += line;
+        if (static_cast<OpKind>(i) != OpKind::MulMat) continue;
+        for (int id = 0; id < kMaxTypeId; ++id) {
+            if (!mm_calls_[id]) continue;
+            std::snprintf(line, sizeof line, "    %-10s %8llu calls %10.3f ms %5.1f%%  %6.1f GB/s of weights\n",
+                          dtype_name(static_cast<DType>(id)), static_cast<unsigned long long>(mm_calls_[id]),
+                          mm_seconds_[id] * 1e3, total > 0 ? 100.0 * mm_seconds_[id] / total : 0.0,
+                          mm_seconds_[id] > 0 ? 1e-9 * mm_bytes_[id] / mm_seconds_[id] : 0.0);
+            out += line;
+        }
     }
     return out;
 }
@@ -154,15 +164,18 @@ bool CpuBackend::supports_op(const Tensor& node) const {
     return node.op != OpKind::Count;
 }
 
-void CpuBackend::compute(std::span<Tensor* const> nodes) {
+void CpuBackend::compute(std::span<Tensor* const> graph_nodes) {
     const int nth = pool_.n_threads();
+    // The list to run: the graph's nodes with fusable pairs merged (same length, same positions).
+    const std::span<Tensor* const> nodes = fuse_ops_ ? plan_fusions(graph_nodes, fusion_) : graph_nodes;
     // One scratch area for the whole run, sized for the hungriest node.
     // Scratch layout, fixed for the whole run: [shared: max over nodes][thread 0]...[thread nth-1],
     // each thread's slot max-per-thread bytes. Fixed slots mean a thread's private scratch never
     // overlaps another thread's, even across nodes that run without a barrier between them.
     size_t max_shared = 0, max_private = 0;
     for (Tensor* t : nodes) {
-        HEARTH_ASSERT_MSG(t->op == OpKind::View || t->data != nullptr, "node has no memory (was the graph planned?)");
+        HEARTH_ASSERT_MSG(t->op == OpKind::View || t->op == OpKind::None || t->data != nullptr,
+                          "node has no memory (was the graph planned?)");
         const WorkSize w = op_work_size(*t, nth);
         max_shared = std::max(max_shared, align_up(w.shared));
         max_private = std::max(max_private, align_up(w.per_thread));
@@ -220,8 +233,18 @@ void CpuBackend::compute(std::span<Tensor* const> nodes) {
                 compute_node(*t, c);
                 const auto now = std::chrono::steady_clock::now();
                 const int k = static_cast<int>(t->op);
-                op_seconds_[k] += std::chrono::duration<double>(now - t_prev).count();
+                const double dt = std::chrono::duration<double>(now - t_prev).count();
+                op_seconds_[k] += dt;
                 ++op_calls_[k];
+                if (t->op == OpKind::MulMat) {
+                    const Tensor& w = *t->src[0];
+                    const int id = static_cast<int>(w.type);
+                    if (id < kMaxTypeId) {
+                        mm_seconds_[id] += dt;
+                        ++mm_calls_[id];
+                        mm_bytes_[id] += static_cast<double>(w.nbytes());
+                    }
+                }
                 t_prev = now;
                 continue;
             }
@@ -338,9 +361,12 @@ void CpuBackend::plan_barriers(std::span<Tensor* const> nodes, int nth) {
                 const ByteRange in = bytes_of(*s);
                 for (const auto& [w, w_rep] : written) {
                     if (w_rep || !bytes_of(*w).overlaps(in)) continue;
-                    // s is w itself or a same-rows reshape of it (row r of s is row r of w).
-                    const bool same_rows = w == s || (s->view_src == w && s->view_offset == 0 && s->is_contiguous() &&
-                                                      s->ne[0] == w->ne[0] && s->nrows() == w->nrows());
+                    // s is w itself (or the graph tensor a fused node stands for: same bytes,
+                    // same layout) or a same-rows reshape of it (row r of s is row r of w).
+                    const bool same_tensor = w == s || (w->data == s->data && w->same_shape(*s) &&
+                                                        std::equal(std::begin(w->nb), std::end(w->nb), std::begin(s->nb)));
+                    const bool same_rows = same_tensor || (s->view_src && s->data == w->data && s->is_contiguous() &&
+                                                           s->ne[0] == w->ne[0] && s->nrows() == w->nrows());
                     const bool row_aligned = !rep && same_rows && row_local(w->op) && w->is_contiguous() &&
                                              reads_rows_aligned(*t, *s);
                     if (!row_aligned) can_skip = false;

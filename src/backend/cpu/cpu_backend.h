@@ -15,6 +15,7 @@
 
 #include "backend/backend.h"
 #include "backend/cpu/cpu_features.h"
+#include "backend/cpu/cpu_fusion.h"
 #include "backend/cpu/thread_pool.h"
 
 namespace hearth::cpu {
@@ -56,6 +57,11 @@ public:
     // Sibling mul_mats reuse the quantized activations of the one before (plan_activation_reuse);
     // on by default, switchable for tests.
     void set_reuse_activations(bool on) { reuse_activations_ = on; }
+    // Adjacent node pairs one pass can compute are fused (cpu_fusion.h); on by default (env
+    // HEARTH_NO_FUSE=1 turns it off), switchable so tests can compare both plans.
+    void set_fuse_ops(bool on) { fuse_ops_ = on; }
+    // Pairs fused in the last compute().
+    size_t fused_pairs() const { return fuse_ops_ ? fusion_.n_fused : 0; }
 
 private:
     void plan_barriers(std::span<Tensor* const> nodes, int nth);
@@ -86,10 +92,18 @@ private:
     size_t unit_counters_size_ = 0;
     bool replicate_small_ops_ = true;
     bool reuse_activations_ = true;
+    bool fuse_ops_ = true;
+    FusionPlan fusion_;
     bool profiling_ = false;
     bool print_profile_ = false;
     double op_seconds_[static_cast<int>(OpKind::Count)] = {};
     uint64_t op_calls_[static_cast<int>(OpKind::Count)] = {};
+    // mul_mat split by weight type (indexed by the DType id, < kMaxTypeId): seconds, calls and
+    // weight bytes, so the profile can print each type's effective weight-read bandwidth.
+    static constexpr int kMaxTypeId = 64;
+    double mm_seconds_[kMaxTypeId] = {};
+    uint64_t mm_calls_[kMaxTypeId] = {};
+    double mm_bytes_[kMaxTypeId] = {};
     uint64_t prof_computes_ = 0, prof_nodes_ = 0, prof_barriers_ = 0;
 };
 

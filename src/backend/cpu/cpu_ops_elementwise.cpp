@@ -130,6 +130,8 @@ void op_norm(Tensor& dst, const OpCtx& c) {
     const Tensor& a = *dst.src[0];
     const int64_t n = dst.ne[0];
     const float eps = dst.param_f(0);
+    // A fused rms_norm x weight (cpu_fusion.h) carries the F32 weight row as src[1].
+    const float* weight = dst.op == OpKind::RmsNorm && dst.src[1] ? static_cast<const float*>(dst.src[1]->data) : nullptr;
     int64_t r0, r1;
     split_range(dst.nrows(), c.ith, c.nth, r0, r1);
     for (int64_t r = r0; r < r1; ++r) {
@@ -139,7 +141,10 @@ void op_norm(Tensor& dst, const OpCtx& c) {
         if (dst.op == OpKind::RmsNorm) {
             const double ss = sum_f64(c.isa, x, n, 0.0f, true);
             const float k = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(n) + eps));
-            scale_row(c.isa, x, k, y, n);
+            if (weight)
+                scale_mul_row(c.isa, x, k, weight, y, n);
+            else
+                scale_row(c.isa, x, k, y, n);
         } else {
             const float mean = static_cast<float>(sum_f64(c.isa, x, n, 0.0f, false) / static_cast<double>(n));
             const double var = sum_f64(c.isa, x, n, mean, true);

@@ -15,6 +15,7 @@ enum class RowOp { Add, Mul, Div };
 namespace avx2 {
 void binary_row(RowOp op, const float* a, const float* b, float* y, int64_t n);
 void scale_row(const float* x, float k, float* y, int64_t n);
+void scale_mul_row(const float* x, float k, const float* w, float* y, int64_t n);
 double sum_f64(const float* x, int64_t n, float shift, bool square);
 void rope_neox_row(const float* in, const float* cs, const float* sn, float* out, int64_t half);
 }  // namespace avx2
@@ -76,6 +77,15 @@ inline void scale_row(Isa isa, const float* x, float k, float* y, int64_t n) {
 #endif
     (void)isa;
     for (int64_t i = 0; i < n; ++i) y[i] = x[i] * k;
+}
+
+// y[i] = (x[i] * k) * w[i]: scale_row then a Mul by w, in one pass (fused rms_norm x weight).
+inline void scale_mul_row(Isa isa, const float* x, float k, const float* w, float* y, int64_t n) {
+#if defined(HEARTH_X86)
+    if (use_avx2(isa)) return avx2::scale_mul_row(x, k, w, y, n);
+#endif
+    (void)isa;
+    for (int64_t i = 0; i < n; ++i) y[i] = (x[i] * k) * w[i];
 }
 
 }  // namespace hearth::cpu

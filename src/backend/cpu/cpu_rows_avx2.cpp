@@ -31,6 +31,14 @@ void scale_row(const float* x, float k, float* y, int64_t n) {
     for (; i < n; ++i) y[i] = x[i] * k;
 }
 
+void scale_mul_row(const float* x, float k, const float* w, float* y, int64_t n) {
+    const __m256 vk = _mm256_set1_ps(k);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), vk), _mm256_loadu_ps(w + i)));
+    for (; i < n; ++i) y[i] = (x[i] * k) * w[i];
+}
+
 double sum_f64(const float* x, int64_t n, float shift, bool square) {
     // Accumulators 0..3 in lo, 4..7 in hi: the same additions as sum_f64_scalar.
     const __m256 vs = _mm256_set1_ps(shift);
