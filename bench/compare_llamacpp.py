@@ -7,6 +7,12 @@ GGML_NATIVE, run-time repacking on, as `-rtr 1`: `scripts/setup --bench-ik` inst
 
     python3 bench/compare_llamacpp.py -m A.gguf [-m B.gguf ...] [-p 512] [-n 128] [-t 2] [-r 3] [--ik]
 
+With --read-bw (2 threads), every round also measures this machine's 2-thread streaming read
+bandwidth (hearth_microbench BM_ReadBandwidth2T) and each engine's tg is turned into the weight
+bytes it streams per second (the bytes a decode step must read: every tensor of the file, the
+token-embedding table only when it doubles as the output matrix), as a share of that bandwidth:
+decode is bandwidth bound, so this is the ceiling every engine's tg is measured against.
+
 Prints a markdown table and, last, one JSON line (machine-readable) with every figure.
 Repetitions run round-robin (hearth, llama.cpp, ik_llama.cpp, then again), so drift on a shared
 machine hits them alike; "ratio" divides the means, "(median)" is the median of the per-round
@@ -136,6 +142,23 @@ class IkPeer:
         self.C.llama_free_model(self.mdl)
 
 
+def decode_bytes_per_token(model):
+    """Bytes of weights one decode step reads: every tensor, except a token-embedding table that
+    only feeds get_rows (one row per token) because the file has its own output matrix."""
+    import gguf  # the PyPI reader (scripts/setup installs it)
+    tensors = gguf.GGUFReader(model).tensors
+    names = {t.name for t in tensors}
+    untied = "output.weight" in names
+    return sum(int(t.n_bytes) for t in tensors if not (untied and t.name == "token_embd.weight"))
+
+
+def read_bandwidth_gbs(microbench):
+    """This machine's 2-thread streaming read bandwidth right now, GB/s (512 MiB buffer)."""
+    out = subprocess.run([microbench, "--benchmark_filter=^BM_ReadBandwidth2T/", "--benchmark_format=json",
+                          "--benchmark_min_time=0.3"], check=True, capture_output=True, text=True).stdout
+    return json.loads(out)["benchmarks"][0]["GB/s"]  # (the counter is already in GB/s)
+
+
 def mean_sd(xs):
     return statistics.mean(xs), (statistics.stdev(xs) if len(xs) > 1 else 0.0)
 
@@ -147,8 +170,11 @@ def compare_file(args, model):
     if args.ik:
         peers["ik"] = IkPeer(model, args.n_prompt, args.n_gen, args.threads)
     samples = {name: {"pp": [], "tg": []} for name in ["hearth", *peers]}
+    samples["read_bw"] = []
     try:
         for _ in range(args.reps):
+            if args.read_bw:
+                samples["read_bw"].append(read_bandwidth_gbs(args.microbench))
             rounds = {"hearth": hearth_round(args.hearth, model, args.n_prompt, args.n_gen, args.threads)}
             for name, peer in peers.items():
                 rounds[name] = peer.round()
@@ -170,7 +196,12 @@ def main():
     ap.add_argument("-r", "--reps", type=int, default=3)
     ap.add_argument("--hearth", default=os.path.join(ROOT, "build", "bin", "hearth"))
     ap.add_argument("--ik", action="store_true", help="also time ik_llama.cpp (ik_llama_cpp_python)")
+    ap.add_argument("--read-bw", action="store_true",
+                    help="measure the 2-thread read bandwidth each round and report tg as a share of it")
+    ap.add_argument("--microbench", default=os.path.join(ROOT, "build", "bin", "hearth_microbench"))
     args = ap.parse_args()
+    if args.read_bw and args.threads != 2:
+        ap.error("--read-bw measures 2 threads: use it with -t 2")
 
     results = []
     for model in args.model:
@@ -192,6 +223,14 @@ def main():
                 row.update({"ik_ts": ik[0], "ik_sd": ik[1], "ratio_ik": ours[0] / ik[0] if ik[0] > 0 else None,
                             "ratio_ik_median": statistics.median(h / p for h, p in zip(samples["hearth"][key], samples["ik"][key])),
                             "ik_samples": samples["ik"][key]})
+            if key == "tg" and args.read_bw:
+                # Per round: weight bytes streamed per second / the bandwidth measured just before.
+                per_tok = decode_bytes_per_token(model)
+                row["decode_bytes_per_token"] = per_tok
+                row["read_bw_samples"] = samples["read_bw"]
+                for name in ["hearth", *(["llamacpp", "ik"] if args.ik else ["llamacpp"])]:
+                    row[f"{name}_bw_share"] = statistics.median(
+                        ts * per_tok / 1e9 / bw for ts, bw in zip(samples[name]["tg"], samples["read_bw"]))
             results.append(row)
 
     ik_head = " ik_llama.cpp t/s | ratio vs ik (median) |" if args.ik else ""
@@ -202,6 +241,18 @@ def main():
                    if args.ik else "")
         print(f"| {r['model']} | {r['test']} | {r['hearth_ts']:.2f} ± {r['hearth_sd']:.2f} | "
               f"{r['llamacpp_ts']:.2f} ± {r['llamacpp_sd']:.2f} | {r['ratio']:.2f}x ({r['ratio_median']:.2f}x) |" + ik_cols)
+    if args.read_bw:
+        print()
+        print("| model | test | read bandwidth GB/s | bytes/token | hearth share | llama.cpp share |" +
+              (" ik_llama.cpp share |" if args.ik else ""))
+        print("|---|---|---|---|---|---|" + ("---|" if args.ik else ""))
+        for r in results:
+            if "hearth_bw_share" not in r:
+                continue
+            bw = mean_sd(r["read_bw_samples"])
+            print(f"| {r['model']} | {r['test']} | {bw[0]:.1f} ± {bw[1]:.1f} | {r['decode_bytes_per_token'] / 1e6:.0f} MB | "
+                  f"{100 * r['hearth_bw_share']:.0f}% | {100 * r['llamacpp_bw_share']:.0f}% |" +
+                  (f" {100 * r['ik_bw_share']:.0f}% |" if args.ik else ""))
     print(json.dumps({"compare_llamacpp": results}))
     return 0
 
