@@ -103,22 +103,3 @@ TEST(CoreThreadPool, BarrierTimingCountsWaits) {
     pool.run([&](int, int) { pool.barrier(); });
     EXPECT_EQ(pool.barriers_passed(), 0u);  // off: nothing counted
 }
-
-// barrier_prefetch is a barrier (the waiting thread prefetches a buffer meanwhile, or nothing).
-TEST(CoreThreadPool, BarrierPrefetchSeparatesPhases) {
-    ThreadPool pool(3);
-    std::vector<char> weights(1 << 20, 1);
-    std::vector<int> slot(3, 0);
-    std::atomic<int> errors{0};
-    pool.run([&](int ith, int nth) {
-        for (int p = 0; p < 100; ++p) {
-            slot[ith] = p;
-            if (ith == 2) std::this_thread::yield();  // let the others wait (and prefetch)
-            pool.barrier_prefetch(weights.data() + (p % 4) * 256 * 1024, ith == 1 ? 0 : 256 * 1024);
-            for (int t = 0; t < nth; ++t)
-                if (slot[t] != p) errors.fetch_add(1);
-            pool.barrier_prefetch(nullptr, 4096);
-        }
-    });
-    EXPECT_EQ(errors.load(), 0);
-}

@@ -108,7 +108,6 @@ void compute_node(Tensor& node, const OpCtx& c) {
 
 CpuBackend::CpuBackend(int n_threads, const char* name, std::optional<Isa> isa)
     : name_(name), isa_(isa ? *isa : active_isa()), pool_(n_threads) {
-    if (const char* e = std::getenv("HEARTH_PREFETCH_KB"); e && *e) prefetch_bytes_ = size_t(std::max(0L, std::strtol(e, nullptr, 10))) * 1024;
     if (const char* e = std::getenv("HEARTH_NO_FUSE"); e && *e && *e != '0') fuse_ops_ = false;
     if (const char* e = std::getenv("HEARTH_PROFILE_OPS"); e && *e && *e != '0') {
         profiling_ = print_profile_ = true;
@@ -187,11 +186,6 @@ void CpuBackend::compute(std::span<Tensor* const> graph_nodes) {
 
     plan_activation_reuse(nodes);
     plan_barriers(nodes, nth);
-    // Per node: the first mul_mat at or after it, whose weights a thread waiting at the barrier
-    // before the node prefetches (its first unit's rows, up to prefetch_bytes_).
-    next_mul_mat_.assign(nodes.size() + 1, -1);
-    for (size_t i = nodes.size(); i-- > 0;)
-        next_mul_mat_[i] = nodes[i]->op == OpKind::MulMat ? static_cast<int32_t>(i) : next_mul_mat_[i + 1];
     if (unit_counters_size_ < nodes.size()) {
         unit_counters_ = std::make_unique<UnitCounter[]>(nodes.size());
         unit_counters_size_ = nodes.size();
@@ -215,12 +209,7 @@ void CpuBackend::compute(std::span<Tensor* const> graph_nodes) {
         for (size_t i = 0; i < nodes.size(); ++i) {
             Tensor* t = nodes[i];
             if (t->op == OpKind::View || t->op == OpKind::None) continue;
-            if (sync_before_[i]) {
-                std::pair<const void*, size_t> pf{nullptr, 0};
-                if (prefetch_bytes_ > 0 && next_mul_mat_[i] >= 0)
-                    pf = mul_mat_first_unit_weights(*nodes[static_cast<size_t>(next_mul_mat_[i])], ith, n, isa_);
-                pool_.barrier_prefetch(pf.first, std::min(pf.second, prefetch_bytes_));
-            }
+            if (sync_before_[i]) pool_.barrier();
             c.shared = base;
             c.unit_counter = n > 1 && claims_units(*t) ? &unit_counters_[i].next : nullptr;
             c.act_ready = act_ready_[i] != 0;

@@ -77,10 +77,6 @@ private:
     std::vector<uint8_t> sync_before_;  // per node of the current compute: barrier before it
     std::vector<uint8_t> replicate_;    // per node: every thread computes all of it
     std::vector<uint8_t> act_ready_;    // per node: mul_mat whose quantized activations are in scratch
-    std::vector<int32_t> next_mul_mat_;  // per node: index of the first mul_mat at or after it, or -1
-    // Weight bytes of its next mul_mat unit a thread prefetches while it waits at a barrier: env
-    // HEARTH_PREFETCH_KB (default 0 = off: no win measurable on the shared 2-core dev box yet).
-    size_t prefetch_bytes_ = 0;
     std::vector<std::pair<const Tensor*, bool>> plan_written_;         // plan_barriers' working sets,
     std::vector<std::pair<const char*, const char*>> plan_touched_;  // kept to avoid reallocation
     // Per node of the current compute: its work-unit counter (OpCtx::unit_counter), one cache line

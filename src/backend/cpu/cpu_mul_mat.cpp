@@ -118,23 +118,6 @@ const RepackedMatrix* repacked_for(const Tensor& w, Isa isa) {
     return m;
 }
 
-std::pair<const void*, size_t> mul_mat_first_unit_weights(const Tensor& dst, int ith, int nth, Isa isa) {
-    const Tensor& w = *dst.src[0];
-    const Tensor& x = *dst.src[1];
-    Geometry g = geometry(dst, nth);
-    const RepackedMatrix* rp =
-        use_kernel(w) && repacked_preferred(isa, w.type, x.ne[1]) ? repacked_for(w, isa) : nullptr;
-    if (rp) g.chunk = (g.chunk + kRepackRows - 1) / kRepackRows * kRepackRows;
-    const int64_t m0 = static_cast<int64_t>(ith) * g.chunk, m1 = std::min(g.M, m0 + g.chunk);
-    if (m0 >= m1) return {nullptr, 0};
-    if (rp) {  // 16-row tiles, each repacked_bytes(type, 16, K) long
-        const size_t tile = repacked_bytes(w.type, kRepackRows, g.K);
-        return {static_cast<const char*>(rp->packed) + static_cast<size_t>(m0 / kRepackRows) * tile,
-                static_cast<size_t>((m1 - m0 + kRepackRows - 1) / kRepackRows) * tile};
-    }
-    return {static_cast<const char*>(w.data) + static_cast<size_t>(m0) * w.nb[1], static_cast<size_t>(m1 - m0) * w.nb[1]};
-}
-
 void op_mul_mat(Tensor& dst, const OpCtx& c) {
     const Tensor& w = *dst.src[0];
     const Tensor& x = *dst.src[1];

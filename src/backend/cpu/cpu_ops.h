@@ -37,7 +37,7 @@ struct OpCtx {
     Isa isa = Isa::Scalar;               // kernel level for quantized mul_mat
     // The current node's work-unit counter (zero when the node starts), or nullptr. Ops that cut
     // their work into fixed units take them with first_unit/next_unit: thread ith starts with unit
-    // ith (known in advance, so its weights can be prefetched), then claims units nth, nth+1, ...
+    // ith (each thread starts at once, without touching the counter), then claims units nth, nth+1, ...
     // dynamically from this counter when set (a thread the OS delays does not hold the others at
     // the next barrier), else statically ith + nth, ith + 2 nth, ... A unit's result never depends
     // on which thread runs it.
@@ -111,9 +111,6 @@ WorkSize mul_mat_work_size(const Tensor& node, int nth);
 // Whether mul_mat b, run right after mul_mat a, finds its quantized activations in the scratch a
 // left (both quantize the same input tensor into the same layout, in the same scratch slot).
 bool mul_mat_shares_activations(const Tensor& a, const Tensor& b);
-// The weight bytes (unpacked or repacked) of thread ith's first work unit of mul_mat dst
-// (first_unit() == ith), for prefetching; {nullptr, 0} when it has none.
-std::pair<const void*, size_t> mul_mat_first_unit_weights(const Tensor& dst, int ith, int nth, Isa isa);
 
 // Scalar math shared by the optimized ops and the reference.
 float gelu_tanh(float x);

@@ -132,22 +132,13 @@ void ThreadPool::run(const std::function<void(int, int)>& fn) {
     if (has_error_.load()) std::rethrow_exception(error_);
 }
 
-void ThreadPool::wait_barrier_phase(uint32_t phase, const char* prefetch, size_t prefetch_bytes) {
+void ThreadPool::wait_barrier_phase(uint32_t phase) {
     auto flipped = [&] { return barrier_phase_.load(std::memory_order_acquire) != phase; };
-    // Prefetch a few lines at a time between looks at the phase; stop as soon as it flips.
-    constexpr size_t kLine = 64, kLinesPerLook = 8;
-    for (size_t off = 0; off < prefetch_bytes; off += kLine * kLinesPerLook) {
-        if (flipped()) return;
-        const size_t end = std::min(prefetch_bytes, off + kLine * kLinesPerLook);
-        for (size_t o = off; o < end; o += kLine) __builtin_prefetch(prefetch + o, 0, 2);
-    }
     if (spin_until(flipped)) return;
     while (!flipped()) std::this_thread::yield();
 }
 
-void ThreadPool::barrier() { barrier_prefetch(nullptr, 0); }
-
-void ThreadPool::barrier_prefetch(const void* prefetch, size_t prefetch_bytes) {
+void ThreadPool::barrier() {
     if (n_threads_ == 1) return;
     const bool timing = timing_;
     const Clock::time_point t0 = timing ? Clock::now() : Clock::time_point{};
@@ -156,7 +147,7 @@ void ThreadPool::barrier_prefetch(const void* prefetch, size_t prefetch_bytes) {
         barrier_count_.store(0, std::memory_order_relaxed);
         barrier_phase_.fetch_add(1, std::memory_order_acq_rel);
     } else {
-        wait_barrier_phase(phase, static_cast<const char*>(prefetch), prefetch ? prefetch_bytes : 0);
+        wait_barrier_phase(phase);
     }
     if (timing && tls_ith_ < n_threads_) {
         ThreadSlot& s = slots_[static_cast<size_t>(tls_ith_)];

@@ -32,9 +32,6 @@ public:
 
     // All nth threads of the current run() wait here until all arrived.
     void barrier();
-    // The same; a thread that has to wait meanwhile prefetches [p, p + bytes) into its L2 (the
-    // weights of its next work unit, so memory is not idle while threads wait for each other).
-    void barrier_prefetch(const void* p, size_t bytes);
 
     // Wait accounting (off by default; costs two clock reads per barrier when on): nanoseconds
     // each thread spent waiting in barrier() and barriers passed, summed since the last reset.
@@ -46,7 +43,7 @@ public:
 private:
     void worker_main(int ith);
     void wait_generation(uint32_t seen);
-    void wait_barrier_phase(uint32_t phase, const char* prefetch, size_t prefetch_bytes);
+    void wait_barrier_phase(uint32_t phase);
 
     struct alignas(64) ThreadSlot {  // one cache line per thread: no false sharing while timing
         uint64_t wait_ns = 0;
