@@ -185,13 +185,16 @@ TEST(KernelsMatmul, ActivationQuantizationIdenticalOnEveryIsa) {
     x[420] = std::numeric_limits<float>::quiet_NaN();
     x[421] = 5.0f;
     for (DType t : {DType::Q4_0, DType::Q4_1}) {  // the per-32 activation schemes too
-        const size_t b32 = quantized_activation_bytes(t, k, n);
-        std::vector<uint8_t> r32(b32, 0xAB);
-        quantize_activations_isa(Isa::Scalar, t, x.data(), k, k, 0, n, r32.data());
-        for (Isa isa : isas()) {
-            std::vector<uint8_t> got(b32, 0xCD);
-            quantize_activations_isa(isa, t, x.data(), k, k, 0, n, got.data());
-            EXPECT_EQ(got, r32) << isa_name(isa) << " " << dtype_name(t);
+        // k, and 736 = 16 + 7 blocks: the 16-block groups of the AVX-512 quantizer plus a tail
+        for (int64_t kk : {k, int64_t{736}}) {
+            const size_t b32 = quantized_activation_bytes(t, kk, n);
+            std::vector<uint8_t> r32(b32, 0xAB);
+            quantize_activations_isa(Isa::Scalar, t, x.data(), k, kk, 0, n, r32.data());
+            for (Isa isa : isas()) {
+                std::vector<uint8_t> got(b32, 0xCD);
+                quantize_activations_isa(isa, t, x.data(), k, kk, 0, n, got.data());
+                EXPECT_EQ(got, r32) << isa_name(isa) << " " << dtype_name(t) << " k " << kk;
+            }
         }
     }
     const size_t bytes = quantized_activation_bytes(DType::Q4_K, k, n);
