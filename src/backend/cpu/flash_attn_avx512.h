@@ -14,9 +14,9 @@ namespace hearth::cpu::avx512 {
 constexpr int64_t kFaTile = 64;
 // Query tokens per work unit (a unit = KV head x sub-group of its query heads x query block):
 // every converted K/V tile is shared by up to kFaQBlock * group rows.
-constexpr int64_t kFaQBlock = 32;
+constexpr int64_t kFaQBlock = 64;
 // Rows (query tokens x heads of a sub-group) a unit aims at: wide GQA groups get fewer tokens.
-constexpr int64_t kFaMaxRows = 128;
+constexpr int64_t kFaMaxRows = 256;
 
 // Work split and per-thread scratch layout of one flash_attn node. A unit is (KV head, query
 // block, sub-group of gsub query heads); its row r = head_in_sub * nqb + qi. Units are ordered KV
