@@ -544,7 +544,10 @@ void tiles_ncols_decoded(int nc, const DecodedChunk* dc, const ActRow* act, int6
 // Prompt shape (n > kCols): per k-chunk, NT tiles are decoded once and every column group reuses
 // them; column groups of kPairCols when two tiles go together (register budget), else kCols.
 constexpr int kPairCols = 4;
-constexpr int64_t kPairChunkSubs = 16;  // two decoded chunks of 16 sub-blocks fit L1 together
+// Sub-blocks per k-chunk of a tile pair: two decoded chunks of 32 (2 x 24 KB, about L1) measured
+// 2-9% faster than 16 at n = 512 on every type (fewer passes reloading the output accumulators).
+constexpr int64_t kPairChunkSubs = 32;
+static_assert(kPairChunkSubs <= kChunkSubs, "a DecodedChunk holds kChunkSubs sub-blocks");
 
 template <class R, int NT>
 void run_decoded(const uint8_t* tile0, size_t tile_bytes, const void* a_q, int64_t k, int64_t n, int64_t i0,
