@@ -24,15 +24,19 @@ inline float abs_max32(__m512 a, __m512 b) {
     return _mm512_reduce_max_ps(m);
 }
 
-// 16 values * id rounded to nearest-even (NaN -> 0, clamped to [-127, 127]) into q; returns the sum.
-inline int32_t quantize16(__m512 v, __m512 id, int8_t* q) {
+// 16 values * id rounded to nearest-even (NaN -> 0, clamped to [-127, 127]) into q; returns the
+// integers (quantize16 sums them; quantize_16_blocks sums 16 blocks' at once).
+inline __m512i quantize16_values(__m512 v, __m512 id, int8_t* q) {
     __m512 t = _mm512_mul_ps(v, id);
     t = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(t, t, _CMP_ORD_Q), t);
     t = _mm512_min_ps(_mm512_max_ps(t, _mm512_set1_ps(-127.0f)), _mm512_set1_ps(127.0f));
     const __m512i iv = _mm512_cvt_roundps_epi32(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(q), _mm512_cvtsepi32_epi8(iv));
-    return _mm512_reduce_add_epi32(iv);
+    return iv;
 }
+
+// The same, returning the sum of the integers.
+inline int32_t quantize16(__m512 v, __m512 id, int8_t* q) { return _mm512_reduce_add_epi32(quantize16_values(v, id, q)); }
 
 // Transposed lane reduction of 16 vectors: lane i of the result = all 16 lanes of a[i] combined
 // by op (max of non-NaN floats, or integer add: both exact, so the grouping does not matter).
@@ -55,16 +59,6 @@ inline V reduce16_transposed(const V* a, Op op) {
     const V r = op(back(_mm512_shuffle_ps(ps(w[0]), ps(w[1]), 0x88)), back(_mm512_shuffle_ps(ps(w[0]), ps(w[1]), 0xDD)));
     const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
     return back(_mm512_permutexvar_ps(order, ps(r)));
-}
-
-// 16 values * id as quantize16, returning the integers (their sum is taken 16 blocks at a time).
-inline __m512i quantize16_values(__m512 v, __m512 id, int8_t* q) {
-    __m512 t = _mm512_mul_ps(v, id);
-    t = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(t, t, _CMP_ORD_Q), t);
-    t = _mm512_min_ps(_mm512_max_ps(t, _mm512_set1_ps(-127.0f)), _mm512_set1_ps(127.0f));
-    const __m512i iv = _mm512_cvt_roundps_epi32(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(q), _mm512_cvtsepi32_epi8(iv));
-    return iv;
 }
 
 // round_scale_fp16 on 16 lanes: fp16(v) (round to nearest even, as fp32_to_fp16) as a float, or v
