@@ -238,6 +238,24 @@ TEST(KvQuantFlashAttn, MatchesReferenceEveryType) {
         }
 }
 
+// A Q8_0 / Q4_0 / IQ4_NL V cache at the AVX-512 level is accumulated straight from its blocks (no
+// converted tile): bitwise the AVX2 result, which converts the tile first, for decode and prompt
+// shapes, with and without sliding window and softcap, on 1 and 3 threads (shapes whose D is not a
+// multiple of 64 keep the tile path and must agree too).
+TEST(KvQuantFlashAttn, DirectQuantizedVMatchesConvertedTileBitwise) {
+    if (cpu::best_isa() != cpu::Isa::Avx512) GTEST_SKIP() << "no AVX-512 on this CPU";
+    for (DType t : {DType::Q8_0, DType::Q4_0, DType::IQ4_NL})
+        for (const FaShape& f : kShapes) {
+            const FaCase c = make_data(f, false, 31);
+            for (int threads : {1, 3}) {
+                Context c2, c5;
+                const std::vector<double> avx2 = compute(c2, build_fa(c2, f, c, t, t), cpu::Isa::Avx2, threads);
+                const std::vector<double> avx512 = compute(c5, build_fa(c5, f, c, t, t), cpu::Isa::Avx512, threads);
+                EXPECT_EQ(avx512, avx2) << dtype_name(t) << " " << f.name << " t" << threads;
+            }
+        }
+}
+
 // Attention quality of each cache type against F32 attention on the unquantized data.
 double quality_nmse(const FaShape& f, DType tk, DType tv, bool outliers, bool rotate) {
     FaCase c = make_data(f, outliers, 23);

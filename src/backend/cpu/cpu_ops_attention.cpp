@@ -112,6 +112,16 @@ void op_flash_attn(Tensor& dst, const OpCtx& c) {
     // Quantized K: q rows are quantized once per unit and scored with the integer dot kernels
     // (what llama.cpp does); float K: each tile is converted to F32 once and shared by all rows.
     const bool k_quant = is_block_type(k.type);
+    // A Q8_0 / Q4_0 / IQ4_NL V at the AVX-512 level is accumulated straight from the cache
+    // (acc_rows_v_direct, the same bits) instead of being converted tile by tile (units of up to
+    // kMaxDirectRows rows).
+    constexpr int64_t kMaxDirectRows = 64;
+#if defined(HEARTH_X86)
+    const bool v_direct = k_quant && c.isa == Isa::Avx512 && avx512::acc_rows_v_direct_supported(v.type, g.Dv) &&
+                          g.gsub * kQBlock <= kMaxDirectRows;
+#else
+    const bool v_direct = false;
+#endif
 
     const int64_t max_rows = g.gsub * kQBlock;
     float* kt = reinterpret_cast<float*>(c.per_thread);
@@ -159,15 +169,15 @@ void op_flash_attn(Tensor& dst, const OpCtx& c) {
             if (!any_visible) continue;
             // Raw scores q.k on the tile: quantized K scores every row at once (sc[r * kTile + j]);
             // float K is converted once and scored row by row just before that row's softmax.
-            if (k_quant) {
-                matmul_quantized(k.type, k.row_ptr(t0, hk), k.nb[1], qq, g.D, rows, 0, tn, sc, kTile);
-                for (int64_t j = 0; j < tn; ++j) load_row_f32(v, v.row_ptr(t0 + j, hk), vt + j * g.Dv, g.Dv, c.isa);
-            } else {
-                for (int64_t j = 0; j < tn; ++j) {
-                    load_row_f32(k, k.row_ptr(t0 + j, hk), kt + j * g.D, g.D, c.isa);
-                    load_row_f32(v, v.row_ptr(t0 + j, hk), vt + j * g.Dv, g.Dv, c.isa);
-                }
+            if (k_quant) matmul_quantized(k.type, k.row_ptr(t0, hk), k.nb[1], qq, g.D, rows, 0, tn, sc, kTile);
+            for (int64_t j = 0; j < tn; ++j) {
+                if (!k_quant) load_row_f32(k, k.row_ptr(t0 + j, hk), kt + j * g.D, g.D, c.isa);
+                if (!v_direct) load_row_f32(v, v.row_ptr(t0 + j, hk), vt + j * g.Dv, g.Dv, c.isa);
             }
+            // v_direct: the rows whose probabilities are ready, accumulated together after the loop.
+            const float* live_p[kMaxDirectRows];
+            float* live_acc[kMaxDirectRows];
+            int n_live = 0;
             for (int64_t r = 0; r < rows; ++r) {
                 const int64_t qi = r % nqb;
                 const float* mr = mask ? reinterpret_cast<const float*>(mask->row_ptr(q0 + qi)) + t0 : nullptr;
@@ -192,10 +202,18 @@ void op_flash_attn(Tensor& dst, const OpCtx& c) {
                 if (corr != 1.0f)
                     for (int64_t d = 0; d < g.Dv; ++d) a[d] *= corr;
                 const float lsum = l[r] * corr + exp_shifted_sum(c.isa, s, tn, m_new);  // s: probabilities
-                acc_weighted_rows(c.isa, s, vt, tn, g.Dv, a);
+                if (v_direct) {
+                    live_p[n_live] = s;
+                    live_acc[n_live++] = a;
+                } else {
+                    acc_weighted_rows(c.isa, s, vt, tn, g.Dv, a);
+                }
                 l[r] = lsum;
                 m[r] = m_new;
             }
+#if defined(HEARTH_X86)
+            if (n_live > 0) avx512::acc_rows_v_direct(v.type, live_p, live_acc, n_live, v.row_ptr(t0, hk), v.nb[1], tn, g.Dv);
+#endif
         }
         // Output [Dv, n_head, n_q]: row (head h, query i) at dst.row_ptr(h, i).
         for (int64_t r = 0; r < rows; ++r) {

@@ -57,4 +57,13 @@ FlashPlan flash_attn_plan(const Tensor& dst, int nth);
 // A tile where a row sees no key leaves that row's state untouched.
 void flash_attn(Tensor& dst, const OpCtx& c, const FlashPlan& p);
 
+// For the quantized-K path (cpu_ops_attention.cpp), x86-64 builds at Isa::Avx512 only:
+// acc[r][d] += p[r][j] * V[j][d] for rows r < n_rows, keys j < tn in order (p == 0 skipped), where V
+// row j is the row of type v at vb + j * vs dequantized to d * q: bitwise acc_weighted_rows over the
+// tile kv_row_to_f32 converts (flash_attn_qv_avx512.cpp). Supported: Q8_0, Q4_0, IQ4_NL with Dv a
+// multiple of 64 (acc_rows_v_direct_supported, baseline code).
+bool acc_rows_v_direct_supported(DType v, int64_t Dv);
+void acc_rows_v_direct(DType v, const float* const* p, float* const* acc, int n_rows, const char* vb, size_t vs,
+                       int64_t tn, int64_t Dv);
+
 }  // namespace hearth::cpu::avx512

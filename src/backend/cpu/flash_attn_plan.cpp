@@ -16,6 +16,10 @@ bool flash_attn_supported(const Tensor& dst) {
     return kt == DType::F32 || kt == DType::F16 || kt == DType::BF16;
 }
 
+bool acc_rows_v_direct_supported(DType v, int64_t Dv) {
+    return (v == DType::Q8_0 || v == DType::Q4_0 || v == DType::IQ4_NL) && Dv % 64 == 0;
+}
+
 FlashPlan flash_attn_plan(const Tensor& dst, int nth) {
     const Tensor& q = *dst.src[0];
     const Tensor& k = *dst.src[1];
