@@ -14,8 +14,8 @@
 #include <cstring>
 
 #include "backend/cpu/flash_attn_avx512.h"
-#include "quant/fp16.h"
 #include "core/error.h"
+#include "quant/fp16.h"
 #include "quant/quant_blocks.h"
 
 namespace hearth::cpu::avx512 {
