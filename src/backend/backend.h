@@ -45,6 +45,10 @@ public:
     // resolved) and lives in memory this backend can read. Throws hearth::Error on bad input met
     // at compute time (e.g. a token id out of range).
     virtual void compute(std::span<Tensor* const> nodes) = 0;
+    // Compute the very node list of the last compute() again (the scheduler's compute_again
+    // contract: same nodes and memory; only caller-owned leaf data and views into those leaves
+    // moved). A backend may reuse what it planned for that list; the default plans again.
+    virtual void compute_again(std::span<Tensor* const> nodes) { compute(nodes); }
 
     // Host <-> tensor copies of `bytes` bytes at byte `offset` of t's memory (t contiguous).
     virtual void set_tensor(Tensor& t, const void* src, size_t offset, size_t bytes) = 0;

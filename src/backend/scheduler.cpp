@@ -30,6 +30,9 @@ struct Scheduler::Impl {
     std::vector<Split> splits;
     std::vector<Rewire> rewired;
     std::vector<unsigned char> staging;
+    const Graph* planned = nullptr;  // the graph of the last plan, and its version then
+    uint64_t planned_version = 0;
+    bool ran_plan = false;           // the backends computed the last plan (and hold its node plans)
 
     void restore() {
         for (auto it = rewired.rbegin(); it != rewired.rend(); ++it) it->node->src[it->slot] = it->original;
@@ -78,6 +81,8 @@ void Scheduler::plan(const Graph& g) {
 void Scheduler::plan_impl(const Graph& g) {
     Impl& im = *impl_;
     im.restore();
+    im.planned = nullptr;  // (set again once the plan is complete)
+    im.ran_plan = false;
     im.copies.reset();
     im.where.clear();
     im.order.clear();
@@ -218,6 +223,8 @@ void Scheduler::plan_impl(const Graph& g) {
         for (Tensor* t : im.order)
             if (const int* w = im.where.find(t); !t->view_src && im.arenas[b] && w && *w == b) t->buffer = im.arenas[b].get();
     MemoryPlanner::resolve_views(im.order);
+    im.planned = &g;
+    im.planned_version = g.version();
 }
 
 void Scheduler::compute(const Graph& g) {
@@ -227,6 +234,18 @@ void Scheduler::compute(const Graph& g) {
         ~Restore() { im.restore(); }
     } restore{im};
     plan_impl(g);
+    run_splits();
+}
+
+void Scheduler::compute_again(const Graph& g) {
+    Impl& im = *impl_;
+    if (im.planned != &g || im.planned_version != g.version() || !im.ran_plan || stats_.n_copies > 0) return compute(g);
+    for (const auto& sp : im.splits)
+        backends_[sp.backend]->compute_again(std::span<Tensor* const>(im.order.data() + sp.nodes_begin, sp.end - sp.nodes_begin));
+}
+
+void Scheduler::run_splits() {
+    Impl& im = *impl_;
     for (const auto& sp : im.splits) {
         Backend& dst_be = *backends_[sp.backend];
         for (size_t n = sp.copies_begin; n < sp.nodes_begin; ++n) {
@@ -252,6 +271,7 @@ void Scheduler::compute(const Graph& g) {
         }
         dst_be.compute(std::span<Tensor* const>(im.order.data() + sp.nodes_begin, sp.end - sp.nodes_begin));
     }
+    im.ran_plan = true;
 }
 
 }  // namespace hearth

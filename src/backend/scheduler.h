@@ -41,6 +41,15 @@ public:
     // restored before returning, so the same graph may be computed again (inputs refreshed).
     void compute(const Graph& g);
 
+    // Compute g again without planning it: arena addresses and each backend's node plans are
+    // reused (a decode step costs no graph planning). g must be the graph this scheduler planned
+    // last, unchanged since (Graph::version), and between the calls the caller may only change
+    // the data of leaves it owns (inputs, the KV cache) and re-point views into such leaves:
+    // their offsets, and the extent of views that nodes only read, each staying inside its leaf
+    // and keeping which tensors' bytes overlap. Plans again (like compute) when g is not that
+    // graph or the last plan inserted copies between backends.
+    void compute_again(const Graph& g);
+
     // Plan only (assign data to intermediates and inputs) without computing: lets the caller
     // write Input tensors (positions, mask) before compute(g). compute() plans again, which is
     // cheap and yields the same addresses for the same graph.
@@ -54,6 +63,7 @@ public:
 
 private:
     void plan_impl(const Graph& g);  // plan, leaving node sources rewired to the copies
+    void run_splits();               // compute the planned splits in order
     struct Impl;
     std::vector<Backend*> backends_;
     std::function<int(const Tensor&)> override_;

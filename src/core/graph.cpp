@@ -22,6 +22,7 @@ constexpr int kNumDeps = kMaxSrc + 1;
 
 void Graph::expand(Tensor* root) {
     if (!root || !seen_.try_emplace(root).second) return;
+    ++version_;
     stack_.clear();
     stack_.push_back({root, 0});
     while (!stack_.empty()) {
@@ -43,6 +44,7 @@ void Graph::clear() {
     nodes_.clear();
     leafs_.clear();
     seen_.clear();
+    ++version_;
 }
 
 Tensor* Graph::find(const char* name) const {

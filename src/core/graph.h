@@ -4,6 +4,7 @@
 // runs first. dump_dot() writes it as Graphviz for `--dump-graph FILE`.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,10 @@ public:
     // Forget all nodes; keeps capacity.
     void clear();
 
+    // Changes whenever nodes are added or cleared: a scheduler that planned (this graph, version)
+    // knows the node list is still the one it planned.
+    uint64_t version() const { return version_; }
+
     // Look up a node or leaf by name (first match); nullptr if absent. Linear; for tests/debugging.
     Tensor* find(const char* name) const;
 
@@ -37,6 +42,7 @@ private:
     std::vector<Tensor*> leafs_;
     PtrMap<char> seen_;  // tensors already added (allocation-free once warm)
     std::vector<std::pair<Tensor*, int>> stack_;  // reused DFS stack
+    uint64_t version_ = 0;
 };
 
 // Graphviz DOT: one box per node (name, op, type, shape), one ellipse per leaf, edges src -> node.

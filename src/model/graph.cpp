@@ -127,14 +127,19 @@ Tensor* GraphBuilder::attention(Tensor* x, int il) {
         Tensor* vs = ops::view_2d(ctx, v_rows, hp.n_embd_v_gqa(), r.n, v_rows->nb[1], size_t(r.token0) * v_rows->nb[1]);
         Tensor* kd = ops::view_2d(ctx, k_cache, hp.n_embd_k_gqa(), r.n, k_cache->nb[1], size_t(r.cell0) * k_cache->nb[1]);
         Tensor* vd = ops::view_2d(ctx, v_cache, hp.n_embd_v_gqa(), r.n, v_cache->nb[1], size_t(r.cell0) * v_cache->nb[1]);
-        graph.expand(cb(ops::cpy(ctx, ks, kd), "k_store", il));
-        graph.expand(cb(ops::cpy(ctx, vs, vd), "v_store", il));
+        Tensor* k_cpy = cb(ops::cpy(ctx, ks, kd), "k_store", il);
+        Tensor* v_cpy = cb(ops::cpy(ctx, vs, vd), "v_store", il);
+        graph.expand(k_cpy);
+        graph.expand(v_cpy);
+        kv_stores_.push_back({size_t(&r - in.kv_runs.data()), kd, k_cpy, vd, v_cpy});
     }
 
     // Attention over cells [0, n_kv): K [hd_k, n_kv, n_head_kv], V [hd_v, n_kv, n_head_kv] views.
     const size_t ek = dtype_row_bytes(kv.type_k(), hd_k), ev = dtype_row_bytes(kv.type_v(), hd_v);
     Tensor* kview = ops::view_3d(ctx, k_cache, hd_k, in.n_kv, hp.n_head_kv, k_cache->nb[1], ek, 0);
     Tensor* vview = ops::view_3d(ctx, v_cache, hd_v, in.n_kv, hp.n_head_kv, v_cache->nb[1], ev, 0);
+    kv_windows_.push_back(kview);
+    kv_windows_.push_back(vview);
     Tensor* qp = ops::permute(ctx, q, 0, 2, 1, 3);  // [hd_k, T, n_head]
     Tensor* mask = hp.is_swa(il) ? inp_mask_swa : inp_mask;
     Tensor* att = nullptr;  // [hd_v, n_head, T]
@@ -204,6 +209,31 @@ void GraphBuilder::output(Tensor* x) {
     if (hp.final_softcap > 0.0f) logits = cb(ops::softcap(ctx, logits, hp.final_softcap), "result_softcap", -1);
     logits->flags |= kFlagOutput;
     result = logits;
+}
+
+void GraphBuilder::rebind() {
+    HEARTH_ASSERT(reusable());
+    for (Tensor* m : {inp_mask, inp_mask_swa})
+        if (m) {
+            m->ne[0] = in.n_kv;
+            set_contiguous_strides(*m);
+        }
+    // Windows start at cell 0 and keep their strides (row stride of the cache, head stride
+    // within a row): only the number of cells changes. n_kv <= n_cells keeps them in the cache.
+    for (Tensor* t : kv_windows_) {
+        HEARTH_ASSERT(in.n_kv <= t->view_src->ne[1]);
+        t->ne[1] = in.n_kv;
+    }
+    for (const KvStore& s : kv_stores_) {
+        HEARTH_ASSERT(s.run < in.kv_runs.size());
+        const KvRun& r = in.kv_runs[s.run];
+        for (Tensor* t : {s.k_dst, s.k_cpy, s.v_dst, s.v_cpy}) {
+            const Tensor& cache = *t->view_src;
+            HEARTH_ASSERT(r.cell0 >= 0 && r.cell0 + r.n <= cache.ne[1] && t->ne[1] == r.n);
+            t->view_offset = size_t(r.cell0) * cache.nb[1];
+            t->data = static_cast<char*>(cache.data) + t->view_offset;
+        }
+    }
 }
 
 ops::RopeParams layer_rope_params(const HParams& hp, const ArchSpec& spec, int il) {

@@ -79,6 +79,26 @@ public:
     const GraphInputs& in;
     Tensor* result = nullptr;       // logits [n_vocab, n_outputs]
     Tensor* result_norm = nullptr;  // final hidden state after the output norm [n_embd, n_outputs]
+
+    // ---- running a built graph again for the next ubatch of the same shape (decode steps) ----
+    // A graph depends on the cache layout only through the masks ([n_kv, n_tokens]), the K/V
+    // windows attention reads ([hd, n_kv, n_head_kv] views of each layer's cache) and the cache
+    // rows each run of new tokens is stored to (cell0). rebind() re-reads n_kv and the runs'
+    // cells from `in` and re-points exactly those tensors, so the graph, its memory plan and the
+    // backend's node plans stay valid. Only when reusable(): the mul_mat attention path sizes
+    // arena tensors by n_kv. The caller keeps in.n_tokens, n_outputs and every run's token0 and
+    // n as they were at build time (rebind asserts the run count).
+    bool reusable() const { return in.flash_attn; }
+    void rebind();
+
+private:
+    struct KvStore {
+        size_t run;                    // index into in.kv_runs
+        Tensor* k_dst; Tensor* k_cpy;  // the cache-row view and the cpy node that aliases it
+        Tensor* v_dst; Tensor* v_cpy;
+    };
+    std::vector<Tensor*> kv_windows_;  // K and V views attention reads, ne[1] = n_kv
+    std::vector<KvStore> kv_stores_;
 };
 
 // Builds the whole forward graph of one ubatch with the architecture's wiring and expands it.

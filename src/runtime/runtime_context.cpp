@@ -5,6 +5,7 @@
 #include "runtime/runtime_context.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <string>
@@ -43,7 +44,10 @@ namespace hearth::runtime {
 struct Context::Impl {
     Impl(const Model& m, const ContextParams& p, int64_t n_ctx)
         : model(m), params(p), kv(m.hparams(), n_ctx, p.n_seq_max, p.kv_type_k, p.kv_type_v, p.kv_hadamard_k, p.kv_hadamard_v), backend(p.n_threads),
-          sched({&backend}) {}
+          sched({&backend}) {
+        const char* no_reuse = std::getenv("HEARTH_NO_GRAPH_REUSE");
+        graph_reuse = !(no_reuse && *no_reuse && std::strcmp(no_reuse, "0") != 0);
+    }
 
     void decode_ubatch(const Batch& b, size_t first, size_t n);
 
@@ -54,6 +58,10 @@ struct Context::Impl {
     Scheduler sched;
     hearth::Context tensors;  // the compute core's pool of graph tensors
     Graph graph;
+    GraphInputs gi;                         // inputs of the graph built last (builder refers to it)
+    std::unique_ptr<GraphBuilder> builder;  // the graph built last; null when none is reusable
+    bool graph_reuse = true;
+    size_t n_reused = 0;
 
     std::vector<float> logits;      // [n_outputs of the last decode][n_vocab]
     std::vector<float> embd;        // [n_outputs][n_embd] when params.embeddings
@@ -135,19 +143,34 @@ void Context::decode(const Batch& b) {
     }
 }
 
+namespace {
+
+// Whether a graph built for `built` can run a ubatch with inputs `next` after
+// GraphBuilder::rebind(): everything but n_kv and the runs' cache cells must match.
+bool same_graph_shape(const GraphInputs& built, const GraphInputs& next) {
+    if (built.n_tokens != next.n_tokens || built.n_outputs != next.n_outputs || built.embeddings_only != next.embeddings_only ||
+        built.flash_attn != next.flash_attn || built.kv_runs.size() != next.kv_runs.size())
+        return false;
+    for (size_t i = 0; i < built.kv_runs.size(); ++i)
+        if (built.kv_runs[i].token0 != next.kv_runs[i].token0 || built.kv_runs[i].n != next.kv_runs[i].n) return false;
+    return true;
+}
+
+}  // namespace
+
 void Context::Impl::decode_ubatch(const Batch& b, size_t first, size_t n) {
     const HParams& hp = model.hparams();
     std::vector<int32_t> cells = kv.place(b.pos.data() + first, b.seq.data() + first, n);
     try {
-        GraphInputs gi;
-        gi.n_tokens = int64_t(n);
-        gi.n_kv = kv.n_kv();
+        GraphInputs next;
+        next.n_tokens = int64_t(n);
+        next.n_kv = kv.n_kv();
         // Runs of consecutive tokens landing in consecutive cells: one cache copy each.
         for (size_t i = 0; i < n; ++i) {
-            if (!gi.kv_runs.empty() && gi.kv_runs.back().cell0 + gi.kv_runs.back().n == cells[i])
-                gi.kv_runs.back().n++;
+            if (!next.kv_runs.empty() && next.kv_runs.back().cell0 + next.kv_runs.back().n == cells[i])
+                next.kv_runs.back().n++;
             else
-                gi.kv_runs.push_back({int64_t(i), cells[i], 1});
+                next.kv_runs.push_back({int64_t(i), cells[i], 1});
         }
         in_tokens.assign(b.tokens.begin() + long(first), b.tokens.begin() + long(first + n));
         in_pos.assign(b.pos.begin() + long(first), b.pos.begin() + long(first + n));
@@ -156,15 +179,15 @@ void Context::Impl::decode_ubatch(const Batch& b, size_t first, size_t n) {
         in_out_ids.clear();
         for (size_t i = 0; i < n; ++i)
             if (b.logits[first + i]) in_out_ids.push_back(int32_t(i));
-        gi.n_outputs = int64_t(in_out_ids.size());
-        gi.embeddings_only = params.embeddings && params.embeddings_only;
-        gi.flash_attn = params.flash_attn != FlashAttn::Off;
+        next.n_outputs = int64_t(in_out_ids.size());
+        next.embeddings_only = params.embeddings && params.embeddings_only;
+        next.flash_attn = params.flash_attn != FlashAttn::Off;
         const bool causal = model.arch().causal;
 
         // Masks [n_tokens][n_kv]: a cell is visible to token i when it belongs to i's sequence and
         // holds an earlier (or the same) position; the SWA mask also needs pos_i - pos_cell < n_swa.
         const float ninf = -std::numeric_limits<float>::infinity();
-        const size_t nkv = size_t(gi.n_kv);
+        const size_t nkv = size_t(next.n_kv);
         in_mask.assign(n * nkv, ninf);
         if (hp.n_swa > 0) in_mask_swa.assign(n * nkv, ninf);
         for (size_t i = 0; i < n; ++i) {
@@ -177,21 +200,36 @@ void Context::Impl::decode_ubatch(const Batch& b, size_t first, size_t n) {
             }
         }
 
-        tensors.reset();
-        graph.clear();
-        GraphBuilder gb(tensors, graph, hp, model.weights(), model.arch(), kv, gi);
+        // The graph: the last one re-pointed at this ubatch's cells when the shape allows it,
+        // else a new one (gi is what the builder reads, so it is replaced in place).
+        const bool reuse = graph_reuse && builder && builder->reusable() && dump_path.empty() && same_graph_shape(gi, next);
+        gi = std::move(next);
+        if (reuse) {
+            builder->rebind();
+        } else {
+            builder.reset();
+            tensors.reset();
+            graph.clear();
+            builder = std::make_unique<GraphBuilder>(tensors, graph, hp, model.weights(), model.arch(), kv, gi);
+            build_graph(*builder);
+        }
+        GraphBuilder& gb = *builder;
         gb.inp_tokens->data = in_tokens.data();
         gb.inp_pos->data = in_pos.data();
         gb.inp_mask->data = in_mask.data();
         if (gb.inp_mask_swa) gb.inp_mask_swa->data = in_mask_swa.data();
         gb.inp_out_ids->data = in_out_ids.empty() ? nullptr : in_out_ids.data();
         if (gb.inp_types) gb.inp_types->data = in_types.data();
-        build_graph(gb);
         if (!dump_path.empty()) {
             dump_dot(graph, dump_path);
             dump_path.clear();
         }
-        sched.compute(graph);
+        if (reuse) {
+            sched.compute_again(graph);
+            ++n_reused;
+        } else {
+            sched.compute(graph);
+        }
 
         if (gi.n_outputs > 0) {
             // Output rows of this ubatch continue after those of earlier ubatches.
@@ -211,6 +249,7 @@ void Context::Impl::decode_ubatch(const Batch& b, size_t first, size_t n) {
         }
     } catch (...) {
         kv.unplace(cells);
+        builder.reset();  // (a failure may have left the graph half-built or half-rebound)
         throw;
     }
 }
@@ -245,6 +284,11 @@ void Context::kv_shift(int32_t seq, int32_t p0, int32_t p1, int32_t delta) {
 }
 
 void Context::dump_next_graph(const std::string& path) { impl_->dump_path = path; }
+void Context::set_graph_reuse(bool on) {
+    impl_->graph_reuse = on;
+    if (!on) impl_->builder.reset();
+}
+size_t Context::graphs_reused() const { return impl_->n_reused; }
 void Context::kv_clear() { impl_->kv.clear(); }
 int32_t Context::kv_pos_max(int32_t seq) const { return impl_->kv.pos_max(seq); }
 const ContextParams& Context::params() const { return impl_->params; }

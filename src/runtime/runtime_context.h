@@ -84,6 +84,13 @@ public:
     // Writes the graph of the next ubatch decode() builds as Graphviz DOT to path (--dump-graph).
     void dump_next_graph(const std::string& path);
 
+    // Decode steps with the shape of the step before (same token count, outputs and runs of
+    // cache cells; flash attention) run the graph built then again, re-pointed at the new cache
+    // cells, instead of building and planning a new one. On by default; env
+    // HEARTH_NO_GRAPH_REUSE=1 turns it off. Tests switch it to compare both paths.
+    void set_graph_reuse(bool on);
+    size_t graphs_reused() const;  // decode ubatches that ran a reused graph
+
     const ContextParams& params() const;
     int64_t n_ctx() const;
     const Model& model() const;

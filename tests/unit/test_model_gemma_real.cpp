@@ -15,7 +15,7 @@ namespace hearth {
 namespace {
 
 std::string find_model() {
-    for (const std::string p : {std::string(HEARTH_SOURCE_DIR) + "/models/gemma-3-270m-q4_k_m.gguf", std::string("/tmp/gm/g.gguf")})
+    for (const std::string& p : {std::string(HEARTH_SOURCE_DIR) + "/models/gemma-3-270m-q4_k_m.gguf", std::string("/tmp/gm/g.gguf")})
         if (std::filesystem::exists(p)) return p;
     return "";
 }

@@ -109,6 +109,8 @@ void compute_node(Tensor& node, const OpCtx& c) {
 CpuBackend::CpuBackend(int n_threads, const char* name, std::optional<Isa> isa)
     : name_(name), isa_(isa ? *isa : active_isa()), pool_(n_threads) {
     if (const char* e = std::getenv("HEARTH_NO_FUSE"); e && *e && *e != '0') fuse_ops_ = false;
+    // (tests of graph reuse: every compute_again() also plans from scratch and compares)
+    if (const char* e = std::getenv("HEARTH_VERIFY_PLAN_REUSE"); e && *e && *e != '0') verify_reuse_ = true;
     if (const char* e = std::getenv("HEARTH_PROFILE_OPS"); e && *e && *e != '0') {
         profiling_ = print_profile_ = true;
         pool_.set_timing(true);
@@ -164,28 +166,75 @@ bool CpuBackend::supports_op(const Tensor& node) const {
 }
 
 void CpuBackend::compute(std::span<Tensor* const> graph_nodes) {
+    plan_nodes(graph_nodes);
+    run_planned();
+}
+
+void CpuBackend::compute_again(std::span<Tensor* const> graph_nodes) {
+    NodePlan& p = planned_;
+    if (p.planned.size() != graph_nodes.size() || !std::equal(graph_nodes.begin(), graph_nodes.end(), p.planned.begin()))
+        return compute(graph_nodes);
+    if (!fuse_ops_) p.run = graph_nodes;  // (unfused, the plan ran the caller's list itself)
+    const int nth = pool_.n_threads();
+    for (size_t i : p.resizable) {  // (sizes only grow: the scratch layout stays a valid bound)
+        const WorkSize w = op_work_size(*p.run[i], nth);
+        p.max_shared = std::max(p.max_shared, align_up(w.shared));
+        p.max_private = std::max(p.max_private, align_up(w.per_thread));
+    }
+    if (verify_reuse_) {  // plan from scratch and compare every decision
+        const std::vector<Tensor*> run(p.run.begin(), p.run.end());
+        const auto sync = sync_before_, rep = replicate_, act = act_ready_;
+        const size_t shared = p.max_shared, priv = p.max_private;
+        plan_nodes(graph_nodes);
+        HEARTH_ASSERT_MSG(std::equal(run.begin(), run.end(), p.run.begin(), p.run.end()) && sync == sync_before_ &&
+                              rep == replicate_ && act == act_ready_ && p.max_shared <= shared && p.max_private <= priv,
+                          "compute_again: the reused node plan differs from a fresh one");
+        p.max_shared = shared;
+        p.max_private = priv;
+    }
+    ++plans_reused_;
+    run_planned();
+}
+
+void CpuBackend::plan_nodes(std::span<Tensor* const> graph_nodes) {
+    NodePlan& p = planned_;
+    p.clear();
     const int nth = pool_.n_threads();
     // The list to run: the graph's nodes with fusable pairs merged (same length, same positions).
-    const std::span<Tensor* const> nodes = fuse_ops_ ? plan_fusions(graph_nodes, fusion_) : graph_nodes;
+    p.run = fuse_ops_ ? plan_fusions(graph_nodes, fusion_) : graph_nodes;
     // One scratch area for the whole run, sized for the hungriest node.
     // Scratch layout, fixed for the whole run: [shared: max over nodes][thread 0]...[thread nth-1],
     // each thread's slot max-per-thread bytes. Fixed slots mean a thread's private scratch never
     // overlaps another thread's, even across nodes that run without a barrier between them.
-    size_t max_shared = 0, max_private = 0;
-    for (Tensor* t : nodes) {
+    p.max_shared = p.max_private = 0;
+    p.resizable.clear();
+    for (size_t i = 0; i < p.run.size(); ++i) {
+        const Tensor* t = p.run[i];
         HEARTH_ASSERT_MSG(t->op == OpKind::View || t->op == OpKind::None || t->data != nullptr,
                           "node has no memory (was the graph planned?)");
         const WorkSize w = op_work_size(*t, nth);
-        max_shared = std::max(max_shared, align_up(w.shared));
-        max_private = std::max(max_private, align_up(w.per_thread));
+        p.max_shared = std::max(p.max_shared, align_up(w.shared));
+        p.max_private = std::max(p.max_private, align_up(w.per_thread));
+        // A source viewing a leaf the caller owns (the KV cache) may change extent between runs.
+        for (const Tensor* s : t->src)
+            if (s && s->view_src && s->view_src->op == OpKind::None && !(s->view_src->flags & kFlagPlanned)) {
+                p.resizable.push_back(i);
+                break;
+            }
     }
-    const size_t need = max_shared + static_cast<size_t>(nth) * max_private;
+    plan_activation_reuse(p.run);
+    plan_barriers(p.run, nth);
+    p.planned.assign(graph_nodes.begin(), graph_nodes.end());
+}
+
+void CpuBackend::run_planned() {
+    const std::span<Tensor* const> nodes = planned_.run;
+    const size_t max_shared = planned_.max_shared, max_private = planned_.max_private;
+    const size_t need = max_shared + static_cast<size_t>(pool_.n_threads()) * max_private;
     if (work_.size() < need) work_.resize(need + kAlign);
     unsigned char* base = work_.data();
     base += (kAlign - reinterpret_cast<uintptr_t>(base) % kAlign) % kAlign;
 
-    plan_activation_reuse(nodes);
-    plan_barriers(nodes, nth);
     if (unit_counters_size_ < nodes.size()) {
         unit_counters_ = std::make_unique<UnitCounter[]>(nodes.size());
         unit_counters_size_ = nodes.size();

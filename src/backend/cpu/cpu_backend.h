@@ -32,6 +32,10 @@ public:
     std::unique_ptr<BackendBuffer> alloc_buffer(size_t bytes) override;
     bool supports_op(const Tensor& node) const override;
     void compute(std::span<Tensor* const> nodes) override;
+    // The same node list as the last compute(): skips fusion, barrier and activation planning
+    // (checked: the list must match what was planned, else it plans again). Only the scratch of
+    // nodes reading views of caller-owned leaves (attention over the KV cache) is re-sized.
+    void compute_again(std::span<Tensor* const> nodes) override;
     void set_tensor(Tensor& t, const void* src, size_t offset, size_t bytes) override;
     void get_tensor(const Tensor& t, void* dst, size_t offset, size_t bytes) override;
 
@@ -53,17 +57,42 @@ public:
     size_t barriers_planned() const;
     // Small row-local nodes run replicated on every thread (see replicable()); on by default,
     // switchable so tests can compare both plans.
-    void set_replicate_small_ops(bool on) { replicate_small_ops_ = on; }
+    void set_replicate_small_ops(bool on) {
+        replicate_small_ops_ = on;
+        planned_.clear();
+    }
     // Sibling mul_mats reuse the quantized activations of the one before (plan_activation_reuse);
     // on by default, switchable for tests.
-    void set_reuse_activations(bool on) { reuse_activations_ = on; }
+    void set_reuse_activations(bool on) {
+        reuse_activations_ = on;
+        planned_.clear();
+    }
     // Adjacent node pairs one pass can compute are fused (cpu_fusion.h); on by default (env
     // HEARTH_NO_FUSE=1 turns it off), switchable so tests can compare both plans.
-    void set_fuse_ops(bool on) { fuse_ops_ = on; }
+    void set_fuse_ops(bool on) {
+        fuse_ops_ = on;
+        planned_.clear();
+    }
     // Pairs fused in the last compute().
     size_t fused_pairs() const { return fuse_ops_ ? fusion_.n_fused : 0; }
 
+    // Tests: compute_again() also plans from scratch and asserts the reused plan is identical.
+    void set_verify_reuse(bool on) { verify_reuse_ = on; }
+    // compute_again() calls that reused the plan of the last compute().
+    size_t plans_reused() const { return plans_reused_; }
+
 private:
+    // What compute() decides before running: the node list to run (graph nodes, fused pairs
+    // merged), per-node barriers / replication / activation reuse, and the scratch layout.
+    struct NodePlan {
+        std::vector<Tensor*> planned;   // the graph node list this plan is for (compute_again checks it)
+        std::span<Tensor* const> run;   // the list to run: graph_nodes, or fusion_'s merged list
+        std::vector<size_t> resizable;  // indices into run whose scratch may follow leaf views
+        size_t max_shared = 0, max_private = 0;
+        void clear() { planned.clear(); run = {}; }
+    };
+    void plan_nodes(std::span<Tensor* const> graph_nodes);
+    void run_planned();
     void plan_barriers(std::span<Tensor* const> nodes, int nth);
     bool replicable(const Tensor& t, int nth) const;
     void plan_activation_reuse(std::span<Tensor* const> nodes);
@@ -90,6 +119,9 @@ private:
     bool reuse_activations_ = true;
     bool fuse_ops_ = true;
     FusionPlan fusion_;
+    NodePlan planned_;
+    bool verify_reuse_ = false;
+    size_t plans_reused_ = 0;
     bool profiling_ = false;
     bool print_profile_ = false;
     double op_seconds_[static_cast<int>(OpKind::Count)] = {};
