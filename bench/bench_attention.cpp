@@ -2,7 +2,7 @@
 // an F16 KV cache laid out like the runtime's ([D * n_head_kv, n_ctx], heads as views): a causal
 // 512-token prompt over 512 cells and one decoded token over 4096 cells, at the Qwen3-0.6B shape
 // (D = 128, 16 query heads over 8 KV heads) and Gemma 3 270M's (D = 256, 4 over 1), per ISA level
-// (1 = avx2, 2 = avx512).
+// (1 = avx2, 2 = avx512); cold:1 runs evict the caches first (decode as it runs in a model).
 //   build-attn/bin/hearth_microbench --benchmark_filter=FlashAttn
 #include <benchmark/benchmark.h>
 
@@ -31,7 +31,7 @@ void fill(Tensor* t, std::mt19937& rng) {
     }
 }
 
-// Args: isa level, n_q, n_kv, D, n_head, n_head_kv. Counts 2 * D FLOPs per visible (query head,
+// Args: isa level, n_q, n_kv, D, n_head, n_head_kv, cold. Counts 2 * D FLOPs per visible (query head,
 // key) pair for Q.K and as many for P.V.
 void BM_FlashAttn(benchmark::State& state) {
     const auto isa = static_cast<cpu::Isa>(state.range(0));
@@ -68,7 +68,18 @@ void BM_FlashAttn(benchmark::State& state) {
     cpu::OpCtx c;
     c.isa = isa;
     c.per_thread = scratch.data();
+    // cold != 0: the cache is evicted before each call (a 64 MiB sweep, not timed), as in a decode
+    // step where the weights streamed since the last layer pushed the KV rows out to DRAM.
+    // Read-only, like the weights (no dirty lines to write back).
+    std::vector<char> sweep(state.range(6) ? size_t(64) << 20 : 0, 1);
+    int64_t sum = 0;
     for (auto _ : state) {
+        if (!sweep.empty()) {
+            state.PauseTiming();
+            for (size_t i = 0; i < sweep.size(); i += 64) sum += sweep[i];
+            benchmark::DoNotOptimize(sum);
+            state.ResumeTiming();
+        }
         cpu::compute_node(*out, c);
         benchmark::ClobberMemory();
     }
@@ -78,12 +89,15 @@ void BM_FlashAttn(benchmark::State& state) {
 }
 
 void fa_args(benchmark::internal::Benchmark* b) {
-    b->ArgNames({"isa", "nq", "nkv", "D", "nh", "nhkv"});
+    b->ArgNames({"isa", "nq", "nkv", "D", "nh", "nhkv", "cold"});
     for (const auto& shape : {std::vector<int64_t>{128, 16, 8}, std::vector<int64_t>{256, 4, 1}})
         for (int64_t nq : {512, 1})
             for (int64_t isa : {1, 2}) {
-                b->Args({isa, nq, nq == 1 ? 4096 : 512, shape[0], shape[1], shape[2]});
-                if (nq == 1) b->Args({isa, 1, 64, shape[0], shape[1], shape[2]});  // short context: per-call overhead
+                b->Args({isa, nq, nq == 1 ? 4096 : 512, shape[0], shape[1], shape[2], 0});
+                if (nq == 1) {
+                    b->Args({isa, 1, 64, shape[0], shape[1], shape[2], 0});  // short context: per-call overhead
+                    b->Args({isa, 1, 96, shape[0], shape[1], shape[2], 1});  // tg128's depth, KV rows in DRAM
+                }
             }
 }
 

@@ -224,11 +224,18 @@ void CpuBackend::plan_nodes(std::span<Tensor* const> graph_nodes) {
     }
     plan_activation_reuse(p.run);
     plan_barriers(p.run, nth);
+    for (size_t i = 0; i < p.run.size(); ++i) {
+        Tensor* t = p.run[i];
+        if (t->op == OpKind::View || t->op == OpKind::None) continue;
+        const bool mm = t->op == OpKind::MulMat;
+        p.steps.push_back({t, mm ? repacked_for(*t->src[0], isa_) : nullptr, static_cast<uint32_t>(i), sync_before_[i] != 0,
+                           replicate_[i] != 0, act_ready_[i] != 0, claims_units(*t), mm});
+    }
     p.planned.assign(graph_nodes.begin(), graph_nodes.end());
 }
 
 void CpuBackend::run_planned() {
-    const std::span<Tensor* const> nodes = planned_.run;
+    const std::span<Tensor* const> nodes = planned_.run;  // (steps index into it)
     const size_t max_shared = planned_.max_shared, max_private = planned_.max_private;
     const size_t need = max_shared + static_cast<size_t>(pool_.n_threads()) * max_private;
     if (work_.size() < need) work_.resize(need + kAlign);
@@ -239,8 +246,8 @@ void CpuBackend::run_planned() {
         unit_counters_ = std::make_unique<UnitCounter[]>(nodes.size());
         unit_counters_size_ = nodes.size();
     }
-    for (size_t i = 0; i < nodes.size(); ++i)  // published to the workers by pool_.run()
-        if (claims_units(*nodes[i])) unit_counters_[i].next.store(0, std::memory_order_relaxed);
+    for (const NodePlan::Step& s : planned_.steps)  // published to the workers by pool_.run()
+        if (s.claims_units) unit_counters_[s.index].next.store(0, std::memory_order_relaxed);
     if (profiling_) {
         ++prof_computes_;
         prof_nodes_ += nodes.size();
@@ -255,16 +262,17 @@ void CpuBackend::run_planned() {
         c.errors = &errors;
         c.isa = isa_;
         auto t_prev = std::chrono::steady_clock::now();
-        for (size_t i = 0; i < nodes.size(); ++i) {
-            Tensor* t = nodes[i];
-            if (t->op == OpKind::View || t->op == OpKind::None) continue;
-            if (sync_before_[i]) pool_.barrier();
-            c.shared = base;
-            c.unit_counter = n > 1 && claims_units(*t) ? &unit_counters_[i].next : nullptr;
-            c.act_ready = act_ready_[i] != 0;
-            c.ith = replicate_[i] ? 0 : ith;  // a replicated node: this thread computes all of it
-            c.nth = replicate_[i] ? 1 : n;
-            c.per_thread = base + max_shared + static_cast<size_t>(ith) * max_private;
+        c.shared = base;
+        c.per_thread = base + max_shared + static_cast<size_t>(ith) * max_private;
+        for (const NodePlan::Step& s : planned_.steps) {
+            Tensor* t = s.node;
+            if (s.sync) pool_.barrier();
+            c.unit_counter = n > 1 && s.claims_units ? &unit_counters_[s.index].next : nullptr;
+            c.act_ready = s.act_ready;
+            c.repacked_known = s.is_mul_mat;
+            c.repacked = s.repacked;
+            c.ith = s.replicate ? 0 : ith;  // a replicated node: this thread computes all of it
+            c.nth = s.replicate ? 1 : n;
             // Every thread runs every node even after an error was recorded, so all threads meet
             // the same barriers (an op that meets bad input writes zeros and records the error).
             if (profiling_ && ith == 0) {  // time includes the barrier before the node

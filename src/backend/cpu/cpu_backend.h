@@ -20,6 +20,8 @@
 
 namespace hearth::cpu {
 
+struct RepackedMatrix;  // repack.h
+
 class CpuBackend final : public Backend {
 public:
     // n_threads <= 0: hardware concurrency. isa: kernel level for quantized mul_mat (default
@@ -89,7 +91,20 @@ private:
         std::span<Tensor* const> run;   // the list to run: graph_nodes, or fusion_'s merged list
         std::vector<size_t> resizable;  // indices into run whose scratch may follow leaf views
         size_t max_shared = 0, max_private = 0;
-        void clear() { planned.clear(); run = {}; }
+        // The computing nodes of run (views and fused-away nodes left out), each with what its
+        // run needs, so the threads' loop touches no other node.
+        struct Step {
+            Tensor* node;
+            const RepackedMatrix* repacked;  // mul_mat: its weights' repacked copy (or nullptr)
+            uint32_t index;                  // position in run (its unit counter)
+            bool sync, replicate, act_ready, claims_units, is_mul_mat;
+        };
+        std::vector<Step> steps;
+        void clear() {
+            planned.clear();
+            run = {};
+            steps.clear();
+        }
     };
     void plan_nodes(std::span<Tensor* const> graph_nodes);
     void run_planned();

@@ -122,8 +122,9 @@ void op_mul_mat(Tensor& dst, const OpCtx& c) {
     const Tensor& w = *dst.src[0];
     const Tensor& x = *dst.src[1];
     Geometry g = geometry(dst, c.nth);
-    const RepackedMatrix* rp =
-        use_kernel(w) && repacked_preferred(c.isa, w.type, x.ne[1]) ? repacked_for(w, c.isa) : nullptr;
+    const RepackedMatrix* rp = use_kernel(w) && repacked_preferred(c.isa, w.type, x.ne[1])
+                                   ? (c.repacked_known ? c.repacked : repacked_for(w, c.isa))
+                                   : nullptr;
     if (rp) {  // the repacked kernel takes whole 16-row tiles
         g.chunk = (g.chunk + kRepackRows - 1) / kRepackRows * kRepackRows;
         g.n_chunks = (g.M + g.chunk - 1) / g.chunk;

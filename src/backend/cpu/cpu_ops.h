@@ -27,6 +27,8 @@ struct ComputeErrors {
     void record(const std::string& msg);
 };
 
+struct RepackedMatrix;  // repack.h
+
 struct OpCtx {
     int ith = 0;
     int nth = 1;
@@ -45,6 +47,10 @@ struct OpCtx {
     // mul_mat: the scratch already holds this node's quantized activations (a sibling reading the
     // same input quantized them just before; see CpuBackend::plan_activation_reuse).
     bool act_ready = false;
+    // mul_mat: the weights' repacked copy was looked up when the node was planned (repacked_known;
+    // repacked may then be nullptr: none), so the op skips the registry lookup.
+    bool repacked_known = false;
+    const RepackedMatrix* repacked = nullptr;
     void barrier() const {
         if (pool && nth > 1) pool->barrier();
     }
@@ -111,6 +117,9 @@ WorkSize mul_mat_work_size(const Tensor& node, int nth);
 // Whether mul_mat b, run right after mul_mat a, finds its quantized activations in the scratch a
 // left (both quantize the same input tensor into the same layout, in the same scratch slot).
 bool mul_mat_shares_activations(const Tensor& a, const Tensor& b);
+// The registered repacked copy of weights w (repack.h) when one exists and level isa runs its
+// kernel, else nullptr (OpCtx::repacked caches it per planned node).
+const RepackedMatrix* repacked_for(const Tensor& w, Isa isa);
 
 // Scalar math shared by the optimized ops and the reference.
 float gelu_tanh(float x);
