@@ -1,5 +1,5 @@
-// Decode-overhead machinery of the CPU backend: dynamic work-unit claiming (OpCtx::unit_counter)
-// hands every unit to exactly one thread; a dynamically split quantized mul_mat, replicated small
+// Decode-overhead machinery of the CPU backend: dynamic work-unit claiming (OpCtx::unit_counter,
+// and the contiguous ranges of next_contiguous) hands every unit to exactly one thread; a dynamically split quantized mul_mat, replicated small
 // nodes and sibling mul_mats reusing quantized activations give bitwise the results of one thread
 // without them, run after run.
 #include <gtest/gtest.h>
@@ -49,6 +49,55 @@ TEST(DecodeOverheadUnits, StaticFallbackCoversEveryUnit) {
         for (int64_t u = cpu::first_unit(c); u < 37; u = cpu::next_unit(c, u)) ++hits[size_t(u)];
     }
     for (int h : hits) EXPECT_EQ(h, 1);
+}
+
+TEST(DecodeOverheadUnits, ContiguousClaimsTakeEveryUnitOnce) {
+    for (int nth : {1, 2, 3, 8}) {  // (8 threads on 2 cores: owners and thieves race under preemption)
+        cpu::ThreadPool pool(nth);
+        for (int64_t n_units : {0, 1, 5, 64, 1000}) {
+            std::vector<std::atomic<int>> hits(static_cast<size_t>(n_units));
+            std::vector<cpu::UnitSlot> slots(static_cast<size_t>(nth));
+            pool.run([&](int ith, int n) {
+                cpu::OpCtx c;
+                c.ith = ith;
+                c.nth = n;
+                c.unit_ranges = slots.data();
+                for (int64_t u = cpu::next_contiguous(c, n_units, -1); u >= 0; u = cpu::next_contiguous(c, n_units, u))
+                    hits[size_t(u)].fetch_add(1);
+            });
+            for (int64_t u = 0; u < n_units; ++u) ASSERT_EQ(hits[size_t(u)].load(), 1) << "unit " << u << " nth " << nth;
+        }
+    }
+}
+
+// Without range slots each thread runs exactly its own range, in order; with them, a thread
+// that finds its range empty takes the others' units from their back ends, fullest range first.
+TEST(DecodeOverheadUnits, ContiguousClaimsKeepEachThreadsRunTogether) {
+    std::vector<int64_t> seen[3];
+    for (int ith = 0; ith < 3; ++ith) {
+        cpu::OpCtx c;
+        c.ith = ith;
+        c.nth = 3;
+        for (int64_t u = cpu::next_contiguous(c, 10, -1); u >= 0; u = cpu::next_contiguous(c, 10, u)) seen[ith].push_back(u);
+    }
+    EXPECT_EQ(seen[0], (std::vector<int64_t>{0, 1, 2}));
+    EXPECT_EQ(seen[1], (std::vector<int64_t>{3, 4, 5}));
+    EXPECT_EQ(seen[2], (std::vector<int64_t>{6, 7, 8, 9}));
+
+    // Thread 1 of 3 alone (the others delayed): its range 3..5 in order, then the back of the
+    // fullest range (range 2, 6..9: four left), then of the fullest again (a tie goes to the lower
+    // range), never a unit twice.
+    std::vector<cpu::UnitSlot> slots(3);
+    cpu::OpCtx c;
+    c.ith = 1;
+    c.nth = 3;
+    c.unit_ranges = slots.data();
+    std::vector<int64_t> order;
+    for (int64_t u = cpu::next_contiguous(c, 10, -1); u >= 0; u = cpu::next_contiguous(c, 10, u)) order.push_back(u);
+    EXPECT_EQ(order, (std::vector<int64_t>{3, 4, 5, 9, 2, 8, 1, 7, 0, 6}));
+    // A late owner finds its range taken.
+    c.ith = 0;
+    EXPECT_EQ(cpu::next_contiguous(c, 10, -1), -1);
 }
 
 // A Q4_0 weight [K=256, M=300] times x [256, T]: every thread count gives the 1-thread bits.

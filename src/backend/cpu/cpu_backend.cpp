@@ -42,6 +42,45 @@ size_t align_up(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
 
 }  // namespace
 
+int64_t next_contiguous(const OpCtx& c, int64_t n_units, int64_t prev) {
+    auto range = [&](int r, int64_t& b, int64_t& e) {
+        b = n_units * r / c.nth;
+        e = n_units * (r + 1) / c.nth;
+    };
+    int64_t b, e;
+    if (!c.unit_ranges || c.nth == 1) {  // static: exactly the own range
+        range(c.ith, b, e);
+        const int64_t u = prev < 0 ? b : prev + 1;
+        return u < e ? u : -1;
+    }
+    // Slot r packs the units taken from range r's front (low 32 bits) and back (high 32 bits).
+    constexpr int64_t kBack = int64_t(1) << 32;
+    auto left = [](int64_t v, int64_t b, int64_t e) { return e - b - (v & (kBack - 1)) - (v >> 32); };
+    std::atomic<int64_t>& own = c.unit_ranges[c.ith].value;
+    range(c.ith, b, e);
+    for (int64_t v = own.load(std::memory_order_relaxed); left(v, b, e) > 0;)
+        if (own.compare_exchange_weak(v, v + 1, std::memory_order_relaxed)) return b + (v & (kBack - 1));
+    for (;;) {  // own range done: steal from the back of the fullest other range
+        int victim = -1;
+        int64_t most = 0;
+        for (int r = 0; r < c.nth; ++r) {
+            if (r == c.ith) continue;
+            int64_t rb, re;
+            range(r, rb, re);
+            const int64_t l = left(c.unit_ranges[r].value.load(std::memory_order_relaxed), rb, re);
+            if (l > most) {
+                most = l;
+                victim = r;
+            }
+        }
+        if (victim < 0) return -1;
+        range(victim, b, e);
+        std::atomic<int64_t>& slot = c.unit_ranges[victim].value;
+        for (int64_t v = slot.load(std::memory_order_relaxed); left(v, b, e) > 0;)
+            if (slot.compare_exchange_weak(v, v + kBack, std::memory_order_relaxed)) return e - 1 - (v >> 32);
+    }
+}
+
 void ComputeErrors::record(const std::string& msg) {
     std::lock_guard<std::mutex> lock(mu);
     if (!failed.load()) message = msg;
@@ -242,12 +281,14 @@ void CpuBackend::run_planned() {
     unsigned char* base = work_.data();
     base += (kAlign - reinterpret_cast<uintptr_t>(base) % kAlign) % kAlign;
 
-    if (unit_counters_size_ < nodes.size()) {
-        unit_counters_ = std::make_unique<UnitCounter[]>(nodes.size());
-        unit_counters_size_ = nodes.size();
+    const size_t nth = static_cast<size_t>(pool_.n_threads());  // nth slots per node
+    if (unit_counters_size_ < nodes.size() * nth) {
+        unit_counters_ = std::make_unique<UnitSlot[]>(nodes.size() * nth);
+        unit_counters_size_ = nodes.size() * nth;
     }
     for (const NodePlan::Step& s : planned_.steps)  // published to the workers by pool_.run()
-        if (s.claims_units) unit_counters_[s.index].next.store(0, std::memory_order_relaxed);
+        if (s.claims_units)
+            for (size_t r = 0; r < nth; ++r) unit_counters_[s.index * nth + r].value.store(0, std::memory_order_relaxed);
     if (profiling_) {
         ++prof_computes_;
         prof_nodes_ += nodes.size();
@@ -267,7 +308,9 @@ void CpuBackend::run_planned() {
         for (const NodePlan::Step& s : planned_.steps) {
             Tensor* t = s.node;
             if (s.sync) pool_.barrier();
-            c.unit_counter = n > 1 && s.claims_units ? &unit_counters_[s.index].next : nullptr;
+            UnitSlot* slots = n > 1 && s.claims_units ? &unit_counters_[s.index * nth] : nullptr;
+            c.unit_counter = slots ? &slots[0].value : nullptr;
+            c.unit_ranges = slots;
             c.act_ready = s.act_ready;
             c.repacked_known = s.is_mul_mat;
             c.repacked = s.repacked;

@@ -21,6 +21,7 @@
 namespace hearth::cpu {
 
 struct RepackedMatrix;  // repack.h
+struct UnitSlot;        // cpu_ops.h
 
 class CpuBackend final : public Backend {
 public:
@@ -123,12 +124,10 @@ private:
     std::vector<uint8_t> act_ready_;    // per node: mul_mat whose quantized activations are in scratch
     std::vector<std::pair<const Tensor*, bool>> plan_written_;         // plan_barriers' working sets,
     std::vector<std::pair<const char*, const char*>> plan_touched_;  // kept to avoid reallocation
-    // Per node of the current compute: its work-unit counter (OpCtx::unit_counter), one cache line
-    // each so nodes running back to back do not contend; zeroed before each run.
-    struct alignas(64) UnitCounter {
-        std::atomic<int64_t> next{0};
-    };
-    std::unique_ptr<UnitCounter[]> unit_counters_;
+    // Per node of the current compute, n_threads slots: its work-unit counter (OpCtx::unit_counter
+    // is slot 0) or range slots (OpCtx::unit_ranges), one cache line each so nodes running back to
+    // back do not contend; zeroed before each run.
+    std::unique_ptr<UnitSlot[]> unit_counters_;
     size_t unit_counters_size_ = 0;
     bool replicate_small_ops_ = true;
     bool reuse_activations_ = true;
