@@ -231,7 +231,6 @@ void CpuBackend::compute_again(std::span<Tensor* const> graph_nodes) {
         p.max_shared = shared;
         p.max_private = priv;
     }
-    ++plans_reused_;
     run_planned();
 }
 

@@ -81,8 +81,6 @@ public:
 
     // Tests: compute_again() also plans from scratch and asserts the reused plan is identical.
     void set_verify_reuse(bool on) { verify_reuse_ = on; }
-    // compute_again() calls that reused the plan of the last compute().
-    size_t plans_reused() const { return plans_reused_; }
 
 private:
     // What compute() decides before running: the node list to run (graph nodes, fused pairs
@@ -135,7 +133,6 @@ private:
     FusionPlan fusion_;
     NodePlan planned_;
     bool verify_reuse_ = false;
-    size_t plans_reused_ = 0;
     bool profiling_ = false;
     bool print_profile_ = false;
     double op_seconds_[static_cast<int>(OpKind::Count)] = {};
