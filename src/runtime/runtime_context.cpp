@@ -45,8 +45,7 @@ struct Context::Impl {
     Impl(const Model& m, const ContextParams& p, int64_t n_ctx)
         : model(m), params(p), kv(m.hparams(), n_ctx, p.n_seq_max, p.kv_type_k, p.kv_type_v, p.kv_hadamard_k, p.kv_hadamard_v), backend(p.n_threads),
           sched({&backend}) {
-        const char* no_reuse = std::getenv("HEARTH_NO_GRAPH_REUSE");
-        graph_reuse = !(no_reuse && *no_reuse && std::strcmp(no_reuse, "0") != 0);
+        if (const char* e = std::getenv("HEARTH_NO_GRAPH_REUSE"); e && *e && *e != '0') graph_reuse = false;
     }
 
     void decode_ubatch(const Batch& b, size_t first, size_t n);
@@ -59,7 +58,7 @@ struct Context::Impl {
     hearth::Context tensors;  // the compute core's pool of graph tensors
     Graph graph;
     GraphInputs gi;                         // inputs of the graph built last (builder refers to it)
-    std::unique_ptr<GraphBuilder> builder;  // the graph built last; null when none is reusable
+    std::unique_ptr<GraphBuilder> builder;  // the graph built last; null after a failed decode
     bool graph_reuse = true;
     size_t n_reused = 0;
 
