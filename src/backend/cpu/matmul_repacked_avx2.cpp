@@ -286,7 +286,18 @@ struct RQ3_K {
     }
 };
 
-constexpr int kPrefetch = 2048;  // software prefetch distance (bytes) in a repacked tile stream
+// Software prefetch in the decode kernels, as in matmul_repacked_avx512.cpp (see kPrefetch there):
+// a line or two per group of 4-byte columns, from its share of the step on, 4 KiB ahead, rather
+// than one burst of the step's lines at its start.
+constexpr int kPrefetch = 4096;
+
+// kLines consecutive 64-byte lines from p on. always_inline: GCC infers that a helper doing only
+// prefetches has no side effects and deletes its calls before it would inline them.
+template <int kLines>
+__attribute__((always_inline)) inline void prefetch_lines(const uint8_t* p) {
+#pragma GCC unroll 4
+    for (int l = 0; l < kLines; ++l) _mm_prefetch(reinterpret_cast<const char*>(p + 64 * l), _MM_HINT_T0);
+}
 
 template <class R, class = void>
 struct HasQuad : std::false_type {};
@@ -302,12 +313,7 @@ void tile_col_quad(const uint8_t* tile, const ActRow& act, int64_t s0, int64_t s
     for (int64_t sq = s0; sq < s1; sq += 4) {
         const uint8_t* u = tile + (sq / R::kSubs) * R::kUnit;
         const int h = static_cast<int>((sq % R::kSubs) / 4);
-        {
-            const uint8_t* ahead = u + (sq % R::kSubs) * (R::kUnit / R::kSubs) + kPrefetch;
-#pragma GCC unroll 32
-            for (int off = 0; off < 4 * (R::kUnit / R::kSubs); off += 64)
-                _mm_prefetch(reinterpret_cast<const char*>(ahead + off), _MM_HINT_T0);
-        }
+        const uint8_t* ahead = u + (sq % R::kSubs) * (R::kUnit / R::kSubs) + kPrefetch;
 #pragma GCC unroll 2
         for (int p = 0; p < 2; ++p) {
             __m256i ia[4][2];
@@ -317,6 +323,7 @@ void tile_col_quad(const uint8_t* tile, const ActRow& act, int64_t s0, int64_t s
 #pragma GCC unroll 4
                 for (int gq = 0; gq < 4; ++gq) {
                     const int g = 4 * hh + gq;
+                    prefetch_lines<2>(ahead + (8 * p + g) * (4 * (R::kUnit / R::kSubs)) / 16);  // its 16th, and on
                     __m256i w[4];
                     R::quad_group(u, h, g, p, w);
 #pragma GCC unroll 4
@@ -375,12 +382,9 @@ void tile_cols(const uint8_t* tile, const ActRow* act, int64_t s0, int64_t s1, f
     for (int64_t s = s0; s < s1; ++s) {
         const uint8_t* u = tile + (s / R::kSubs) * R::kUnit;
         const int si = static_cast<int>(s % R::kSubs);
-        {  // K-format units are read back and forth (scales at the end): prefetch ahead linearly
-            constexpr int kStep = R::kUnit / R::kSubs;
-            const uint8_t* ahead = u + si * kStep + kPrefetch;
-#pragma GCC unroll 8
-            for (int off = 0; off < kStep; off += 64) _mm_prefetch(reinterpret_cast<const char*>(ahead + off), _MM_HINT_T0);
-        }
+        // K-format units are read back and forth (scales at the end): prefetch ahead linearly
+        constexpr int kStep = R::kUnit / R::kSubs;
+        const uint8_t* ahead = u + si * kStep + kPrefetch;
 #pragma GCC unroll 2
         for (int p = 0; p < 2; ++p) {
             __m256i wv[8];
@@ -393,6 +397,7 @@ void tile_cols(const uint8_t* tile, const ActRow* act, int64_t s0, int64_t s1, f
 #pragma GCC unroll 8
                 for (int gq = 0; gq < kGroups; ++gq) {
                     const int g = h * kGroups + gq;
+                    prefetch_lines<1>(ahead + (8 * p + g) * kStep / 16);  // its 16th of the sub-block, and on
                     const bool first = gq % R::kRun == 0;
                     const bool last = gq % R::kRun == R::kRun - 1 || gq == kGroups - 1;
                     // signed formats: maddubs(|q|, sign(a, q)) = q * a
