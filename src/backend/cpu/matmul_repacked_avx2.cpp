@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "backend/cpu/matmul_internal.h"
+#include "backend/cpu/matmul_prefetch.h"
 #include "core/error.h"
 
 namespace hearth::cpu::detail {
@@ -286,19 +287,6 @@ struct RQ3_K {
     }
 };
 
-// Software prefetch in the decode kernels, as in matmul_repacked_avx512.cpp (see kPrefetch there):
-// a line or two per group of 4-byte columns, from its share of the step on, 4 KiB ahead, rather
-// than one burst of the step's lines at its start.
-constexpr int kPrefetch = 4096;
-
-// kLines consecutive 64-byte lines from p on. always_inline: GCC infers that a helper doing only
-// prefetches has no side effects and deletes its calls before it would inline them.
-template <int kLines>
-__attribute__((always_inline)) inline void prefetch_lines(const uint8_t* p) {
-#pragma GCC unroll 4
-    for (int l = 0; l < kLines; ++l) _mm_prefetch(reinterpret_cast<const char*>(p + 64 * l), _MM_HINT_T0);
-}
-
 template <class R, class = void>
 struct HasQuad : std::false_type {};
 template <class R>
@@ -313,7 +301,7 @@ void tile_col_quad(const uint8_t* tile, const ActRow& act, int64_t s0, int64_t s
     for (int64_t sq = s0; sq < s1; sq += 4) {
         const uint8_t* u = tile + (sq / R::kSubs) * R::kUnit;
         const int h = static_cast<int>((sq % R::kSubs) / 4);
-        const uint8_t* ahead = u + (sq % R::kSubs) * (R::kUnit / R::kSubs) + kPrefetch;
+        const uint8_t* ahead = u + (sq % R::kSubs) * (R::kUnit / R::kSubs) + kDecodePrefetch;
 #pragma GCC unroll 2
         for (int p = 0; p < 2; ++p) {
             __m256i ia[4][2];
@@ -384,7 +372,7 @@ void tile_cols(const uint8_t* tile, const ActRow* act, int64_t s0, int64_t s1, f
         const int si = static_cast<int>(s % R::kSubs);
         // K-format units are read back and forth (scales at the end): prefetch ahead linearly
         constexpr int kStep = R::kUnit / R::kSubs;
-        const uint8_t* ahead = u + si * kStep + kPrefetch;
+        const uint8_t* ahead = u + si * kStep + kDecodePrefetch;
 #pragma GCC unroll 2
         for (int p = 0; p < 2; ++p) {
             __m256i wv[8];

@@ -16,6 +16,7 @@
 #include <type_traits>
 
 #include "backend/cpu/matmul_internal.h"
+#include "backend/cpu/matmul_prefetch.h"
 #include "core/error.h"
 
 namespace hearth::cpu::detail {
@@ -298,24 +299,6 @@ inline __m512i dot_init(const ActRow& act, int64_t s, int h) {
     }
 }
 
-// Software prefetch in the decode kernels (1-8 activation columns: they stream DRAM-resident
-// weights once). Each group of 4-byte columns prefetches a few lines starting kPrefetch bytes
-// ahead of its own share of the step (a sub-block, or a Q6_K quad), overlapping the next group's,
-// instead of one burst of all the step's lines at its start: a burst (27 lines for a Q6_K quad)
-// fills the miss buffers, stalls the core, and leaves the stream idle while it computes.
-// Measured in one process alternating tokens between builds (Qwen3-0.6B-shaped files, 2 threads):
-// with 2 KiB bursts before, tg went up 24% on Q4_K_M, 11% on Q4_0, 4% on Q8_0; 4 KiB ahead beat
-// 2 KiB, 6 KiB was even, and exact per-group slices (no overlap) gave about half the gain.
-constexpr int kPrefetch = 4096;
-
-// kLines consecutive 64-byte lines from p on. always_inline: GCC infers that a helper doing only
-// prefetches has no side effects and deletes its calls before it would inline them.
-template <int kLines>
-__attribute__((always_inline)) inline void prefetch_lines(const uint8_t* p) {
-#pragma GCC unroll 8
-    for (int l = 0; l < kLines; ++l) _mm_prefetch(reinterpret_cast<const char*>(p + 64 * l), _MM_HINT_T0);
-}
-
 template <class R, class = void>
 struct HasQuad : std::false_type {};
 template <class R>
@@ -329,7 +312,7 @@ void tile_cols_quad(const uint8_t* tile, const ActRow* act, int64_t s0, int64_t 
     for (int64_t sq = s0; sq < s1; sq += 4) {
         const uint8_t* u = tile + (sq / R::kSubs) * R::kUnit;
         const int h = static_cast<int>((sq % R::kSubs) / 4);
-        const uint8_t* ahead = u + (sq % R::kSubs) * (R::kUnit / R::kSubs) + kPrefetch;
+        const uint8_t* ahead = u + (sq % R::kSubs) * (R::kUnit / R::kSubs) + kDecodePrefetch;
         __m512i ia[4][2][NC];
 #pragma GCC unroll 4
         for (int q = 0; q < 4; ++q)
@@ -396,11 +379,11 @@ void tile_cols(const uint8_t* tile, const ActRow* act, int64_t s0, int64_t s1, f
         const uint8_t* u = tile + (s / R::kSubs) * R::kUnit;
         const int si = static_cast<int>(s % R::kSubs);
         // A K-format unit is read back and forth (scales at its end), which defeats the hardware
-        // prefetcher on DRAM-resident matrices: fetch kPrefetch bytes ahead of the linear progress
-        // through the tile (tiles are contiguous, so this runs into the next tile too), a few
-        // lines per group (see kPrefetch).
+        // prefetcher on DRAM-resident matrices: fetch kDecodePrefetch bytes ahead of the linear
+        // progress through the tile (tiles are contiguous, so this runs into the next tile too), a
+        // few lines per group (matmul_prefetch.h).
         constexpr int kStep = R::kUnit / R::kSubs;
-        const uint8_t* ahead = u + si * kStep + kPrefetch;
+        const uint8_t* ahead = u + si * kStep + kDecodePrefetch;
         __m512i wv[8];
         R::weights(u, si, wv);
         __m512 sc[2], mn[2];
