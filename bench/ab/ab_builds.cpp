@@ -24,6 +24,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <numeric>
 #include <string>
 #include <vector>
 
@@ -43,8 +44,8 @@ struct Build {
     decltype(&hearth_decode) decode = nullptr;
     decltype(&hearth_kv_remove) kv_remove = nullptr;
     hearth_context* ctx = nullptr;
-    double seconds = 0;
-    std::vector<double> rep_seconds;
+    std::vector<double> rep_seconds;  // decode time of each repetition
+    double seconds() const { return std::accumulate(rep_seconds.begin(), rep_seconds.end(), 0.0); }
 };
 
 [[noreturn]] void fail(const std::string& msg) {
@@ -158,12 +159,11 @@ int main(int argc, char** argv) {
             }
         }
         for (size_t i = 0; i < nb; ++i) {
-            builds[i].seconds += rep[i];
             builds[i].rep_seconds.push_back(rep[i]);
         }
     }
 
-    const double base = builds[0].seconds;
+    const double base = builds[0].seconds();
     std::printf("| build | ms/token | t/s | speed vs first | per-repetition median (min..max) |\n|---|---|---|---|---|\n");
     std::string json = "{\"ab_builds\": {\"model\": " + json_string(model) + ", \"tokens\": " + std::to_string(tokens) +
                        ", \"reps\": " + std::to_string(reps) + ", \"threads\": " + std::to_string(threads) + ", \"builds\": [";
@@ -171,12 +171,12 @@ int main(int argc, char** argv) {
         const Build& b = builds[i];
         std::vector<double> ratios;
         for (size_t r = 0; r < b.rep_seconds.size(); ++r) ratios.push_back(builds[0].rep_seconds[r] / b.rep_seconds[r]);
-        const double ms = 1e3 * b.seconds / (static_cast<double>(reps) * tokens);
-        std::printf("| %s | %.3f | %.1f | %.3fx | %.3fx (%.3f..%.3f) |\n", b.path.c_str(), ms, 1e3 / ms, base / b.seconds,
+        const double ms = 1e3 * b.seconds() / (static_cast<double>(reps) * tokens);
+        std::printf("| %s | %.3f | %.1f | %.3fx | %.3fx (%.3f..%.3f) |\n", b.path.c_str(), ms, 1e3 / ms, base / b.seconds(),
                     median(ratios), *std::min_element(ratios.begin(), ratios.end()),
                     *std::max_element(ratios.begin(), ratios.end()));
         json += std::string(i ? ", " : "") + "{\"lib\": " + json_string(b.path) + ", \"ms_per_token\": " + std::to_string(ms) +
-                ", \"speed_vs_first\": " + std::to_string(base / b.seconds) + ", \"rep_ratios\": [";
+                ", \"speed_vs_first\": " + std::to_string(base / b.seconds()) + ", \"rep_ratios\": [";
         for (size_t r = 0; r < ratios.size(); ++r) json += (r ? ", " : "") + std::to_string(ratios[r]);
         json += "]}";
     }

@@ -52,6 +52,7 @@ const float* weight_row_f32(const Tensor& w, const char* row, float* buf, Isa is
 
 struct Geometry {
     int64_t K, M, N, X2, X3, r2, r3, chunk, n_chunks, units;
+    bool decode;  // at most kPrivateQuantRows activation rows: bandwidth bound, contiguous ranges
 };
 
 Geometry geometry(const Tensor& dst, int nth) {
@@ -65,10 +66,11 @@ Geometry geometry(const Tensor& dst, int nth) {
     g.X3 = x.ne[3];
     g.r2 = x.ne[2] / w.ne[2];
     g.r3 = x.ne[3] / w.ne[3];
-    // Units of work: (batch, chunk of weight rows); ~kUnitsPerThread per thread, claimed
-    // dynamically (first_mm_unit) so the threads finish together.
+    // Units of work: (batch, chunk of weight rows); ~kUnitsPerThread (decode: kDecodeUnitsPerThread)
+    // per thread, claimed dynamically (first_mm_unit) so the threads finish together.
     const int64_t batches = g.X2 * g.X3;
-    const int64_t per_thread = g.N * batches <= kPrivateQuantRows ? kDecodeUnitsPerThread : kUnitsPerThread;
+    g.decode = g.N * batches <= kPrivateQuantRows;
+    const int64_t per_thread = g.decode ? kDecodeUnitsPerThread : kUnitsPerThread;
     const int64_t want = std::max<int64_t>(1, (static_cast<int64_t>(nth) * per_thread + batches - 1) / batches);
     g.chunk = std::max<int64_t>(4, (g.M + want - 1) / want);
     g.n_chunks = (g.M + g.chunk - 1) / g.chunk;
@@ -150,7 +152,7 @@ void op_mul_mat(Tensor& dst, const OpCtx& c) {
         g.units = g.X2 * g.X3 * g.n_chunks;
     }
     const int64_t out_stride = static_cast<int64_t>(dst.nb[1] / sizeof(float));
-    const bool contiguous = g.N * g.X2 * g.X3 <= kPrivateQuantRows;
+    const bool contiguous = g.decode;
 
     if (use_kernel(w)) {
         const size_t qrow = align64(quantized_activation_bytes(w.type, g.K, 1));
