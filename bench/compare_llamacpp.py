@@ -16,7 +16,9 @@ decode is bandwidth bound, so this is the ceiling every engine's tg is measured 
 Prints a markdown table and, last, one JSON line (machine-readable) with every figure.
 Repetitions run round-robin (hearth, llama.cpp, ik_llama.cpp, then again), so drift on a shared
 machine hits them alike; "ratio" divides the means, "(median)" is the median of the per-round
-ratios, which a slow spell during one engine's turn moves least.
+ratios, which a slow spell during one engine's turn moves least. Every engine's figure in a round
+comes after one whole-size round of warm-up (the peers keep their process across rounds; hearth
+runs `hearth bench -r 2` and keeps the second repetition).
 """
 import argparse
 import json
@@ -30,14 +32,17 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def hearth_round(binary, model, n_prompt, n_gen, threads):
-    """One repetition of `hearth bench -o json` (it warms up itself): {"pp": t/s, "tg": t/s}."""
+    """One repetition of `hearth bench -o json`: {"pp": t/s, "tg": t/s}. The peers below run in this
+    process and discard one whole round as warm-up; hearth runs in a fresh process, so it runs two
+    repetitions and keeps the second, which comes after a whole-size round as theirs do (its own
+    warm-up is only 32 prompt tokens and 2 generated, like llama-bench's)."""
     cmd = [binary, "bench", "-m", model, "-p", str(n_prompt), "-n", str(n_gen), "-t", str(threads),
-           "-r", "1", "-o", "json"]
+           "-r", "2", "-o", "json"]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     result = {"pp": 0.0, "tg": 0.0}
     for row in json.loads(out):
         key = "pp" if row.get("n_prompt", 0) > 0 and row.get("n_gen", 0) == 0 else "tg"
-        result[key] = row["avg_ts"]
+        result[key] = row["samples_ts"][-1]
     return result
 
 

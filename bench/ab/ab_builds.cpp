@@ -1,9 +1,12 @@
-// hearth_ab_builds: decode speed of two or more builds of libhearth.so measured in ONE process,
-// tokens alternating between them. On a shared machine the memory bandwidth drifts by tens of
+// hearth_ab_builds: decode (or prompt) speed of two or more builds of libhearth.so measured in ONE
+// process, tokens (or prompt batches) alternating between them. On a shared machine the memory bandwidth drifts by tens of
 // percent within seconds, so separate runs (even ABBA-paired) blur a 5-10% change; here every
 // build meets the same drift, token by token, and the ratio comes out within about 1-2%.
 //
-//   hearth_ab_builds -m MODEL.gguf [-n TOKENS] [-r REPS] [-t THREADS] [-c N_CTX] LIB_A.so LIB_B.so [...]
+//   hearth_ab_builds -m MODEL.gguf [-n TOKENS] [-p PROMPT] [-r REPS] [-t THREADS] [-c N_CTX] LIB_A.so LIB_B.so [...]
+//
+// With -p PROMPT the unit is a prompt instead of a token: each of the TOKENS steps clears the cache
+// and decodes PROMPT tokens in one batch (as llama-bench's pp test), builds taking turns per prompt.
 //
 // Each library is copied to a private temporary file and dlopen'ed with RTLD_LOCAL, so every build
 // keeps its own globals (weights registry, thread pool) and the same file may be given twice as a
@@ -109,7 +112,7 @@ double median(std::vector<double> v) {
 
 int main(int argc, char** argv) {
     std::string model;
-    int tokens = 128, reps = 3, threads = 2, n_ctx = 0;
+    int tokens = 128, reps = 3, threads = 2, n_ctx = 0, prompt = 0;
     std::vector<Build> builds;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
@@ -126,11 +129,12 @@ int main(int argc, char** argv) {
         };
         if (a == "-m") model = value();
         else if (a == "-n") tokens = number(1);
+        else if (a == "-p") prompt = number(1);
         else if (a == "-r") reps = number(1);
         else if (a == "-t") threads = number(1);
         else if (a == "-c") n_ctx = number(1);
         else if (a == "-h" || a == "--help") {
-            std::printf("usage: %s -m MODEL [-n TOKENS] [-r REPS] [-t THREADS] [-c N_CTX] LIB_A.so LIB_B.so [...]\n", argv[0]);
+            std::printf("usage: %s -m MODEL [-n TOKENS] [-p PROMPT] [-r REPS] [-t THREADS] [-c N_CTX] LIB_A.so LIB_B.so [...]\n", argv[0]);
             return 0;
         } else if (!a.empty() && a[0] == '-') fail("unknown option " + a);
         else {
@@ -140,8 +144,14 @@ int main(int argc, char** argv) {
         }
     }
     if (model.empty() || builds.size() < 2) fail("need -m MODEL and at least two libraries (see --help)");
-    if (n_ctx == 0) n_ctx = tokens + 16;
-    if (n_ctx < tokens + 1) fail("-c must exceed -n");
+    const int positions = prompt > 0 ? prompt : tokens;  // KV cells one context needs
+    if (n_ctx == 0) n_ctx = positions + 16;
+    if (n_ctx < positions + 1) fail(prompt > 0 ? "-c must exceed -p" : "-c must exceed -n");
+    std::vector<int32_t> prompt_tokens(static_cast<size_t>(prompt)), prompt_pos(static_cast<size_t>(prompt));
+    for (int i = 0; i < prompt; ++i) {
+        prompt_tokens[static_cast<size_t>(i)] = (i * 7919 + 13) % 1000;
+        prompt_pos[static_cast<size_t>(i)] = i;
+    }
     for (Build& b : builds) load(b, model, threads, n_ctx);
 
     const size_t nb = builds.size();
@@ -152,8 +162,11 @@ int main(int argc, char** argv) {
             for (size_t k = 0; k < nb; ++k) {
                 Build& b = builds[(k + static_cast<size_t>(t + r)) % nb];
                 const int32_t token = (t * 7919 + 13) % 1000, pos = t;
+                if (prompt > 0) b.kv_remove(b.ctx, -1, 0, -1);
                 const auto t0 = std::chrono::steady_clock::now();
-                if (b.decode(b.ctx, &token, &pos, nullptr, nullptr, 1) != HEARTH_OK) fail(b.path + ": " + b.last_error());
+                const int rc = prompt > 0 ? b.decode(b.ctx, prompt_tokens.data(), prompt_pos.data(), nullptr, nullptr, prompt)
+                                          : b.decode(b.ctx, &token, &pos, nullptr, nullptr, 1);
+                if (rc != HEARTH_OK) fail(b.path + ": " + b.last_error());
                 const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
                 if (t > 0) rep[static_cast<size_t>(&b - builds.data())] += dt;
             }
@@ -164,14 +177,16 @@ int main(int argc, char** argv) {
     }
 
     const double base = builds[0].seconds();
+    const int per_step = prompt > 0 ? prompt : 1;  // tokens per timed step
     std::printf("| build | ms/token | t/s | speed vs first | per-repetition median (min..max) |\n|---|---|---|---|---|\n");
     std::string json = "{\"ab_builds\": {\"model\": " + json_string(model) + ", \"tokens\": " + std::to_string(tokens) +
+                       ", \"prompt\": " + std::to_string(prompt) +
                        ", \"reps\": " + std::to_string(reps) + ", \"threads\": " + std::to_string(threads) + ", \"builds\": [";
     for (size_t i = 0; i < nb; ++i) {
         const Build& b = builds[i];
         std::vector<double> ratios;
         for (size_t r = 0; r < b.rep_seconds.size(); ++r) ratios.push_back(builds[0].rep_seconds[r] / b.rep_seconds[r]);
-        const double ms = 1e3 * b.seconds() / (static_cast<double>(reps) * tokens);
+        const double ms = 1e3 * b.seconds() / (static_cast<double>(reps) * tokens * per_step);
         std::printf("| %s | %.3f | %.1f | %.3fx | %.3fx (%.3f..%.3f) |\n", b.path.c_str(), ms, 1e3 / ms, base / b.seconds(),
                     median(ratios), *std::min_element(ratios.begin(), ratios.end()),
                     *std::max_element(ratios.begin(), ratios.end()));
