@@ -299,7 +299,7 @@ int run(const std::vector<std::string>& argv) {
 
     const auto t_load = std::chrono::steady_clock::now();
     auto model = Model::load(a.model, {.use_mmap = !a.no_mmap, .mlock = a.mlock});
-    if (!model->file().mlock_warning().empty()) std::fprintf(stderr, "hearth: warning: %s\n", model->file().mlock_warning().c_str());
+    if (const std::string w = model->mlock_warning(); !w.empty()) std::fprintf(stderr, "hearth: warning: %s\n", w.c_str());
     const HParams& hp = model->hparams();
     std::fprintf(stderr, "hearth: loaded %s: arch %s, %lld layers, n_embd %lld, n_head %lld/%lld, n_vocab %lld, n_ctx_train %lld (%.0f ms, %s)\n",
                  a.model.c_str(), hp.arch.c_str(), (long long)hp.n_layer, (long long)hp.n_embd, (long long)hp.n_head,

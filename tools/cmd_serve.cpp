@@ -190,6 +190,10 @@ int run_serve(const std::vector<std::string>& args) {
     } else {
         std::printf("hearth serve: memory (all CPU/RAM): weights %.1f MiB (embeddings only)\n", double(srv.weight_bytes()) / mib);
     }
+    if (cfg.mlock) {
+        if (const std::string w = srv.mlock_warning(); !w.empty()) std::fprintf(stderr, "hearth serve: warning: %s\n", w.c_str());
+        std::printf("hearth serve: mlock: %.1f MiB of weights locked in RAM\n", double(srv.locked_bytes()) / mib);
+    }
     std::printf("hearth serve: model loaded, ready (weights, KV cache and compute buffers: CPU)\n");
     std::fflush(stdout);
     int sig = 0;

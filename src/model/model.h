@@ -45,6 +45,12 @@ public:
     int64_t n_vocab() const { return hp_.n_vocab; }
     std::optional<std::string> chat_template() const;  // tokenizer.chat_template
     uint64_t weight_bytes() const;                     // bytes of all tensor data
+    // Non-empty when ModelParams::mlock was asked for and the OS refused some of it (the file
+    // mapping or the repacked copies the CPU kernels read); says what to do.
+    std::string mlock_warning() const;
+    // Bytes locked in RAM: the file mapping less the original pages released after repacking, plus
+    // the locked repacked copies (0 without a successful --mlock).
+    uint64_t locked_bytes() const;
 
 private:
     Model() = default;

@@ -193,6 +193,8 @@ void Server::load_model() {
 const runtime::Context* Server::generation_context() const { return st_->backend ? &st_->backend->context() : nullptr; }
 
 uint64_t Server::weight_bytes() const { return st_->model ? st_->model->weight_bytes() : 0; }
+uint64_t Server::locked_bytes() const { return st_->model ? st_->model->locked_bytes() : 0; }
+std::string Server::mlock_warning() const { return st_->model ? st_->model->mlock_warning() : std::string(); }
 
 void Server::drain(std::chrono::milliseconds timeout) {
     State& st = *st_;

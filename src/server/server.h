@@ -67,6 +67,10 @@ public:
     // load log); nullptr for an embeddings-only (encoder) model or before loading.
     const runtime::Context* generation_context() const;
     uint64_t weight_bytes() const;  // bytes of the loaded model's tensors (0 before loading)
+    // --mlock after load_model(): the bytes locked in RAM and the OS's refusal, if any (Model::
+    // mlock_warning; empty when all of it is locked or --mlock was not given).
+    uint64_t locked_bytes() const;
+    std::string mlock_warning() const;
 
     struct State;
 

@@ -38,3 +38,41 @@ def test_peak_rss_within_file_plus_buffers(env):
     limit = GEMMA.stat().st_size / 2**20 + kv + compute + 50
     print(f"peak RSS {peak_mib:.0f} MiB, limit {limit:.0f} MiB")
     assert peak_mib <= limit
+
+
+def _mapped_bytes(path, begin, size):
+    """Bytes of [begin, begin + size) of this process's mapping of `path` that are present."""
+    import struct
+    start = next(int(line.split('-')[0], 16) for line in open('/proc/self/maps') if line.rstrip().endswith(str(path)))
+    page = os.sysconf('SC_PAGE_SIZE')
+    p0, p1 = (start + begin) // page, (start + begin + size - 1) // page
+    with open('/proc/self/pagemap', 'rb') as f:
+        f.seek(p0 * 8)
+        data = f.read((p1 - p0 + 1) * 8)
+    return page * sum(struct.unpack_from('<Q', data, i)[0] >> 63 for i in range(0, len(data), 8))
+
+
+def test_tied_embedding_lookups_do_not_pile_back_into_memory():
+    """Gemma's output matrix is its token embedding: the matmul reads the repacked copy, and the
+    original rows' pages were dropped at load. get_rows still reads original rows, and each lookup
+    faults a whole page-cache folio back in; without releasing them again a long session of varied
+    tokens would map most of the 170 MB table a second time beside its copy."""
+    import random
+    import gguf
+    import sys
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from hearth_ctypes import Context, Hearth, Model
+    embd = next(t for t in gguf.GGUFReader(str(GEMMA)).tensors if t.name == 'token_embd.weight')
+    model = Model(Hearth(), GEMMA)
+    ctx = Context(model, n_ctx=4096, n_threads=2)
+    try:
+        rng = random.Random(1)
+        tokens = [rng.randrange(model.n_vocab) for _ in range(4000)]
+        for i in range(0, len(tokens), 500):
+            ctx.decode(tokens[i:i + 500], pos=list(range(i, i + 500)), want=[0] * 499 + [1])
+        mapped = _mapped_bytes(GEMMA, embd.data_offset, embd.n_bytes)
+    finally:
+        ctx.close()
+        model.close()
+    print(f"token_embd mapped after {len(tokens)} random lookups: {mapped / 2**20:.1f} of {embd.n_bytes / 2**20:.0f} MiB")
+    assert mapped <= embd.n_bytes // 4

@@ -5,6 +5,7 @@
 
 #include "backend/cpu/cpu_ops.h"
 #include "backend/cpu/cpu_simd.h"
+#include "backend/cpu/repack.h"
 #include "core/error.h"
 #include "quant/fp16.h"
 #include "quant/quant.h"
@@ -75,6 +76,13 @@ void op_get_rows(Tensor& dst, const OpCtx& c) {
     const int64_t n = dst.ne[0];
     int64_t r0, r1;
     split_range(dst.ne[1] * dst.ne[2], c.ith, c.nth, r0, r1);
+    // A tied embedding whose original rows were released after repacking: the rows read are noted
+    // so their pages go again every few hundred rows (repack.h, note_original_rows_read).
+    const RepackedMatrix* released = r1 > r0 ? find_repacked(table.data) : nullptr;
+    if (released && !released->originals_released) released = nullptr;
+    constexpr size_t kNoteBatch = 32;
+    const void* read_rows[kNoteBatch];
+    size_t n_read = 0;
     for (int64_t r = r0; r < r1; ++r) {
         const int64_t i1 = r % dst.ne[1], i2 = r / dst.ne[1];
         int32_t id;
@@ -92,6 +100,13 @@ void op_get_rows(Tensor& dst, const OpCtx& c) {
             case DType::F16:
             case DType::BF16: convert_run(table.type, row, table.nb[0], DType::F32, reinterpret_cast<char*>(y), 4, n, c.isa); break;
             default: quant::dequantize_row(table.type, row, y, n);
+        }
+        if (released) {
+            read_rows[n_read++] = row;
+            if (n_read == kNoteBatch || r + 1 == r1) {
+                note_original_rows_read(*released, read_rows, n_read);
+                n_read = 0;
+            }
         }
     }
 }

@@ -31,6 +31,9 @@ void matmul_repacked_avx2(DType t, const void* packed, const void* a_q, int64_t 
 namespace {
 
 constexpr int kR = static_cast<int>(kRepackRows);
+// Released original rows are dropped again in windows of this size (note_original_rows_read): the
+// largest folio a file fault maps (a PMD).
+constexpr uintptr_t kWindow = uintptr_t(2) << 20;
 
 // Bytes per (tile, unit): a unit is one 32-element sub-block or one 256-element super-block.
 size_t unit_bytes(DType t) {
@@ -300,11 +303,18 @@ bool RepackedWeights::originals_unused() const { return isa_ == Isa::Avx512 && !
 namespace {
 
 // Drops this process's pages wholly inside [begin, end) (a read-only file mapping: they read back
-// from the file if touched again, e.g. by get_rows on a tied embedding). Returns the bytes dropped.
-size_t drop_pages(uintptr_t begin, uintptr_t end) {
+// from the file if touched again, e.g. by get_rows on a tied embedding), unlocking them first when
+// the mapping is mlock'ed (MADV_DONTNEED refuses locked pages). The range is then marked
+// MADV_RANDOM: no read-ahead or fault-around maps it back in when a neighbouring tensor (a norm
+// vector) faults. Returns the bytes dropped.
+size_t drop_pages(uintptr_t begin, uintptr_t end, bool unlock) {
     const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
     const uintptr_t a = (begin + page - 1) / page * page, b = end / page * page;
-    return b > a && madvise(reinterpret_cast<void*>(a), b - a, MADV_DONTNEED) == 0 ? b - a : 0;
+    if (b <= a) return 0;
+    if (unlock) munlock(reinterpret_cast<void*>(a), b - a);
+    if (madvise(reinterpret_cast<void*>(a), b - a, MADV_DONTNEED) != 0) return 0;
+    madvise(reinterpret_cast<void*>(a), b - a, MADV_RANDOM);
+    return b - a;
 }
 
 }  // namespace
@@ -314,18 +324,35 @@ bool repack_enabled() {
     return !(e && *e && std::strcmp(e, "0") != 0);
 }
 
-RepackedWeights::RepackedWeights(const std::vector<WeightDesc>& weights, bool release_originals) {
+RepackedWeights::RepackedWeights(const std::vector<WeightDesc>& weights, const RepackOptions& options) {
     if (!repack_enabled() || !repacked_kernel_available(active_isa())) return;
     isa_ = active_isa();
     try {
-        add_all(weights, release_originals && isa_ == Isa::Avx512);
+        RepackOptions o = options;
+        o.release_originals = o.release_originals && isa_ == Isa::Avx512;
+        add_all(weights, o);
+        if (lock_refused_ > 0)
+            lock_warning_ = "mlock of " + std::to_string(lock_refused_ >> 20) + " MiB of repacked weights (of " +
+                            std::to_string(bytes_ >> 20) +
+                            " MiB) failed: those pages may be swapped out. Raise the limit with `ulimit -l unlimited` "
+                            "(or a 'memlock' line in /etc/security/limits.conf)";
     } catch (...) {
         release();  // no registered entry may outlive this half-built object
         throw;
     }
 }
 
-void RepackedWeights::add_all(const std::vector<WeightDesc>& weights, bool release_originals) {
+void RepackedWeights::lock_copy(RepackedMatrix& m) {
+    if (mlock(m.packed, m.bytes) == 0) {
+        locked_ += m.bytes;
+        m.locked = true;
+    } else {
+        lock_refused_ += m.bytes;
+    }
+}
+
+void RepackedWeights::add_all(const std::vector<WeightDesc>& weights, const RepackOptions& options) {
+    const bool release_originals = options.release_originals;
     Registry& reg = registry();
     for (const WeightDesc& d : weights) {
         if (!d.data || !repack_supported(d.type, d.rows, d.k) || !repacked_kernel_supports(isa_, d.type) ||
@@ -348,14 +375,19 @@ void RepackedWeights::add_all(const std::vector<WeightDesc>& weights, bool relea
         // original pages right after it is packed when asked to.
         constexpr int64_t kSliceRows = 1024;
         const uintptr_t base = reinterpret_cast<uintptr_t>(d.data);
+        if (release_originals && !d.keep_original) {
+            m->originals_released = true;
+            const uintptr_t first = base / kWindow, last = (base + static_cast<size_t>(d.rows) * d.row_bytes) / kWindow;
+            m->touched_windows = std::vector<std::atomic<uint64_t>>((last - first + 1 + 63) / 64);
+        }
         uintptr_t dropped_to = base;
         for (int64_t r0 = 0; r0 < d.rows; r0 += kSliceRows) {
             const int64_t nr = std::min(kSliceRows, d.rows - r0);
             repack_weights(d.type, static_cast<const char*>(d.data) + static_cast<size_t>(r0) * d.row_bytes, d.row_bytes, nr,
                            d.k, static_cast<char*>(m->packed) + (r0 == 0 ? 0 : repacked_bytes(d.type, r0, d.k)));
-            if (release_originals) {
+            if (release_originals && !d.keep_original) {
                 const uintptr_t end = base + static_cast<size_t>(r0 + nr) * d.row_bytes;
-                released_ += drop_pages(dropped_to, end);
+                released_ += drop_pages(dropped_to, end, options.lock);
                 const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
                 dropped_to = end / page * page;  // the page straddling the slice end goes with the next slice
             }
@@ -367,6 +399,7 @@ void RepackedWeights::add_all(const std::vector<WeightDesc>& weights, bool relea
             reg.count.fetch_add(1);
         }
         mats_.push_back(std::move(m));
+        if (options.lock) lock_copy(*mats_.back());
     }
 }
 
@@ -384,9 +417,41 @@ void RepackedWeights::release() {
             }
         }
     }
-    for (const auto& m : mats_) std::free(m->packed);
+    for (const auto& m : mats_) {
+        if (m->locked) munlock(m->packed, m->bytes);
+        std::free(m->packed);
+    }
     mats_.clear();
     bytes_ = 0;
+    locked_ = 0;
+}
+
+void note_original_rows_read(const RepackedMatrix& m, const void* const* rows, size_t count) {
+    if (!m.originals_released || count == 0) return;
+    const uintptr_t base = reinterpret_cast<uintptr_t>(m.data) / kWindow * kWindow;
+    for (size_t i = 0; i < count; ++i) {
+        const uintptr_t r = reinterpret_cast<uintptr_t>(rows[i]);
+        for (uintptr_t w = (r - base) / kWindow; w <= (r + m.row_bytes - 1 - base) / kWindow; ++w)
+            m.touched_windows[w / 64].fetch_or(uint64_t(1) << (w % 64), std::memory_order_relaxed);
+    }
+    const uint32_t before = m.rows_read.fetch_add(static_cast<uint32_t>(count), std::memory_order_relaxed);
+    if (before + count < kRowsBetweenReleases) return;
+    // The thread whose rows crossed the threshold drops every touched window, clipped to the
+    // matrix (all of whose original pages were released already, so nothing else of it is lost).
+    if (before >= kRowsBetweenReleases) return;  // another thread is releasing this round
+    const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+    const uintptr_t lo = reinterpret_cast<uintptr_t>(m.data) / page * page;
+    const uintptr_t hi = (reinterpret_cast<uintptr_t>(m.data) + static_cast<size_t>(m.rows) * m.row_bytes + page - 1) / page * page;
+    for (size_t i = 0; i < m.touched_windows.size(); ++i) {
+        uint64_t bits = m.touched_windows[i].exchange(0, std::memory_order_relaxed);
+        while (bits) {
+            const uintptr_t w = base + (64 * i + static_cast<uintptr_t>(__builtin_ctzll(bits))) * kWindow;
+            bits &= bits - 1;
+            const uintptr_t a = std::max(lo, w), b = std::min(hi, w + kWindow);
+            if (b > a) madvise(reinterpret_cast<void*>(a), b - a, MADV_DONTNEED);
+        }
+    }
+    m.rows_read.store(0, std::memory_order_relaxed);
 }
 
 const RepackedMatrix* find_repacked(const void* data) {

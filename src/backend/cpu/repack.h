@@ -5,7 +5,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <atomic>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "backend/cpu/cpu_features.h"
@@ -77,6 +79,17 @@ struct WeightDesc {
     DType type;
     int64_t k, rows;
     size_t row_bytes;
+    bool keep_original = false;  // other ops read these rows too (a tied embedding): never release them
+};
+// How the copies are held.
+//   release_originals: the weights are a read-only file mapping whose pages may be dropped once
+//     repacked (see originals_unused); they are then released chunk by chunk as repacking goes, so
+//     peak memory stays near one copy of the weights. Locked pages are unlocked first.
+//   lock: the model was asked to stay in RAM (--mlock): every copy is mlock'ed too, so the memory
+//     the kernels read is the memory that is locked. A refusal is recorded in lock_warning().
+struct RepackOptions {
+    bool release_originals = false;
+    bool lock = false;
 };
 struct RepackedMatrix {
     const void* data;  // original rows (the registry key)
@@ -85,13 +98,16 @@ struct RepackedMatrix {
     size_t row_bytes;
     void* packed;
     size_t bytes;
+    bool locked = false;              // packed is mlock'ed
+    bool originals_released = false;  // the original rows' pages were dropped (RepackOptions)
+    // Rows other ops read from the released originals since they were last dropped again, and
+    // which 2 MiB windows of them (bit w: bytes [data + 2 MiB * w, ...)): see note_original_rows_read.
+    mutable std::atomic<uint32_t> rows_read{0};
+    mutable std::vector<std::atomic<uint64_t>> touched_windows;
 };
 class RepackedWeights {
 public:
-    // release_originals: the weights are a read-only file mapping whose pages may be dropped once
-    // repacked (see originals_unused); they are then released chunk by chunk as repacking goes, so
-    // peak memory stays near one copy of the weights.
-    explicit RepackedWeights(const std::vector<WeightDesc>& weights, bool release_originals = false);
+    explicit RepackedWeights(const std::vector<WeightDesc>& weights, const RepackOptions& options = {});
     ~RepackedWeights();
     RepackedWeights(const RepackedWeights&) = delete;
     RepackedWeights& operator=(const RepackedWeights&) = delete;
@@ -101,18 +117,35 @@ public:
     // size falls back to the original rows), so the originals' pages may be released.
     bool originals_unused() const;
     size_t released_bytes() const { return released_; }  // original pages dropped (MADV_DONTNEED)
+    size_t locked_bytes() const { return locked_; }      // copies mlock'ed (RepackOptions::lock)
+    // Non-empty when RepackOptions::lock was asked for and the OS refused some copy; says what to do.
+    const std::string& lock_warning() const { return lock_warning_; }
 
 private:
-    void add_all(const std::vector<WeightDesc>& weights, bool release_originals);
-    void release();  // unregister and free everything
+    void add_all(const std::vector<WeightDesc>& weights, const RepackOptions& options);
+    void lock_copy(RepackedMatrix& m);
+    void release();  // unregister, unlock and free everything
     std::vector<std::unique_ptr<RepackedMatrix>> mats_;
     size_t bytes_ = 0;
     size_t released_ = 0;
+    size_t locked_ = 0;
+    size_t lock_refused_ = 0;  // bytes of copies the OS would not lock
+    std::string lock_warning_;
     Isa isa_ = Isa::Scalar;  // the active ISA at creation: which types are worth repacking
 };
 
 // The repacked copy of the matrix whose rows start at data, or nullptr.
 const RepackedMatrix* find_repacked(const void* data);
+
+// An op other than matmul read some of m's original rows (get_rows on a tied embedding; rows are
+// their start addresses). When those originals were released, the kernel has mapped the page-cache
+// folios around them back in (a fault maps a whole large folio, not one page): after every
+// kRowsBetweenReleases such rows, the windows they touched are dropped again, so the rows a long
+// session looks up do not pile back into memory (at most that many rows' folios stay mapped) while
+// a prompt pays one madvise per few hundred rows. No-op when the originals were not released. The
+// mapping is read-only, so a reader on another thread that touches a dropped page faults it back.
+constexpr uint32_t kRowsBetweenReleases = 128;
+void note_original_rows_read(const RepackedMatrix& m, const void* const* rows, size_t count);
 
 // False when env HEARTH_NO_REPACK is set to anything but "0".
 bool repack_enabled();
