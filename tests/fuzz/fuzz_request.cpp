@@ -1,7 +1,8 @@
 // libFuzzer target for the server's request parsing: arbitrary bytes go through the body parser
-// and the generation-request schema of every endpoint, the /tokenize-style field getters, and the
-// UTF-8 / stop-string text stream, and the JSON-constraint automaton (every accepted prefix plus its
-// closing() must parse as a JSON object). Anything but ApiError (or a clean result) is a bug.
+// and the generation-request schema of every endpoint, the /rerank schema, the /tokenize-style
+// field getters, the UTF-8 / stop-string text stream, and the JSON-constraint automaton (every
+// accepted prefix plus its closing() must parse as a JSON object). Anything but ApiError (or a
+// clean result) is a bug.
 // The first line (up to 256 bytes) also goes through the option parsers of the KV-cache / placement
 // flags (-ctk/-ctv, --vram-budget, --device, -ot): they may only throw hearth::Error(InvalidArgument).
 #include <algorithm>
@@ -17,6 +18,7 @@
 #include "server/json_constraint.h"
 #include "server/oai_format.h"
 #include "server/request_schema.h"
+#include "server/rerank_request.h"
 #include "server/text_stream.h"
 
 using namespace hearth::server;
@@ -80,6 +82,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 if (e.status() < 400 || e.status() >= 500) __builtin_trap();
                 (void)dump_json(e.to_json());
             }
+        }
+        try {
+            const RerankRequest rr = parse_rerank_request(j);
+            // Whatever was accepted is usable as is: documents to rank and how many to return.
+            if (rr.documents.empty() || rr.top_n < 1 || rr.top_n > rr.documents.size()) __builtin_trap();
+        } catch (const ApiError& e) {
+            if (e.status() != 400) __builtin_trap();
         }
         try {
             (void)get_int_field(j, "n", -5, 5);

@@ -1,5 +1,5 @@
 // Unit tests of the server's request schema (types, ranges, limits -> 400 with the field named),
-// API-error rendering, API-key checks, and the UTF-8 / stop-string text stream.
+// the /rerank body, API-error rendering, API-key checks, and the UTF-8 / stop-string text stream.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -9,6 +9,7 @@
 #include "server/api_error.h"
 #include "server/auth.h"
 #include "server/request_schema.h"
+#include "server/rerank_request.h"
 #include "server/text_stream.h"
 
 using namespace hearth::server;
@@ -210,4 +211,40 @@ TEST(ServerTextStream, StopStringsAreHeldBackAndCut) {
     EXPECT_EQ(out, "hello ENX more done");
     EXPECT_EQ(ts.push("ignored"), "");
     EXPECT_EQ(ts.flush(), "");
+}
+
+TEST(RerankRequest, AcceptsStringsAndTextObjectsAndClampsTopN) {
+    RequestLimits l;
+    const RerankRequest r = parse_rerank_request(
+        parse_body(R"({"query":"q","documents":["a",{"text":"b"},"c"],"top_n":2,"return_documents":true})", l));
+    EXPECT_EQ(r.query, "q");
+    ASSERT_EQ(r.documents.size(), 3u);
+    EXPECT_EQ(r.documents[1], "b");
+    EXPECT_EQ(r.top_n, 2u);
+    EXPECT_TRUE(r.return_documents);
+    EXPECT_EQ(parse_rerank_request(parse_body(R"({"query":"q","documents":["a"]})", l)).top_n, 1u);
+    EXPECT_EQ(parse_rerank_request(parse_body(R"({"query":"q","documents":["a","b"],"top_n":99})", l)).top_n, 2u);
+    EXPECT_EQ(parse_rerank_request(parse_body(R"({"query":"q","documents":["a","b"],"top_n":18446744073709551615})", l)).top_n, 2u);
+    EXPECT_EQ(parse_rerank_request(parse_body(R"({"query":"q","documents":["a"],"top_n":null,"return_documents":null})", l)).top_n, 1u);
+}
+
+TEST(RerankRequest, EachViolationNamesItsField) {
+    RequestLimits l;
+    auto param_of = [&](const std::string& body) {
+        const ApiError e = expect_error([&] { parse_rerank_request(parse_body(body, l)); });
+        EXPECT_EQ(e.status(), 400) << body;
+        return e.param();
+    };
+    EXPECT_EQ(param_of(R"({"documents":["a"]})"), "query");
+    EXPECT_EQ(param_of(R"({"query":7,"documents":["a"]})"), "query");
+    EXPECT_EQ(param_of(R"({"query":"q"})"), "documents");
+    EXPECT_EQ(param_of(R"({"query":"q","documents":[]})"), "documents");
+    EXPECT_EQ(param_of(R"({"query":"q","documents":"a"})"), "documents");
+    EXPECT_EQ(param_of(R"({"query":"q","documents":["a",3]})"), "documents");
+    EXPECT_EQ(param_of(R"({"query":"q","documents":[{"txt":"a"}]})"), "documents");
+    EXPECT_EQ(param_of(R"({"query":"q","documents":["a"],"top_n":0})"), "top_n");
+    EXPECT_EQ(param_of(R"({"query":"q","documents":["a"],"top_n":-3})"), "top_n");
+    EXPECT_EQ(param_of(R"({"query":"q","documents":["a"],"top_n":1.5})"), "top_n");
+    EXPECT_EQ(param_of(R"({"query":"q","documents":["a"],"top_n":"2"})"), "top_n");
+    EXPECT_EQ(param_of(R"({"query":"q","documents":["a"],"return_documents":1})"), "return_documents");
 }
