@@ -2,9 +2,7 @@
 // default Gemma model when present) parses with mmap and with a plain read, with consistent
 // metadata and tensor bounds; mlock reports an actionable warning when the OS refuses.
 #include <gtest/gtest.h>
-#include <linux/capability.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,6 +14,7 @@
 
 #include "core/error.h"
 #include "gguf/gguf.h"
+#include "test_mlock_util.h"
 
 namespace hearth::gguf {
 namespace {
@@ -120,14 +119,7 @@ TEST(GgufReader, DefaultGemmaModelWhenPresent) {
     EXPECT_GT(f->tensors().size(), 100u);
 }
 
-// Drops CAP_IPC_LOCK from the effective set (root would otherwise ignore RLIMIT_MEMLOCK).
-bool drop_ipc_lock_capability() {
-    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
-    __user_cap_data_struct data[2] = {};
-    if (syscall(SYS_capget, &header, data) != 0) return false;
-    data[CAP_IPC_LOCK / 32].effective &= ~(1u << (CAP_IPC_LOCK % 32));
-    return syscall(SYS_capset, &header, data) == 0;
-}
+using testutil::drop_ipc_lock_capability;
 
 TEST(GgufReader, MlockRefusedGivesActionableWarning) {
     // In a child process: no CAP_IPC_LOCK, RLIMIT_MEMLOCK = 0, so mlock must fail and loading go on.

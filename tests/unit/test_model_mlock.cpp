@@ -2,9 +2,7 @@
 // locked too (not only the file mapping they were copied from), the originals they replace are
 // unlocked and dropped, and a refusal by the OS is a warning that says what to do.
 #include <gtest/gtest.h>
-#include <linux/capability.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,6 +13,7 @@
 #include "backend/cpu/repack.h"
 #include "model/model.h"
 #include "model/synthetic.h"
+#include "test_mlock_util.h"
 
 namespace hearth {
 namespace {
@@ -98,14 +97,7 @@ TEST(ModelMlock, RepackedCopiesAreLockedAndOriginalsReleased) {
     EXPECT_LE(locked_now() - before, 64 * 1024) << "unloading unlocks everything";
 }
 
-// Drops CAP_IPC_LOCK from the effective set (root would otherwise ignore RLIMIT_MEMLOCK).
-bool drop_ipc_lock_capability() {
-    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
-    __user_cap_data_struct data[2] = {};
-    if (syscall(SYS_capget, &header, data) != 0) return false;
-    data[CAP_IPC_LOCK / 32].effective &= ~(1u << (CAP_IPC_LOCK % 32));
-    return syscall(SYS_capset, &header, data) == 0;
-}
+using testutil::drop_ipc_lock_capability;
 
 TEST(ModelMlock, RefusedLockOfTheCopiesWarnsAndLoads) {
     // In a child process the limit lets the file mapping lock but not the copies on top of it (the
