@@ -124,30 +124,21 @@ using testutil::drop_ipc_lock_capability;
 TEST(GgufReader, MlockRefusedGivesActionableWarning) {
     // In a child process: no CAP_IPC_LOCK, RLIMIT_MEMLOCK = 0, so mlock must fail and loading go on.
     const std::string path = std::string(HEARTH_SHARED_DIR) + "/vocab/ggml-vocab-bert-bge.gguf";
-    const pid_t pid = fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
+    const int code = testutil::exit_code_in_child([&] {
         struct rlimit none {};
         getrlimit(RLIMIT_MEMLOCK, &none);
         none.rlim_cur = 0;
-        if (!drop_ipc_lock_capability() || setrlimit(RLIMIT_MEMLOCK, &none) != 0) _exit(3);
-        try {
-            auto f = File::open(path, {.use_mmap = true, .mlock = true});
-            if (f->is_mlocked()) _exit(4);  // AddressSanitizer turns mlock into a no-op success
-            const std::string& w = f->mlock_warning();
-            const bool ok = w.find("ulimit -l") != std::string::npos &&
-                            w.find("is 0 KiB") != std::string::npos && !f->kvs().empty();
-            _exit(ok ? 0 : 1);
-        } catch (...) {
-            _exit(2);
-        }
-    }
-    int status = 0;
-    ASSERT_EQ(waitpid(pid, &status, 0), pid);
-    ASSERT_TRUE(WIFEXITED(status));
-    if (WEXITSTATUS(status) == 3) GTEST_SKIP() << "could not drop CAP_IPC_LOCK / lower RLIMIT_MEMLOCK";
-    if (WEXITSTATUS(status) == 4) GTEST_SKIP() << "mlock succeeded anyway (sanitizer build intercepts it)";
-    EXPECT_EQ(WEXITSTATUS(status), 0) << "1: wrong warning or state, 2: open threw";
+        if (!drop_ipc_lock_capability() || setrlimit(RLIMIT_MEMLOCK, &none) != 0) return 3;
+        auto f = File::open(path, {.use_mmap = true, .mlock = true});
+        if (f->is_mlocked()) return 4;  // AddressSanitizer turns mlock into a no-op success
+        const std::string& w = f->mlock_warning();
+        const bool ok = w.find("ulimit -l") != std::string::npos && w.find("is 0 KiB") != std::string::npos &&
+                        !f->kvs().empty();
+        return ok ? 0 : 1;
+    });
+    if (code == 3) GTEST_SKIP() << "could not drop CAP_IPC_LOCK / lower RLIMIT_MEMLOCK";
+    if (code == 4) GTEST_SKIP() << "mlock succeeded anyway (sanitizer build intercepts it)";
+    EXPECT_EQ(code, 0) << "1: wrong warning or state, 2: open threw, -1: the child crashed";
 }
 
 TEST(GgufReader, MlockWarnsWhenRefused) {

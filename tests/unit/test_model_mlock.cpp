@@ -2,8 +2,6 @@
 // locked too (not only the file mapping they were copied from), the originals they replace are
 // unlocked and dropped, and a refusal by the OS is a warning that says what to do.
 #include <gtest/gtest.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -104,39 +102,29 @@ TEST(ModelMlock, RefusedLockOfTheCopiesWarnsAndLoads) {
     // tied embedding keeps its original rows locked beside its copy): loading goes on and the
     // warning names the repacked weights and the fix.
     const std::string& kModel = small_model();
-    const pid_t pid = fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
+    const int code = testutil::exit_code_in_child([&] {
         struct rlimit lim {};
         getrlimit(RLIMIT_MEMLOCK, &lim);
         const long page = sysconf(_SC_PAGESIZE);
         lim.rlim_cur = (std::filesystem::file_size(kModel) + 2 * page - 1) / page * page;
-        if (lim.rlim_max != RLIM_INFINITY && lim.rlim_cur > lim.rlim_max) _exit(3);
-        if (setrlimit(RLIMIT_MEMLOCK, &lim) != 0 || !drop_ipc_lock_capability()) _exit(3);
-        try {
-            auto m = Model::load(kModel, {.use_mmap = true, .mlock = true});
-            if (!m->file().is_mlocked()) _exit(5);
-            if (locked_now() <= 0) _exit(4);  // a sanitizer build intercepts mlock
-            const Copies c = repacked_copies(*m);
-            if (c.n == 0) _exit(6);
-            const std::string w = m->mlock_warning();
-            if (c.locked == c.n) _exit(w.empty() ? 7 : 1);  // everything fit: no warning is due
-            const bool ok = w.find("repacked") != std::string::npos && w.find("ulimit -l") != std::string::npos;
-            _exit(ok ? 0 : 1);
-        } catch (...) {
-            _exit(2);
-        }
-    }
-    int status = 0;
-    ASSERT_EQ(waitpid(pid, &status, 0), pid);
-    ASSERT_TRUE(WIFEXITED(status));
-    switch (WEXITSTATUS(status)) {
+        if (lim.rlim_max != RLIM_INFINITY && lim.rlim_cur > lim.rlim_max) return 3;
+        if (setrlimit(RLIMIT_MEMLOCK, &lim) != 0 || !drop_ipc_lock_capability()) return 3;
+        auto m = Model::load(kModel, {.use_mmap = true, .mlock = true});
+        if (!m->file().is_mlocked()) return 5;
+        if (locked_now() <= 0) return 4;  // a sanitizer build intercepts mlock
+        const Copies c = repacked_copies(*m);
+        if (c.n == 0) return 6;
+        const std::string w = m->mlock_warning();
+        if (c.locked == c.n) return w.empty() ? 7 : 1;  // everything fit: no warning is due
+        return w.find("repacked") != std::string::npos && w.find("ulimit -l") != std::string::npos ? 0 : 1;
+    });
+    switch (code) {
         case 3: GTEST_SKIP() << "could not drop CAP_IPC_LOCK / set RLIMIT_MEMLOCK";
         case 4: GTEST_SKIP() << "mlock succeeded without locking (sanitizer build)";
         case 5: GTEST_SKIP() << "the file mapping itself could not be locked under the limit";
         case 6: GTEST_SKIP() << "no repacked weights on this CPU / with HEARTH_NO_REPACK";
         case 7: GTEST_SKIP() << "every copy fit under the limit";
-        default: EXPECT_EQ(WEXITSTATUS(status), 0) << "1: wrong warning or lock state, 2: load threw";
+        default: EXPECT_EQ(code, 0) << "1: wrong warning or lock state, 2: load threw, -1: the child crashed";
     }
 }
 
