@@ -251,11 +251,10 @@ TEST(OpsFlashAttnAvx512, InterleavedSequencesEqualPacked) {
 }
 
 // Units claimed dynamically (OpCtx::unit_counter, as CpuBackend does for ops that claim units) give
-// the bits of one thread doing every unit.
-TEST(OpsFlashAttnAvx512, DynamicUnitClaimsSameBits) {
-    if (!have_avx512()) GTEST_SKIP() << "no AVX-512";
-    std::mt19937 rng(21);
-    Problem p = random_problem(rng, 128, 128, 70, 200, 8, 2, DType::F16, DType::F16);
+// the bits of one thread doing every unit: a prompt-shaped problem, and decode-shaped ones whose
+// units walk several KV heads in step (8 heads per unit on 1 thread, 4 on 2, 2 on 3).
+void expect_same_bits_for_any_split(std::mt19937& rng, int64_t nq, int64_t nkv, int64_t nh, int64_t nhkv, DType vt) {
+    Problem p = random_problem(rng, 128, 128, nq, nkv, nh, nhkv, DType::F16, vt);
     causal_mask(p, 0, true);
     Context ctx;
     Tensor* q = leaf(ctx, DType::F32, {p.D, p.nq, p.nh}, p.q, "q");
@@ -290,6 +289,30 @@ TEST(OpsFlashAttnAvx512, DynamicUnitClaimsSameBits) {
             const std::vector<float> got = run_threads(nth, dynamic);
             EXPECT_EQ(0, std::memcmp(one.data(), got.data(), sizeof(float) * one.size())) << nth << " threads, dynamic " << dynamic;
         }
+    }
+}
+
+TEST(OpsFlashAttnAvx512, DynamicUnitClaimsSameBits) {
+    if (!have_avx512()) GTEST_SKIP() << "no AVX-512";
+    std::mt19937 rng(21);
+    expect_same_bits_for_any_split(rng, 70, 200, 8, 2, DType::F16);
+    expect_same_bits_for_any_split(rng, 1, 300, 16, 8, DType::F16);   // decode: multi-head units
+    expect_same_bits_for_any_split(rng, 2, 150, 8, 8, DType::Q8_0);   // quantized V converted per head
+}
+
+// A decode row computed by a unit that walks several KV heads gives the bits of the same row in a
+// prompt batch (one KV head per unit there), for each plan of heads per unit.
+TEST(OpsFlashAttnAvx512, MultiHeadDecodeUnitsEqualPromptRows) {
+    if (!have_avx512()) GTEST_SKIP() << "no AVX-512";
+    std::mt19937 rng(33);
+    Problem p = random_problem(rng, 128, 128, 24, 333, 16, 8, DType::F16, DType::F16);
+    causal_mask(p, 0, true);
+    const std::vector<float> batch = run(p, cpu::Isa::Avx512, 1);
+    const size_t row = static_cast<size_t>(p.nh * p.Dv);
+    for (int nth : {1, 2, 4}) {
+        const std::vector<float> alone = run(row_alone(p, p.nq - 1), cpu::Isa::Avx512, nth);
+        ASSERT_EQ(alone.size(), row);
+        EXPECT_EQ(0, std::memcmp(alone.data(), batch.data() + (p.nq - 1) * row, sizeof(float) * row)) << nth << " threads";
     }
 }
 

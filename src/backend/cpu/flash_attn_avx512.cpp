@@ -24,9 +24,6 @@ namespace {
 
 constexpr int64_t kTile = kFaTile;
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
-// From this many rows per unit an F16/BF16 tile is converted to F32 once and shared by the rows;
-// fewer rows (decode) read the cache directly. Both give the same floats, so the same results.
-constexpr int64_t kConvertRows = 8;
 
 enum class Elt { F32, F16, BF16 };
 
@@ -403,23 +400,28 @@ void flash_attn(Tensor& dst, const OpCtx& c, const FlashPlan& p) {
 
     // Unit us: KV head by KV head (the threads share a head's K/V while it is hot in cache), each
     // head's query blocks in decreasing order (causal: later blocks see more keys, so the work
-    // left at the end comes in small pieces).
+    // left at the end comes in small pieces). A decode-shaped unit holds heads_per_unit KV heads;
+    // each tile goes through them one after another, every head with its own rows (slot base
+    // h * head_rows_pad), so each row sees exactly the operations it would alone.
     const int64_t per_head = p.n_qb * p.n_sub;
     auto run_unit = [&](int64_t us) {
-        const int64_t hk = us / per_head;
+        const int64_t hk0 = us / per_head * p.heads_per_unit;
         const int64_t qb = p.n_qb - 1 - us % per_head / p.n_sub;
         const int64_t sub = us % p.n_sub;
         const int64_t q0 = qb * p.qblk, nqb = std::min(p.nq, q0 + p.qblk) - q0;
-        const int64_t h0 = hk * p.group + sub * p.gsub;
-        const int64_t rows = p.gsub * nqb;  // row r = hi * nqb + qi
-        for (int64_t r = 0; r < rows; ++r) {
-            qptr[r] = reinterpret_cast<const float*>(q.row_ptr(q0 + r % nqb, h0 + r / nqb));
-            std::memset(acc + r * p.Dv, 0, sizeof(float) * static_cast<size_t>(p.Dv));
-            m[r] = kNegInf;
-            l[r] = 0.0f;
+        const int64_t rows = p.gsub * nqb;  // rows per KV head: row r = hi * nqb + qi
+        for (int64_t h = 0; h < p.heads_per_unit; ++h) {
+            const int64_t h0 = (hk0 + h) * p.group + sub * p.gsub;
+            for (int64_t r = 0; r < rows; ++r) {
+                const int64_t slot = h * p.head_rows_pad + r;
+                qptr[slot] = reinterpret_cast<const float*>(q.row_ptr(q0 + r % nqb, h0 + r / nqb));
+                std::memset(acc + slot * p.Dv, 0, sizeof(float) * static_cast<size_t>(p.Dv));
+                m[slot] = kNegInf;
+                l[slot] = 0.0f;
+            }
         }
-        const bool conv_k = k.type != DType::F32 && rows >= kConvertRows;
-        const bool conv_v = !v_float || (v.type != DType::F32 && rows >= kConvertRows);
+        const bool conv_k = k.type != DType::F32 && rows >= kFaConvertRows;
+        const bool conv_v = !v_float || (v.type != DType::F32 && rows >= kFaConvertRows);
         const Elt ek = conv_k ? Elt::F32 : elt_of(k.type);
         const Elt ev = conv_v ? Elt::F32 : elt_of(v.type);
         // Direct reads of the cache prefetch the next tile's rows (converted tiles: convert_rows).
@@ -436,75 +438,82 @@ void flash_attn(Tensor& dst, const OpCtx& c, const FlashPlan& p) {
                 any |= vis[qi];
             }
             if (any == 0) continue;
-            const char* kb = k.row_ptr(t0, hk);
-            size_t ks = k.nb[1];
-            if (conv_k) {
-                convert_tile(k.type, kb, ks, tn, p.D, kt);
-                kb = reinterpret_cast<const char*>(kt);
-                ks = sizeof(float) * static_cast<size_t>(p.D);
-            }
-            const char* vb = v.row_ptr(t0, hk);
-            size_t vs = v.nb[1];
-            if (conv_v) {
-                convert_tile(v.type, vb, vs, tn, p.Dv, vt);
-                vb = reinterpret_cast<const char*>(vt);
-                vs = sizeof(float) * static_cast<size_t>(p.Dv);
-            }
-            // Every row block's scores while the K tile is hot, then softmax and P.V per block
-            // while the V tile is.
-            for_row_blocks(rows, [&](int64_t r0, auto tag) {
-                constexpr int RB = decltype(tag)::value;
-                const int64_t nr = std::min<int64_t>(RB, rows - r0);
-                uint64_t bvis = 0;
-                for (int64_t i = 0; i < nr; ++i) bvis |= vis[(r0 + i) % nqb];
-                if (bvis == 0) return;
-                const float* qp[RB];
-                #pragma GCC unroll 16
-                for (int i = 0; i < RB; ++i) qp[i] = qptr[r0 + std::min<int64_t>(i, nr - 1)];
-                scores_dispatch<RB>(ek, qp, kb, ks, tn, lowest(bvis), highest(bvis), p.D, sc + r0 * kTile, pf_k);
-            });
-            for_row_blocks(rows, [&](int64_t r0, auto tag) {
-                constexpr int RB = decltype(tag)::value;
-                const int64_t nr = std::min<int64_t>(RB, rows - r0);
-                const float* pp[RB];
-                float cr[RB];
-                float* ap[RB];
-                uint64_t nzr[RB];
-                uint64_t live = 0;
-                bool dense = true;
-                #pragma GCC unroll 16
-                for (int i = 0; i < RB; ++i) {
-                    pp[i] = zero;
-                    cr[i] = 1.0f;
-                    ap[i] = dummy;
-                    nzr[i] = 0;
-                    if (i >= nr) continue;
-                    const int64_t r = r0 + i, qi = r % nqb;
-                    const float* mrow = mask ? reinterpret_cast<const float*>(mask->row_ptr(q0 + qi)) + t0 : nullptr;
-                    ap[i] = acc + r * p.Dv;
-                    if (row_softmax(sc + r * kTile, vis[qi], mrow, tn, scale, softcap, m[r], l[r], corr[r], nzr[i])) {
-                        pp[i] = sc + r * kTile;
-                        cr[i] = corr[r];
-                        live |= nzr[i];
-                    }
+            for (int64_t h = 0; h < p.heads_per_unit; ++h) {
+                const int64_t hk = hk0 + h, base = h * p.head_rows_pad;
+                const char* kb = k.row_ptr(t0, hk);
+                size_t ks = k.nb[1];
+                if (conv_k) {
+                    convert_tile(k.type, kb, ks, tn, p.D, kt);
+                    kb = reinterpret_cast<const char*>(kt);
+                    ks = sizeof(float) * static_cast<size_t>(p.D);
                 }
-                if (live == 0) return;
-                const int jlo = lowest(live), jhi = highest(live);
-                const uint64_t range = (jhi == 63 ? ~uint64_t(0) : (uint64_t(1) << (jhi + 1)) - 1) & ~((uint64_t(1) << jlo) - 1);
-                #pragma GCC unroll 16
-                for (int i = 0; i < RB; ++i) dense = dense && (nzr[i] & range) == range;
-                if (dense) acc_dispatch<RB, true>(ev, pp, nzr, cr, ap, vb, vs, jlo, jhi, p.Dv, pf_v);
-                else acc_dispatch<RB, false>(ev, pp, nzr, cr, ap, vb, vs, jlo, jhi, p.Dv, pf_v);
-            });
+                const char* vb = v.row_ptr(t0, hk);
+                size_t vs = v.nb[1];
+                if (conv_v) {
+                    convert_tile(v.type, vb, vs, tn, p.Dv, vt);
+                    vb = reinterpret_cast<const char*>(vt);
+                    vs = sizeof(float) * static_cast<size_t>(p.Dv);
+                }
+                // Every row block's scores while the K tile is hot, then softmax and P.V per block
+                // while the V tile is.
+                for_row_blocks(rows, [&](int64_t r0, auto tag) {
+                    constexpr int RB = decltype(tag)::value;
+                    const int64_t nr = std::min<int64_t>(RB, rows - r0);
+                    uint64_t bvis = 0;
+                    for (int64_t i = 0; i < nr; ++i) bvis |= vis[(r0 + i) % nqb];
+                    if (bvis == 0) return;
+                    const float* qp[RB];
+                    #pragma GCC unroll 16
+                    for (int i = 0; i < RB; ++i) qp[i] = qptr[base + r0 + std::min<int64_t>(i, nr - 1)];
+                    scores_dispatch<RB>(ek, qp, kb, ks, tn, lowest(bvis), highest(bvis), p.D, sc + (base + r0) * kTile, pf_k);
+                });
+                for_row_blocks(rows, [&](int64_t r0, auto tag) {
+                    constexpr int RB = decltype(tag)::value;
+                    const int64_t nr = std::min<int64_t>(RB, rows - r0);
+                    const float* pp[RB];
+                    float cr[RB];
+                    float* ap[RB];
+                    uint64_t nzr[RB];
+                    uint64_t live = 0;
+                    bool dense = true;
+                    #pragma GCC unroll 16
+                    for (int i = 0; i < RB; ++i) {
+                        pp[i] = zero;
+                        cr[i] = 1.0f;
+                        ap[i] = dummy;
+                        nzr[i] = 0;
+                        if (i >= nr) continue;
+                        const int64_t r = base + r0 + i, qi = (r0 + i) % nqb;
+                        const float* mrow = mask ? reinterpret_cast<const float*>(mask->row_ptr(q0 + qi)) + t0 : nullptr;
+                        ap[i] = acc + r * p.Dv;
+                        if (row_softmax(sc + r * kTile, vis[qi], mrow, tn, scale, softcap, m[r], l[r], corr[r], nzr[i])) {
+                            pp[i] = sc + r * kTile;
+                            cr[i] = corr[r];
+                            live |= nzr[i];
+                        }
+                    }
+                    if (live == 0) return;
+                    const int jlo = lowest(live), jhi = highest(live);
+                    const uint64_t range = (jhi == 63 ? ~uint64_t(0) : (uint64_t(1) << (jhi + 1)) - 1) & ~((uint64_t(1) << jlo) - 1);
+                    #pragma GCC unroll 16
+                    for (int i = 0; i < RB; ++i) dense = dense && (nzr[i] & range) == range;
+                    if (dense) acc_dispatch<RB, true>(ev, pp, nzr, cr, ap, vb, vs, jlo, jhi, p.Dv, pf_v);
+                    else acc_dispatch<RB, false>(ev, pp, nzr, cr, ap, vb, vs, jlo, jhi, p.Dv, pf_v);
+                });
+            }
         }
         // Output [Dv, n_head, n_q]: row (head h, query i) at dst.row_ptr(h, i).
-        for (int64_t r = 0; r < rows; ++r) {
-            float* out = reinterpret_cast<float*>(dst.row_ptr(h0 + r / nqb, q0 + r % nqb));
-            const __m512 inv = _mm512_set1_ps(l[r] > 0.0f ? 1.0f / l[r] : 0.0f);
-            const float* a = acc + r * p.Dv;
-            for (int64_t d = 0; d < p.Dv; d += 16) {
-                const __mmask16 mk = tail_mask(p.Dv - d);
-                _mm512_mask_storeu_ps(out + d, mk, _mm512_mul_ps(_mm512_maskz_loadu_ps(mk, a + d), inv));
+        for (int64_t h = 0; h < p.heads_per_unit; ++h) {
+            const int64_t h0 = (hk0 + h) * p.group + sub * p.gsub;
+            for (int64_t r = 0; r < rows; ++r) {
+                const int64_t slot = h * p.head_rows_pad + r;
+                float* out = reinterpret_cast<float*>(dst.row_ptr(h0 + r / nqb, q0 + r % nqb));
+                const __m512 inv = _mm512_set1_ps(l[slot] > 0.0f ? 1.0f / l[slot] : 0.0f);
+                const float* a = acc + slot * p.Dv;
+                for (int64_t d = 0; d < p.Dv; d += 16) {
+                    const __mmask16 mk = tail_mask(p.Dv - d);
+                    _mm512_mask_storeu_ps(out + d, mk, _mm512_mul_ps(_mm512_maskz_loadu_ps(mk, a + d), inv));
+                }
             }
         }
     };

@@ -17,11 +17,18 @@ constexpr int64_t kFaTile = 64;
 constexpr int64_t kFaQBlock = 64;
 // Rows (query tokens x heads of a sub-group) a unit aims at: wide GQA groups get fewer tokens.
 constexpr int64_t kFaMaxRows = 256;
+// From this many rows per KV head an F16/BF16 tile is converted to F32 once and shared by the rows;
+// fewer rows (decode) read the cache directly. Both give the same floats, so the same results.
+constexpr int64_t kFaConvertRows = 8;
+// Most KV heads one decode-shaped unit walks in step (FlashPlan::heads_per_unit).
+constexpr int64_t kFaMaxHeadsPerUnit = 8;
 
-// Work split and per-thread scratch layout of one flash_attn node. A unit is (KV head, query
-// block, sub-group of gsub query heads); its row r = head_in_sub * nqb + qi. Units are ordered KV
-// head by KV head, query blocks decreasing, and claimed dynamically (OpCtx::unit_counter) or dealt
-// to the threads in a snake.
+// Work split and per-thread scratch layout of one flash_attn node. A unit is (heads_per_unit KV
+// heads, query block, sub-group of gsub query heads); for its KV head h (0-based within the unit)
+// its row h * head_rows_pad + head_in_sub * nqb + qi. heads_per_unit > 1 only for decode shapes
+// (one query block, rows per KV head below kFaConvertRows), where the unit's heads go through
+// each tile one after another. Units are ordered KV head by KV head, query blocks decreasing, and
+// claimed dynamically (OpCtx::unit_counter) or dealt to the threads in a snake.
 // Scratch offsets are in bytes from the thread's per_thread pointer, each 64-byte aligned:
 //   kt   [kFaTile][D]  f32  K tile converted from F16/BF16 (prompt units)
 //   vt   [kFaTile][Dv] f32  V tile converted / dequantized
@@ -35,6 +42,7 @@ constexpr int64_t kFaMaxRows = 256;
 struct FlashPlan {
     int64_t D = 0, Dv = 0, nq = 0, nh = 0, nhkv = 0, group = 0;
     int64_t gsub = 0, n_sub = 0, qblk = 0, n_qb = 0, units = 0, rows_pad = 0;
+    int64_t heads_per_unit = 1, head_rows_pad = 0;
     size_t off_kt = 0, off_vt = 0, off_acc = 0, off_s = 0, off_ml = 0, off_zero = 0, off_dummy = 0,
            off_qptr = 0, off_vis = 0, bytes = 0;
 };

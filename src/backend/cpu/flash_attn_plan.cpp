@@ -37,8 +37,20 @@ FlashPlan flash_attn_plan(const Tensor& dst, int nth) {
     p.n_qb = (p.nq + p.qblk - 1) / p.qblk;
     p.gsub = gqa_subgroup(p.group, p.nhkv, p.n_qb, nth);
     p.n_sub = p.group / p.gsub;
-    p.units = p.nhkv * p.n_sub * p.n_qb;
-    p.rows_pad = (p.gsub * p.qblk + 3) / 4 * 4;
+    // Decode shape (one query block, whole GQA groups, too few rows per KV head to convert tiles):
+    // a unit walks several KV heads in step, tile by tile, so the threads read the cache's rows
+    // (all heads of a position side by side) in long runs instead of one head's 256-byte slice
+    // every 2 KiB. As many heads per unit as leaves a unit for every thread.
+    p.heads_per_unit = 1;
+    if (p.n_qb == 1 && p.n_sub == 1 && p.gsub * p.qblk < kFaConvertRows)
+        for (int64_t u = p.nhkv; u > 1; --u)
+            if (p.nhkv % u == 0 && p.nhkv / u >= nth && u <= kFaMaxHeadsPerUnit) {
+                p.heads_per_unit = u;
+                break;
+            }
+    p.units = p.nhkv / p.heads_per_unit * p.n_sub * p.n_qb;
+    p.head_rows_pad = (p.gsub * p.qblk + 3) / 4 * 4;
+    p.rows_pad = p.heads_per_unit * p.head_rows_pad;
 
     const size_t f = sizeof(float);
     const size_t rp = static_cast<size_t>(p.rows_pad), D = static_cast<size_t>(p.D), Dv = static_cast<size_t>(p.Dv);
