@@ -3,10 +3,12 @@
 // percent within seconds, so separate runs (even ABBA-paired) blur a 5-10% change; here every
 // build meets the same drift, token by token, and the ratio comes out within about 1-2%.
 //
-//   hearth_ab_builds -m MODEL.gguf [-n TOKENS] [-p PROMPT] [-r REPS] [-t THREADS] [-c N_CTX] LIB_A.so LIB_B.so [...]
+//   hearth_ab_builds -m MODEL.gguf [-n TOKENS] [-p PROMPT] [-d DEPTH] [-r REPS] [-t THREADS] [-c N_CTX] LIB_A.so LIB_B.so [...]
 //
 // With -p PROMPT the unit is a prompt instead of a token: each of the TOKENS steps clears the cache
 // and decodes PROMPT tokens in one batch (as llama-bench's pp test), builds taking turns per prompt.
+// With -d DEPTH every build first fills DEPTH positions (untimed, in batches of 512) and keeps them;
+// tokens (or prompts) then go at positions DEPTH.. (llama-bench's -d).
 //
 // Each library is copied to a private temporary file and dlopen'ed with RTLD_LOCAL, so every build
 // keeps its own globals (weights registry, thread pool) and the same file may be given twice as a
@@ -112,7 +114,7 @@ double median(std::vector<double> v) {
 
 int main(int argc, char** argv) {
     std::string model;
-    int tokens = 128, reps = 3, threads = 2, n_ctx = 0, prompt = 0;
+    int tokens = 128, reps = 3, threads = 2, n_ctx = 0, prompt = 0, depth = 0;
     std::vector<Build> builds;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
@@ -130,11 +132,12 @@ int main(int argc, char** argv) {
         if (a == "-m") model = value();
         else if (a == "-n") tokens = number(1);
         else if (a == "-p") prompt = number(1);
+        else if (a == "-d") depth = number(0);
         else if (a == "-r") reps = number(1);
         else if (a == "-t") threads = number(1);
         else if (a == "-c") n_ctx = number(1);
         else if (a == "-h" || a == "--help") {
-            std::printf("usage: %s -m MODEL [-n TOKENS] [-p PROMPT] [-r REPS] [-t THREADS] [-c N_CTX] LIB_A.so LIB_B.so [...]\n", argv[0]);
+            std::printf("usage: %s -m MODEL [-n TOKENS] [-p PROMPT] [-d DEPTH] [-r REPS] [-t THREADS] [-c N_CTX] LIB_A.so LIB_B.so [...]\n", argv[0]);
             return 0;
         } else if (!a.empty() && a[0] == '-') fail("unknown option " + a);
         else {
@@ -144,25 +147,36 @@ int main(int argc, char** argv) {
         }
     }
     if (model.empty() || builds.size() < 2) fail("need -m MODEL and at least two libraries (see --help)");
-    const int positions = prompt > 0 ? prompt : tokens;  // KV cells one context needs
+    const int positions = depth + (prompt > 0 ? prompt : tokens);  // KV cells one context needs
     if (n_ctx == 0) n_ctx = positions + 16;
     if (n_ctx < positions + 1) fail(prompt > 0 ? "-c must exceed -p" : "-c must exceed -n");
     std::vector<int32_t> prompt_tokens(static_cast<size_t>(prompt)), prompt_pos(static_cast<size_t>(prompt));
     for (int i = 0; i < prompt; ++i) {
         prompt_tokens[static_cast<size_t>(i)] = (i * 7919 + 13) % 1000;
-        prompt_pos[static_cast<size_t>(i)] = i;
+        prompt_pos[static_cast<size_t>(i)] = depth + i;
     }
     for (Build& b : builds) load(b, model, threads, n_ctx);
+    for (Build& b : builds) {  // -d: the kept context, filled once per build
+        for (int p0 = 0; p0 < depth; p0 += 512) {
+            const int n = std::min(512, depth - p0);
+            std::vector<int32_t> tok(static_cast<size_t>(n)), pos(static_cast<size_t>(n));
+            for (int i = 0; i < n; ++i) {
+                tok[static_cast<size_t>(i)] = ((p0 + i) * 7919 + 13) % 1000;
+                pos[static_cast<size_t>(i)] = p0 + i;
+            }
+            if (b.decode(b.ctx, tok.data(), pos.data(), nullptr, nullptr, n) != HEARTH_OK) fail(b.path + ": " + b.last_error());
+        }
+    }
 
     const size_t nb = builds.size();
     for (int r = 0; r < reps; ++r) {
         std::vector<double> rep(nb, 0.0);
-        for (Build& b : builds) b.kv_remove(b.ctx, -1, 0, -1);
+        for (Build& b : builds) b.kv_remove(b.ctx, -1, depth, -1);
         for (int t = 0; t <= tokens; ++t) {  // position 0 warms up and is not counted
             for (size_t k = 0; k < nb; ++k) {
                 Build& b = builds[(k + static_cast<size_t>(t + r)) % nb];
-                const int32_t token = (t * 7919 + 13) % 1000, pos = t;
-                if (prompt > 0) b.kv_remove(b.ctx, -1, 0, -1);
+                const int32_t token = (t * 7919 + 13) % 1000, pos = depth + t;
+                if (prompt > 0) b.kv_remove(b.ctx, -1, depth, -1);
                 const auto t0 = std::chrono::steady_clock::now();
                 const int rc = prompt > 0 ? b.decode(b.ctx, prompt_tokens.data(), prompt_pos.data(), nullptr, nullptr, prompt)
                                           : b.decode(b.ctx, &token, &pos, nullptr, nullptr, 1);
@@ -180,7 +194,7 @@ int main(int argc, char** argv) {
     const int per_step = prompt > 0 ? prompt : 1;  // tokens per timed step
     std::printf("| build | ms/token | t/s | speed vs first | per-repetition median (min..max) |\n|---|---|---|---|---|\n");
     std::string json = "{\"ab_builds\": {\"model\": " + json_string(model) + ", \"tokens\": " + std::to_string(tokens) +
-                       ", \"prompt\": " + std::to_string(prompt) +
+                       ", \"prompt\": " + std::to_string(prompt) + ", \"depth\": " + std::to_string(depth) +
                        ", \"reps\": " + std::to_string(reps) + ", \"threads\": " + std::to_string(threads) + ", \"builds\": [";
     for (size_t i = 0; i < nb; ++i) {
         const Build& b = builds[i];
