@@ -1,7 +1,8 @@
 // AVX2 KV-row dequantization for flash attention over a quantized V cache: one 32-value block at a
 // time, the integer codes widened to 8-lane int32, converted to float and scaled by the block's
-// fp16 scale (plus its min for the _1 formats). Values equal the reference dequantizers' (same
-// single-rounding products; the _1 formats keep a separate multiply and add).
+// fp16 scale (plus its min for the _1 formats; fp16 -> fp32 by vcvtph2ps, exact). Values equal the
+// reference dequantizers' (same single-rounding products; the _1 formats keep a separate multiply
+// and add).
 #include <immintrin.h>
 
 #include <cstring>
@@ -65,7 +66,7 @@ bool kv_row_to_f32(DType t, const void* src, float* dst, int64_t n) {
         case DType::Q8_0:
             for (int64_t b = 0; b < nb; ++b) {
                 const auto blk = load_block<BlockQ8_0>(p, b);
-                const __m256 d = _mm256_set1_ps(fp16_to_fp32(blk.d));
+                const __m256 d = _mm256_set1_ps(_cvtsh_ss(blk.d));
                 for (int g = 0; g < 4; ++g) {
                     const __m128i q8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk.qs + 8 * g));
                     store8(dst + b * kQK + 8 * g, _mm256_cvtepi8_epi32(q8), d);
@@ -76,7 +77,7 @@ bool kv_row_to_f32(DType t, const void* src, float* dst, int64_t n) {
         case DType::IQ4_NL:
             for (int64_t b = 0; b < nb; ++b) {
                 const auto blk = load_block<BlockQ4_0>(p, b);  // IQ4_NL has the same layout (d, qs[16])
-                const __m256 d = _mm256_set1_ps(fp16_to_fp32(blk.d));
+                const __m256 d = _mm256_set1_ps(_cvtsh_ss(blk.d));
                 __m128i lo, hi;
                 nibbles(blk.qs, lo, hi);
                 __m256i q[4];
@@ -98,7 +99,7 @@ bool kv_row_to_f32(DType t, const void* src, float* dst, int64_t n) {
         case DType::Q4_1:
             for (int64_t b = 0; b < nb; ++b) {
                 const auto blk = load_block<BlockQ4_1>(p, b);
-                const __m256 d = _mm256_set1_ps(fp16_to_fp32(blk.d)), m = _mm256_set1_ps(fp16_to_fp32(blk.m));
+                const __m256 d = _mm256_set1_ps(_cvtsh_ss(blk.d)), m = _mm256_set1_ps(_cvtsh_ss(blk.m));
                 __m128i lo, hi;
                 nibbles(blk.qs, lo, hi);
                 __m256i q[4];
@@ -124,7 +125,7 @@ bool kv_row_to_f32(DType t, const void* src, float* dst, int64_t n) {
                     std::memcpy(&qh, blk.qh, 4);
                     std::memcpy(qs, blk.qs, 16);
                 }
-                const __m256 d = _mm256_set1_ps(fp16_to_fp32(dh)), m = _mm256_set1_ps(fp16_to_fp32(mh));
+                const __m256 d = _mm256_set1_ps(_cvtsh_ss(dh)), m = _mm256_set1_ps(_cvtsh_ss(mh));
                 __m128i lo, hi;
                 nibbles(qs, lo, hi);
                 __m256i q[4];
