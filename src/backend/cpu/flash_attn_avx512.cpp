@@ -440,20 +440,18 @@ void flash_attn(Tensor& dst, const OpCtx& c, const FlashPlan& p) {
             if (any == 0) continue;
             for (int64_t h = 0; h < p.heads_per_unit; ++h) {
                 const int64_t hk = hk0 + h, base = h * p.head_rows_pad;
-                const char* kb = k.row_ptr(t0, hk);
-                size_t ks = k.nb[1];
-                if (conv_k) {
-                    convert_tile(k.type, kb, ks, tn, p.D, kt);
-                    kb = reinterpret_cast<const char*>(kt);
-                    ks = sizeof(float) * static_cast<size_t>(p.D);
-                }
-                const char* vb = v.row_ptr(t0, hk);
-                size_t vs = v.nb[1];
-                if (conv_v) {
-                    convert_tile(v.type, vb, vs, tn, p.Dv, vt);
-                    vb = reinterpret_cast<const char*>(vt);
-                    vs = sizeof(float) * static_cast<size_t>(p.Dv);
-                }
+                // The tile's rows of head hk: straight from the cache, or converted to F32 into buf.
+                auto tile_rows = [&](const Tensor& t, bool convert, int64_t n, float* buf, size_t& stride) {
+                    const char* rows = t.row_ptr(t0, hk);
+                    stride = t.nb[1];
+                    if (!convert) return rows;
+                    convert_tile(t.type, rows, stride, tn, n, buf);
+                    stride = sizeof(float) * static_cast<size_t>(n);
+                    return reinterpret_cast<const char*>(buf);
+                };
+                size_t ks = 0, vs = 0;
+                const char* kb = tile_rows(k, conv_k, p.D, kt, ks);
+                const char* vb = tile_rows(v, conv_v, p.Dv, vt, vs);
                 // Every row block's scores while the K tile is hot, then softmax and P.V per block
                 // while the V tile is.
                 for_row_blocks(rows, [&](int64_t r0, auto tag) {
